@@ -1,0 +1,59 @@
+import type { Actor, Context } from '../context.js';
+import { conflict, notFound, refused } from '../errors.js';
+import { withTransaction } from '../store/pool.js';
+import { appendAudit } from '../store/sql/audit.js';
+import * as sql from '../store/sql/domains.js';
+import type { DomainRow } from '../store/sql/rows.js';
+import { parsePolicyOverrides, PolicyOverrideError } from '../policy/settings.js';
+import { normalizeDomain } from './address.js';
+
+export async function addDomain(ctx: Context, actor: Actor, input: string): Promise<DomainRow> {
+  const name = normalizeDomain(input);
+  return withTransaction(ctx.pool, async (tx) => {
+    const row = await sql.insertDomain(tx, name);
+    if (!row) throw conflict('domain_exists', `domain ${name} already exists`);
+    await appendAudit(tx, { ...actor, action: 'domain.add', target: name });
+    return { ...row, mailbox_count: 0 };
+  });
+}
+
+export async function listDomains(ctx: Context, only: string | null = null): Promise<DomainRow[]> {
+  return sql.listDomains(ctx.pool, only);
+}
+
+export async function getDomain(ctx: Context, input: string): Promise<DomainRow> {
+  const name = normalizeDomain(input);
+  const row = await sql.getDomain(ctx.pool, name);
+  if (!row) throw notFound('domain_not_found', `domain ${name} does not exist`);
+  return row;
+}
+
+/** Refused while mailboxes remain: deleting credentials is an explicit, per-mailbox act. */
+export async function removeDomain(ctx: Context, actor: Actor, input: string): Promise<void> {
+  const name = normalizeDomain(input);
+  await withTransaction(ctx.pool, async (tx) => {
+    const row = await tx.query('SELECT name FROM domains WHERE name = $1 FOR UPDATE', [name]);
+    if (row.rowCount === 0) throw notFound('domain_not_found', `domain ${name} does not exist`);
+    const count = await sql.countMailboxesInDomain(tx, name);
+    if (count > 0) throw conflict('domain_not_empty', `domain ${name} still has ${count} mailbox(es); delete them first`);
+    await sql.deleteDomain(tx, name);
+    await appendAudit(tx, { ...actor, action: 'domain.remove', target: name });
+  });
+}
+
+export async function setDomainPolicy(ctx: Context, actor: Actor, input: string, policy: unknown): Promise<DomainRow> {
+  const name = normalizeDomain(input);
+  let overrides;
+  try {
+    overrides = parsePolicyOverrides(policy);
+  } catch (err) {
+    if (err instanceof PolicyOverrideError) throw refused(err.code, err.message);
+    throw err;
+  }
+  return withTransaction(ctx.pool, async (tx) => {
+    const row = await sql.setDomainPolicy(tx, name, overrides as Record<string, unknown>);
+    if (!row) throw notFound('domain_not_found', `domain ${name} does not exist`);
+    await appendAudit(tx, { ...actor, action: 'domain.policy', target: name, details: { policy: overrides } });
+    return row;
+  });
+}

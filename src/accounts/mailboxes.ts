@@ -1,0 +1,135 @@
+import type { Actor, Context } from '../context.js';
+import { conflict, notFound } from '../errors.js';
+import { withTransaction } from '../store/pool.js';
+import { appendAudit } from '../store/sql/audit.js';
+import { getDomain } from '../store/sql/domains.js';
+import { appendHistory } from '../store/sql/history.js';
+import { appendInvalidation } from '../store/sql/invalidations.js';
+import * as sql from '../store/sql/mailboxes.js';
+import type { MailboxRow } from '../store/sql/rows.js';
+import { normalizeAddress, normalizeDomain } from './address.js';
+import { expiryFrom, policyFor, preparePassword, type PasswordSource } from './password.js';
+
+/** What the API and CLI show of a mailbox: never the hash. */
+export interface MailboxView {
+  address: string;
+  domain: string;
+  display_name: string | null;
+  enabled: boolean;
+  disabled_reason: string | null;
+  must_change: boolean;
+  credential_version: number;
+  password_changed_at: string;
+  password_expires_at: string | null;
+  quota_bytes: number | null;
+  home: string | null;
+  uid: string | null;
+  gid: string | null;
+  mail: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export function toView(row: MailboxRow): MailboxView {
+  return {
+    address: row.address,
+    domain: row.domain,
+    display_name: row.display_name,
+    enabled: row.enabled,
+    disabled_reason: row.disabled_reason,
+    must_change: row.must_change,
+    credential_version: row.credential_version,
+    password_changed_at: row.password_changed_at.toISOString(),
+    password_expires_at: row.password_expires_at?.toISOString() ?? null,
+    quota_bytes: row.quota_bytes === null ? null : Number(row.quota_bytes),
+    home: row.home,
+    uid: row.uid,
+    gid: row.gid,
+    mail: row.mail_location,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+  };
+}
+
+export interface NewMailboxInput {
+  address: string;
+  displayName: string | null;
+  password: PasswordSource;
+  quotaBytes?: number | null;
+}
+
+export async function createMailbox(ctx: Context, actor: Actor, input: NewMailboxInput): Promise<{ mailbox: MailboxView; generated: string | null }> {
+  const { address, domain } = normalizeAddress(input.address);
+  const displayName = input.displayName?.trim() || null;
+  return withTransaction(ctx.pool, async (tx) => {
+    const dom = await tx.query<{ policy: Record<string, unknown> }>('SELECT policy FROM domains WHERE name = $1 FOR SHARE', [domain]);
+    if (dom.rowCount === 0) throw notFound('domain_not_found', `domain ${domain} does not exist; add it first (mailpassd domain add ${domain})`);
+    if (await sql.getMailbox(tx, address)) throw conflict('mailbox_exists', `mailbox ${address} already exists`);
+    const policy = policyFor(ctx, dom.rows[0]!.policy);
+    const prepared = await preparePassword(ctx, input.password, { address, displayName }, policy, []);
+    const row = await sql.insertMailbox(tx, {
+      address,
+      domain,
+      displayName,
+      passwordHash: prepared.hash,
+      expiresAt: expiryFrom(policy),
+      quotaBytes: input.quotaBytes ?? null,
+    });
+    if (!row) throw conflict('mailbox_exists', `mailbox ${address} already exists`);
+    await appendHistory(tx, row.id, prepared.hash);
+    await appendAudit(tx, { ...actor, action: 'mailbox.add', target: address, details: { generated: prepared.generated !== null } });
+    return { mailbox: toView(row), generated: prepared.generated };
+  });
+}
+
+export async function findMailbox(ctx: Context, input: string): Promise<MailboxRow> {
+  const { address } = normalizeAddress(input);
+  const row = await sql.getMailbox(ctx.pool, address);
+  if (!row) throw notFound('mailbox_not_found', `mailbox ${address} does not exist`);
+  return row;
+}
+
+export async function listMailboxes(ctx: Context, domainInput: string | null): Promise<MailboxView[]> {
+  const domain = domainInput === null ? null : normalizeDomain(domainInput);
+  if (domain !== null && !(await getDomain(ctx.pool, domain))) throw notFound('domain_not_found', `domain ${domain} does not exist`);
+  return (await sql.listMailboxes(ctx.pool, domain)).map(toView);
+}
+
+export interface MailboxChanges {
+  enabled?: boolean;
+  disabledReason?: string | null;
+  displayName?: string | null;
+  quotaBytes?: number | null;
+  mustChange?: boolean;
+}
+
+/**
+ * Enabling, disabling and other edits. Disabling also appends an invalidation so
+ * every node flushes Dovecot's cache and kicks the sessions.
+ */
+export async function updateMailbox(ctx: Context, actor: Actor, input: string, changes: MailboxChanges): Promise<MailboxView> {
+  const { address } = normalizeAddress(input);
+  return withTransaction(ctx.pool, async (tx) => {
+    const current = await sql.lockMailbox(tx, address);
+    if (!current) throw notFound('mailbox_not_found', `mailbox ${address} does not exist`);
+    const patch: sql.MailboxPatch = { ...changes };
+    if (changes.enabled === true) patch.disabledReason = null;
+    if (changes.displayName !== undefined) patch.displayName = changes.displayName?.trim() || null;
+    const row = await sql.patchMailbox(tx, current.id, patch);
+    const action = changes.enabled === false ? 'mailbox.disable' : changes.enabled === true ? 'mailbox.enable' : 'mailbox.update';
+    await appendAudit(tx, { ...actor, action, target: address, details: { fields: Object.keys(changes) } });
+    if (changes.enabled === false && current.enabled) await appendInvalidation(tx, address, 'disabled', true);
+    return toView(row);
+  });
+}
+
+export async function deleteMailbox(ctx: Context, actor: Actor, input: string): Promise<void> {
+  const { address } = normalizeAddress(input);
+  await withTransaction(ctx.pool, async (tx) => {
+    const current = await sql.lockMailbox(tx, address);
+    if (!current) throw notFound('mailbox_not_found', `mailbox ${address} does not exist`);
+    await sql.deleteMailbox(tx, current.id);
+    await appendAudit(tx, { ...actor, action: 'mailbox.delete', target: address });
+    await appendInvalidation(tx, address, 'deleted', true);
+  });
+}

@@ -1,0 +1,57 @@
+import type { Context } from '../context.js';
+import { refused } from '../errors.js';
+import { hashPassword, verifyPassword } from '../auth/hash.js';
+import { checkPasswordInput } from '../policy/password-input.js';
+import { checkPasswordRules, type PolicySubject, type PolicyViolation } from '../policy/rules.js';
+import { findReuse } from '../policy/history.js';
+import { generatePassword } from '../policy/generate.js';
+import { effectivePolicy, parsePolicyOverrides, type PolicySettings } from '../policy/settings.js';
+
+/** Where a new password comes from: typed by a person (string or raw stdin bytes) or generated. */
+export type PasswordSource = { kind: 'given'; value: string | Buffer } | { kind: 'generate' };
+
+export interface PreparedPassword {
+  hash: string;
+  /** Only set when generated: shown to the caller exactly once. */
+  generated: string | null;
+}
+
+export function policyFor(ctx: Context, domainPolicy: Record<string, unknown> | null): PolicySettings {
+  return effectivePolicy(ctx.config.policy, domainPolicy ? parsePolicyOverrides(domainPolicy) : null);
+}
+
+export function policyRefusal(violations: PolicyViolation[]) {
+  return refused('policy_refused', `password refused: ${violations.map((v) => `${v.message} [${v.code}]`).join(' ')}`, {
+    violations,
+  });
+}
+
+/**
+ * Validates the input, checks every policy rule (history included) and hashes.
+ * Refusals name every failed rule; nothing is written by this function.
+ */
+export async function preparePassword(
+  ctx: Context,
+  source: PasswordSource,
+  subject: PolicySubject,
+  policy: PolicySettings,
+  previousHashes: readonly string[],
+): Promise<PreparedPassword> {
+  let password: string;
+  if (source.kind === 'generate') {
+    password = generatePassword(subject, policy);
+  } else {
+    const input = checkPasswordInput(source.value);
+    if (!input.ok) throw refused(input.code, input.message);
+    password = input.password;
+  }
+  const violations = checkPasswordRules(password, subject, policy);
+  const reuse = await findReuse(password, previousHashes.slice(0, policy.historyCount), verifyPassword);
+  if (reuse) violations.push(reuse);
+  if (violations.length > 0) throw policyRefusal(violations);
+  return { hash: await hashPassword(password, ctx.config.hash), generated: source.kind === 'generate' ? password : null };
+}
+
+export function expiryFrom(policy: PolicySettings, now = new Date()): Date | null {
+  return policy.maxAgeDays ? new Date(now.getTime() + policy.maxAgeDays * 86_400_000) : null;
+}

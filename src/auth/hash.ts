@@ -1,0 +1,43 @@
+import argon2 from 'argon2';
+import type { Config } from '../config/index.js';
+
+export type HashParams = Config['hash'];
+
+/**
+ * argon2 (npm) writes `m=…,p=…,t=…`; Dovecot's {ARGON2ID} (libsodium) only
+ * accepts the reference order `m=…,t=…,p=…`. We store the reference order so the
+ * table stays usable by Dovecot's own passdb sql.
+ */
+export function toDovecotOrder(phc: string): string {
+  return phc.replace(/\$m=(\d+),p=(\d+),t=(\d+)\$/, '$m=$1,t=$3,p=$2$');
+}
+
+export async function hashPassword(password: string, params: HashParams): Promise<string> {
+  const phc = await argon2.hash(password, {
+    type: argon2.argon2id,
+    memoryCost: params.memoryCost,
+    timeCost: params.timeCost,
+    parallelism: params.parallelism,
+  });
+  return toDovecotOrder(phc);
+}
+
+/** Strips Dovecot's `{ARGON2ID}` scheme prefix, which imported rows may carry. */
+const stripScheme = (hash: string) => hash.replace(/^\{ARGON2ID\}|^\{ARGON2I\}/i, '');
+
+export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+  const phc = stripScheme(hash);
+  if (!phc.startsWith('$argon2')) return false;
+  try {
+    return await argon2.verify(phc, password);
+  } catch {
+    // A malformed stored hash can never match; the caller sees a mismatch, not a crash.
+    return false;
+  }
+}
+
+/** True when the stored hash was made with other parameters than the configured ones. */
+export function needsRehash(hash: string, params: HashParams): boolean {
+  const m = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(stripScheme(hash));
+  return !m || Number(m[1]) !== params.memoryCost || Number(m[2]) !== params.timeCost || Number(m[3]) !== params.parallelism;
+}

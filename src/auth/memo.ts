@@ -1,0 +1,53 @@
+import { createHmac, randomBytes } from 'node:crypto';
+
+/**
+ * Remembers recent successful verifications so a repeat login skips argon2.
+ * The key is HMAC(process key, stored hash ‖ password): a rotated hash can never
+ * hit a stale entry, and the memo holds nothing that reveals a password.
+ */
+export class VerificationMemo {
+  private readonly key = randomBytes(32);
+  private readonly entries = new Map<string, number>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly maxEntries: number,
+  ) {}
+
+  private keyOf(storedHash: string, password: string): string {
+    return createHmac('sha256', this.key).update(storedHash).update('\0').update(password).digest('base64');
+  }
+
+  get enabled(): boolean {
+    return this.ttlMs > 0 && this.maxEntries > 0;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(storedHash: string, password: string, now = Date.now()): boolean {
+    if (!this.enabled) return false;
+    const k = this.keyOf(storedHash, password);
+    const expires = this.entries.get(k);
+    if (expires === undefined) return false;
+    if (expires <= now) {
+      this.entries.delete(k);
+      return false;
+    }
+    return true;
+  }
+
+  remember(storedHash: string, password: string, now = Date.now()): void {
+    if (!this.enabled) return;
+    const k = this.keyOf(storedHash, password);
+    this.entries.delete(k);
+    this.entries.set(k, now + this.ttlMs);
+    // Map keeps insertion order: the first key is the oldest.
+    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}

@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from '../context.js';
+import type { Metrics } from '../observability/metrics.js';
+import { normalizeAddress } from '../accounts/address.js';
+import { getMailbox, upgradeHash } from '../store/sql/mailboxes.js';
+import type { MailboxRow } from '../store/sql/rows.js';
+import { hashPassword, needsRehash, verifyPassword } from './hash.js';
+import { Limiter } from './limiter.js';
+import { VerificationMemo } from './memo.js';
+import type { AuthRequest, AuthResult } from './results.js';
+import { Throttle } from './throttle.js';
+import { prefetchExtra, userdbFields } from './userdb.js';
+
+/**
+ * The hot path (DESIGN §3). Rules, each tested:
+ * 1. every verify reads the current row; only the HMAC-keyed memo skips argon2;
+ * 2. anything that stops us knowing the answer → internal_failure, never a mismatch;
+ * 3. an unknown user costs one argon2 verify against a dummy hash;
+ * 4. throttled before the database and argon2; argon2 runs in a bounded queue;
+ * 5. the password never leaves this function.
+ */
+export class Authenticator {
+  readonly memo: VerificationMemo;
+  readonly throttle: Throttle;
+  readonly limiter: Limiter;
+  private dummyHash: string | null = null;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly metrics: Metrics | null,
+  ) {
+    const a = ctx.config.auth;
+    this.memo = new VerificationMemo(a.memoTtlMs, a.memoMaxEntries);
+    this.throttle = new Throttle({ perUserIp: a.maxFailuresPerUserIp, perIp: a.maxFailuresPerIp, windowMs: a.throttleWindowMs });
+    this.limiter = new Limiter(a.argon2Concurrency, a.argon2QueueLimit, (active, queued) => {
+      metrics?.argon2Active.set(active);
+      metrics?.argon2Queue.set(queued);
+    });
+  }
+
+  /** Made with the current parameters so an unknown user costs what a known one does. */
+  async init(): Promise<void> {
+    this.dummyHash = await hashPassword(randomBytes(18).toString('base64'), this.ctx.config.hash);
+  }
+
+  async verify(req: AuthRequest): Promise<AuthResult> {
+    const started = process.hrtime.bigint();
+    const result = await this.withDeadline(this.decide(req));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.metrics?.authResults.inc({ result: result.kind, service: serviceLabel(req.service) });
+    this.metrics?.authLatency.observe({ result: result.kind }, seconds);
+    return result;
+  }
+
+  private async withDeadline(work: Promise<AuthResult>): Promise<AuthResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<AuthResult>((resolve) => {
+      timer = setTimeout(() => resolve({ kind: 'internal_failure' }), this.ctx.config.auth.requestTimeoutMs);
+    });
+    try {
+      return await Promise.race([work, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async decide(req: AuthRequest): Promise<AuthResult> {
+    const user = canonicalUser(req.user);
+    if (this.throttle.isBlocked(user, req.remoteIp)) {
+      this.metrics?.throttled.inc();
+      return { kind: 'throttled' };
+    }
+    let row: MailboxRow | null;
+    try {
+      row = user.includes('@') ? await getMailbox(this.ctx.pool, user) : null;
+    } catch (err) {
+      this.metrics?.dbErrors.inc();
+      this.ctx.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'passdb lookup failed: answering internal_failure');
+      return { kind: 'internal_failure' };
+    }
+    try {
+      return row ? await this.checkKnown(row, req, user) : await this.checkUnknown(req, user);
+    } catch (err) {
+      this.ctx.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'verification failed: answering internal_failure');
+      return { kind: 'internal_failure' };
+    }
+  }
+
+  private async checkUnknown(req: AuthRequest, user: string): Promise<AuthResult> {
+    await this.limiter.run(() => verifyPassword(this.dummyHash!, req.password));
+    this.throttle.recordFailure(user, req.remoteIp);
+    return { kind: 'user_unknown' };
+  }
+
+  private async checkKnown(row: MailboxRow, req: AuthRequest, user: string): Promise<AuthResult> {
+    const memoHit = this.memo.has(row.password_hash, req.password);
+    if (memoHit) this.metrics?.memoHits.inc();
+    const match = memoHit || (await this.limiter.run(() => verifyPassword(row.password_hash, req.password)));
+    if (!match) {
+      this.throttle.recordFailure(user, req.remoteIp);
+      return { kind: 'password_mismatch' };
+    }
+    this.throttle.recordSuccess(user, req.remoteIp);
+    // Disabled and expired are only revealed to someone who knows the password.
+    if (!row.enabled) return { kind: 'user_disabled', reason: row.disabled_reason ?? 'mailbox disabled' };
+    if (row.password_expires_at && row.password_expires_at.getTime() <= Date.now()) return { kind: 'pass_expired' };
+    this.memo.remember(row.password_hash, req.password);
+    if (needsRehash(row.password_hash, this.ctx.config.hash)) this.rehashInBackground(row, req.password);
+    return { kind: 'ok', user: row.address, extra: prefetchExtra(userdbFields(row, this.ctx.config.userdb)) };
+  }
+
+  /** New parameters apply on the next successful login; the row update is conditional on the old hash. */
+  private rehashInBackground(row: MailboxRow, password: string): void {
+    void this.limiter
+      .run(() => hashPassword(password, this.ctx.config.hash))
+      .then((hash) => upgradeHash(this.ctx.pool, row.id, row.password_hash, hash))
+      .catch((err: Error) => this.ctx.log.warn({ address: row.address, err: err.message }, 'rehash failed'));
+  }
+}
+
+/** Same normalisation as at creation; a name that is no address can only be unknown. */
+export function canonicalUser(user: string): string {
+  try {
+    return normalizeAddress(user).address;
+  } catch {
+    return user.toLowerCase();
+  }
+}
+
+const KNOWN_SERVICES = new Set(['imap', 'pop3', 'smtp', 'submission', 'sieve', 'managesieve', 'lmtp', 'doveadm', 'lda', 'checkpassword']);
+/** Metric labels come from a closed set, so a client cannot blow up cardinality. */
+const serviceLabel = (s: string) => (KNOWN_SERVICES.has(s) ? s : 'other');

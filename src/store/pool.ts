@@ -1,0 +1,66 @@
+import pg from 'pg';
+import type { Config } from '../config/index.js';
+import { MailpassdError, unavailable } from '../errors.js';
+
+export type Pool = pg.Pool;
+export type Client = pg.PoolClient;
+export type Queryable = pg.Pool | pg.PoolClient;
+
+/** One pool per process; every query has a server-side timeout so a slow database cannot hang a login. */
+export function createPool(url: string, db: Config['database']): Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: db.poolSize,
+    connectionTimeoutMillis: db.poolWaitMs,
+    statement_timeout: db.statementTimeoutMs,
+    query_timeout: db.statementTimeoutMs + 1000,
+    idle_timeout_millis: 30_000,
+    application_name: 'mailpassd',
+    keepAlive: true,
+  } as pg.PoolConfig);
+  // A broken idle connection must not crash the daemon; the next checkout reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Error codes that mean "the answer cannot be known now", never "no". */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57P0[1-4]|57014|58)/;
+
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (err instanceof MailpassdError) return err.kind === 'unavailable';
+  const e = err as { code?: string; message?: string };
+  if (typeof e?.code === 'string') {
+    if (UNAVAILABLE_SQLSTATE.test(e.code)) return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN'].includes(e.code)) return true;
+  }
+  return /timeout|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|Cannot use a pool after calling end/i.test(e?.message ?? '');
+}
+
+/** Maps driver failures onto a typed "database unavailable" error (exit 69 / HTTP 503). */
+export function asUnavailable(err: unknown): unknown {
+  if (isDatabaseUnavailable(err) && !(err instanceof MailpassdError)) {
+    return unavailable('database_unavailable', `database unavailable: ${(err as Error).message.split('\n')[0]}`);
+  }
+  return err;
+}
+
+/** The only way to run a transaction: BEGIN … COMMIT on one client, ROLLBACK on any error. */
+export async function withTransaction<T>(pool: Pool, fn: (client: Client) => Promise<T>): Promise<T> {
+  let client: Client;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw asUnavailable(err);
+  }
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw asUnavailable(err);
+  } finally {
+    client.release();
+  }
+}

@@ -1,0 +1,28 @@
+import type { Queryable } from '../pool.js';
+import type { AuditRow } from './rows.js';
+
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  target: string | null;
+  sourceIp: string | null;
+  /** Never a password or a hash: callers pass names, versions and rule codes only. */
+  details?: Record<string, unknown>;
+}
+
+export async function appendAudit(db: Queryable, e: AuditEntry): Promise<void> {
+  await db.query({
+    name: 'audit-append',
+    text: 'INSERT INTO audit_log (actor, action, target, source_ip, details) VALUES ($1, $2, $3, $4, $5)',
+    values: [e.actor, e.action, e.target, e.sourceIp, JSON.stringify(e.details ?? {})],
+  });
+}
+
+export async function listAudit(db: Queryable, target: string | null, limit: number): Promise<AuditRow[]> {
+  const r = await db.query<AuditRow>({
+    name: 'audit-list',
+    text: 'SELECT * FROM audit_log WHERE $1::text IS NULL OR target = $1 ORDER BY id DESC LIMIT $2',
+    values: [target, limit],
+  });
+  return r.rows;
+}

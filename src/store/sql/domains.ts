@@ -1,0 +1,49 @@
+import type { Queryable } from '../pool.js';
+import type { DomainRow } from './rows.js';
+
+export async function insertDomain(db: Queryable, name: string): Promise<DomainRow | null> {
+  const r = await db.query<DomainRow>({
+    name: 'domain-insert',
+    text: 'INSERT INTO domains (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING *',
+    values: [name],
+  });
+  return r.rows[0] ?? null;
+}
+
+export async function getDomain(db: Queryable, name: string): Promise<DomainRow | null> {
+  const r = await db.query<DomainRow>({ name: 'domain-get', text: 'SELECT * FROM domains WHERE name = $1', values: [name] });
+  return r.rows[0] ?? null;
+}
+
+export async function listDomains(db: Queryable, only: string | null): Promise<DomainRow[]> {
+  const r = await db.query<DomainRow>({
+    name: 'domain-list',
+    text: `SELECT d.*, (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count
+             FROM domains d WHERE $1::text IS NULL OR d.name = $1 ORDER BY d.name`,
+    values: [only],
+  });
+  return r.rows;
+}
+
+export async function deleteDomain(db: Queryable, name: string): Promise<boolean> {
+  const r = await db.query({ name: 'domain-delete', text: 'DELETE FROM domains WHERE name = $1', values: [name] });
+  return (r.rowCount ?? 0) > 0;
+}
+
+export async function countMailboxesInDomain(db: Queryable, name: string): Promise<number> {
+  const r = await db.query<{ n: number }>({
+    name: 'domain-mailbox-count',
+    text: 'SELECT count(*)::int AS n FROM mailboxes WHERE domain = $1',
+    values: [name],
+  });
+  return r.rows[0]?.n ?? 0;
+}
+
+export async function setDomainPolicy(db: Queryable, name: string, policy: Record<string, unknown>): Promise<DomainRow | null> {
+  const r = await db.query<DomainRow>({
+    name: 'domain-set-policy',
+    text: 'UPDATE domains SET policy = $2 WHERE name = $1 RETURNING *',
+    values: [name, JSON.stringify(policy)],
+  });
+  return r.rows[0] ?? null;
+}

@@ -1,0 +1,110 @@
+import type { Queryable } from '../pool.js';
+import type { MailboxRow } from './rows.js';
+
+export interface NewMailbox {
+  address: string;
+  domain: string;
+  displayName: string | null;
+  passwordHash: string;
+  expiresAt: Date | null;
+  quotaBytes: number | null;
+}
+
+export async function insertMailbox(db: Queryable, m: NewMailbox): Promise<MailboxRow | null> {
+  const r = await db.query<MailboxRow>({
+    name: 'mailbox-insert',
+    text: `INSERT INTO mailboxes (address, domain, display_name, password_hash, password_expires_at, quota_bytes)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (address) DO NOTHING RETURNING *`,
+    values: [m.address, m.domain, m.displayName, m.passwordHash, m.expiresAt, m.quotaBytes],
+  });
+  return r.rows[0] ?? null;
+}
+
+/** The hot-path read: one indexed lookup of the current row, on every verify. */
+export async function getMailbox(db: Queryable, address: string): Promise<MailboxRow | null> {
+  const r = await db.query<MailboxRow>({ name: 'mailbox-get', text: 'SELECT * FROM mailboxes WHERE address = $1', values: [address] });
+  return r.rows[0] ?? null;
+}
+
+/** Row lock: concurrent rotations of one mailbox serialise here. */
+export async function lockMailbox(db: Queryable, address: string): Promise<MailboxRow | null> {
+  const r = await db.query<MailboxRow>({
+    name: 'mailbox-lock',
+    text: 'SELECT * FROM mailboxes WHERE address = $1 FOR UPDATE',
+    values: [address],
+  });
+  return r.rows[0] ?? null;
+}
+
+export async function listMailboxes(db: Queryable, domain: string | null): Promise<MailboxRow[]> {
+  const r = await db.query<MailboxRow>({
+    name: 'mailbox-list',
+    text: 'SELECT * FROM mailboxes WHERE $1::text IS NULL OR domain = $1 ORDER BY domain, address',
+    values: [domain],
+  });
+  return r.rows;
+}
+
+export async function setPassword(
+  db: Queryable,
+  id: string,
+  hash: string,
+  expiresAt: Date | null,
+  mustChange: boolean,
+): Promise<MailboxRow> {
+  const r = await db.query<MailboxRow>({
+    name: 'mailbox-set-password',
+    text: `UPDATE mailboxes SET password_hash = $2, credential_version = credential_version + 1,
+             password_changed_at = now(), password_expires_at = $3, must_change = $4, updated_at = now()
+           WHERE id = $1 RETURNING *`,
+    values: [id, hash, expiresAt, mustChange],
+  });
+  return r.rows[0]!;
+}
+
+/** Same password, better parameters (rehash on login): no new credential version, no history. */
+export async function upgradeHash(db: Queryable, id: string, oldHash: string, newHash: string): Promise<void> {
+  await db.query({
+    name: 'mailbox-upgrade-hash',
+    text: 'UPDATE mailboxes SET password_hash = $3 WHERE id = $1 AND password_hash = $2',
+    values: [id, oldHash, newHash],
+  });
+}
+
+export interface MailboxPatch {
+  enabled?: boolean;
+  disabledReason?: string | null;
+  displayName?: string | null;
+  quotaBytes?: number | null;
+  mustChange?: boolean;
+}
+
+export async function patchMailbox(db: Queryable, id: string, p: MailboxPatch): Promise<MailboxRow> {
+  const r = await db.query<MailboxRow>({
+    name: 'mailbox-patch',
+    text: `UPDATE mailboxes SET
+             enabled = COALESCE($2, enabled),
+             disabled_reason = CASE WHEN $3::boolean THEN $4 ELSE disabled_reason END,
+             display_name = CASE WHEN $5::boolean THEN $6 ELSE display_name END,
+             quota_bytes = CASE WHEN $7::boolean THEN $8::bigint ELSE quota_bytes END,
+             must_change = COALESCE($9, must_change),
+             updated_at = now()
+           WHERE id = $1 RETURNING *`,
+    values: [
+      id,
+      p.enabled ?? null,
+      p.disabledReason !== undefined,
+      p.disabledReason ?? null,
+      p.displayName !== undefined,
+      p.displayName ?? null,
+      p.quotaBytes !== undefined,
+      p.quotaBytes ?? null,
+      p.mustChange ?? null,
+    ],
+  });
+  return r.rows[0]!;
+}
+
+export async function deleteMailbox(db: Queryable, id: string): Promise<void> {
+  await db.query({ name: 'mailbox-delete', text: 'DELETE FROM mailboxes WHERE id = $1', values: [id] });
+}

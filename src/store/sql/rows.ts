@@ -1,0 +1,68 @@
+/** Row shapes, one place for all tables (DESIGN §2). */
+export interface DomainRow {
+  name: string;
+  enabled: boolean;
+  policy: Record<string, unknown>;
+  created_at: Date;
+  mailbox_count?: number;
+}
+
+export interface MailboxRow {
+  id: string;
+  address: string;
+  domain: string;
+  display_name: string | null;
+  password_hash: string;
+  credential_version: number;
+  password_changed_at: Date;
+  password_expires_at: Date | null;
+  must_change: boolean;
+  enabled: boolean;
+  disabled_reason: string | null;
+  quota_bytes: string | null;
+  home: string | null;
+  uid: string | null;
+  gid: string | null;
+  mail_location: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface AuditRow {
+  id: string;
+  at: Date;
+  actor: string;
+  action: string;
+  target: string | null;
+  source_ip: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface TokenRow {
+  id: string;
+  name: string;
+  scopes: string[];
+  domain: string | null;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
+export interface InvalidationRow {
+  id: string;
+  address: string;
+  reason: string;
+  kick: boolean;
+  created_at: Date;
+}
+
+export interface NodeRow {
+  node_id: string;
+  hostname: string;
+  started_at: Date;
+  heartbeat_at: Date;
+  applied_invalidation_id: string;
+  last_error: string | null;
+  doveadm: string;
+  stale: boolean;
+}
