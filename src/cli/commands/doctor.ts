@@ -1,0 +1,102 @@
+import type { Command } from 'commander';
+import { request } from 'node:http';
+import { CONFIG_KEYS, SECRET_KEYS, envNameOf, formatListen, type Config, type Listen } from '../../config/index.js';
+import { createDoveadm } from '../../dovecot/doveadm.js';
+import { openDatabase, ping } from '../../store/database.js';
+import { pendingMigrations } from '../../store/migrate.js';
+import { configFrom } from '../context.js';
+import { printJson, printLine, printTable, type GlobalOptions } from '../io.js';
+
+interface Check {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+function mask(key: string, value: unknown): unknown {
+  if (value === undefined || value === null || !SECRET_KEYS.has(key)) return value;
+  if (key === 'database_url') return String(value).replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:****@');
+  return '****';
+}
+
+/** Each key's effective value (secrets masked) and where it came from. */
+export function effectiveConfig(config: Config): Array<{ key: string; value: unknown; source: string; env: string }> {
+  return CONFIG_KEYS.map(({ key }) => {
+    const value = key.split('.').reduce<unknown>((v, p) => (v as Record<string, unknown> | undefined)?.[p], config.raw);
+    return { key, value: mask(key, value), source: config.sources.get(key) ?? 'default', env: envNameOf(key) };
+  });
+}
+
+function probeHealth(listen: Listen): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const target = listen.kind === 'unix' ? { socketPath: listen.path } : { host: listen.host, port: listen.port };
+    const req = request({ ...target, path: '/healthz', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(`answers /healthz with ${res.statusCode}`);
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function runChecks(config: Config): Promise<Check[]> {
+  const checks: Check[] = [{ check: 'config', ok: true, detail: config.file ? `read ${config.file}` : 'no config file; defaults and environment' }];
+  const db = await openDatabase(config, 'cli').catch((err: Error) => err);
+  if (db instanceof Error) {
+    checks.push({ check: 'database', ok: false, detail: db.message });
+  } else {
+    try {
+      await ping(db.pool);
+      checks.push({ check: 'database', ok: true, detail: db.embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'reachable' });
+      const pending = await pendingMigrations(db.pool);
+      checks.push({ check: 'migrations', ok: pending.length === 0, detail: pending.length ? `pending: ${pending.join(', ')} (run mailpassd migrate)` : 'current' });
+    } catch (err) {
+      checks.push({ check: 'database', ok: false, detail: (err as Error).message });
+    } finally {
+      await db.close();
+    }
+  }
+  for (const [name, listen] of [['auth listener', config.auth.listen], ['admin listener', config.admin.listen]] as const) {
+    const detail = await probeHealth(listen).then(
+      (d) => ({ ok: true, d }),
+      (e: Error) => ({ ok: false, d: `${e.message} (is mailpassd serve running?)` }),
+    );
+    checks.push({ check: name, ok: detail.ok, detail: `${formatListen(listen)}: ${detail.d}` });
+  }
+  checks.push(await checkDoveadm(config));
+  return checks;
+}
+
+/** Flushing the cache of a user that cannot exist proves the flush path works, and changes nothing. */
+async function checkDoveadm(config: Config): Promise<Check> {
+  if (config.doveadm.kind === 'none') return { check: 'dovecot', ok: true, detail: 'doveadm = none: rotations do not flush any Dovecot' };
+  const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs);
+  try {
+    await doveadm.flush('mailpassd-doctor@invalid.invalid');
+    return { check: 'dovecot', ok: true, detail: `${config.doveadm.kind}: auth cache flush works` };
+  } catch (err) {
+    return { check: 'dovecot', ok: false, detail: `${config.doveadm.kind}: ${(err as Error).message}` };
+  }
+}
+
+export function registerDoctor(program: Command): void {
+  program
+    .command('doctor')
+    .description('show the effective configuration (secrets masked) and check database, listeners and Dovecot')
+    .action(async (_f: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const config = configFrom(opts);
+      const checks = await runChecks(config);
+      const effective = effectiveConfig(config);
+      if (opts.json) printJson({ config: effective, checks });
+      else {
+        printTable(effective.map((e) => ({ ...e, value: e.value === undefined ? '(unset)' : typeof e.value === 'string' ? e.value : JSON.stringify(e.value) })), ['key', 'value', 'source', 'env']);
+        printLine('');
+        printTable(checks.map((c) => ({ ...c, ok: c.ok ? 'ok' : 'FAIL' })), ['check', 'ok', 'detail']);
+      }
+      const dbDown = checks.some((c) => c.check === 'database' && !c.ok);
+      if (dbDown) process.exitCode = 69;
+      else if (checks.some((c) => !c.ok && c.check !== 'auth listener' && c.check !== 'admin listener')) process.exitCode = 1;
+    });
+}

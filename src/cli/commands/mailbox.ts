@@ -1,0 +1,103 @@
+import type { Command } from 'commander';
+import * as mailboxes from '../../accounts/mailboxes.js';
+import type { PasswordSource } from '../../accounts/password.js';
+import { usage } from '../../errors.js';
+import { cliActor, withContext } from '../context.js';
+import { printJson, printLine, printTable, readNewPassword, type GlobalOptions } from '../io.js';
+
+export interface PasswordFlags {
+  passwordStdin?: boolean;
+  generate?: boolean;
+}
+
+/** `--generate`, `--password-stdin`, or a hidden prompt; never argv. */
+export async function passwordFromFlags(flags: PasswordFlags): Promise<PasswordSource> {
+  if (flags.generate && flags.passwordStdin) throw usage('password_conflict', 'use either --generate or --password-stdin');
+  if (flags.generate) return { kind: 'generate' };
+  return { kind: 'given', value: await readNewPassword(flags.passwordStdin === true) };
+}
+
+export function parseBytes(value: string): number {
+  const m = /^(\d+)\s*([kmgt]i?b?)?$/i.exec(value.trim());
+  if (!m) throw usage('invalid_quota', `quota "${value}" is not a size (e.g. 5G, 500M, 1048576)`);
+  const unit = (m[2] ?? '').toLowerCase()[0];
+  const power = unit ? 'kmgt'.indexOf(unit) + 1 : 0;
+  return Number(m[1]) * 1024 ** power;
+}
+
+export function registerMailbox(program: Command): void {
+  const mailbox = program.command('mailbox').description('manage mailboxes and their credentials');
+
+  mailbox
+    .command('add <address>')
+    .description('create a mailbox; the password comes from a prompt, --password-stdin or --generate')
+    .option('--name <display name>', 'display name (also used by the password policy)')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--generate', 'generate a strong password and print it once')
+    .option('--quota <size>', 'quota, e.g. 5G')
+    .action(async (address: string, flags: PasswordFlags & { name?: string; quota?: string }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const password = await passwordFromFlags(flags);
+      const quotaBytes = flags.quota ? parseBytes(flags.quota) : null;
+      const { mailbox: m, generated } = await withContext(opts, (ctx) =>
+        mailboxes.createMailbox(ctx, cliActor(), { address, displayName: flags.name ?? null, password, quotaBytes }),
+      );
+      if (opts.json) printJson(generated ? { ...m, generated_password: generated } : m);
+      else {
+        printLine(`mailbox ${m.address} created`);
+        if (generated) printLine(`generated password (shown once): ${generated}`);
+      }
+    });
+
+  mailbox
+    .command('list')
+    .description('list mailboxes')
+    .option('--domain <domain>', 'only this domain')
+    .action(async (flags: { domain?: string }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const rows = await withContext(opts, (ctx) => mailboxes.listMailboxes(ctx, flags.domain ?? null));
+      if (opts.json) printJson(rows);
+      else printTable(rows as unknown as Array<Record<string, unknown>>, ['address', 'display_name', 'enabled', 'credential_version', 'password_changed_at', 'password_expires_at']);
+    });
+
+  mailbox
+    .command('show <address>')
+    .description('show one mailbox (never its hash)')
+    .action(async (address: string, _f: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const m = await withContext(opts, async (ctx) => mailboxes.toView(await mailboxes.findMailbox(ctx, address)));
+      if (opts.json) printJson(m);
+      else for (const [k, v] of Object.entries(m)) printLine(`${k.padEnd(20)} ${v ?? '-'}`);
+    });
+
+  mailbox
+    .command('disable <address>')
+    .description('refuse logins (the password stays); sessions are kicked on every node')
+    .option('--reason <text>', 'reason given to Dovecot with the refusal')
+    .action(async (address: string, flags: { reason?: string }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const m = await withContext(opts, (ctx) => mailboxes.updateMailbox(ctx, cliActor(), address, { enabled: false, disabledReason: flags.reason ?? null }));
+      if (opts.json) printJson(m);
+      else printLine(`mailbox ${m.address} disabled`);
+    });
+
+  mailbox
+    .command('enable <address>')
+    .description('allow logins again')
+    .action(async (address: string, _f: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const m = await withContext(opts, (ctx) => mailboxes.updateMailbox(ctx, cliActor(), address, { enabled: true }));
+      if (opts.json) printJson(m);
+      else printLine(`mailbox ${m.address} enabled`);
+    });
+
+  mailbox
+    .command('delete <address>')
+    .description('delete a mailbox and its password history (mail data is not touched)')
+    .action(async (address: string, _f: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      await withContext(opts, (ctx) => mailboxes.deleteMailbox(ctx, cliActor(), address));
+      if (opts.json) printJson({ deleted: address });
+      else printLine(`mailbox ${address} deleted`);
+    });
+}

@@ -1,0 +1,91 @@
+import type { Config } from '../config/index.js';
+import { formatListen } from '../config/index.js';
+import type { Context } from '../context.js';
+import { Authenticator } from '../auth/verify.js';
+import { buildAuthListener } from '../http/auth-listener.js';
+import { buildAdminListener } from '../http/admin-listener.js';
+import { listen, type App } from '../http/server.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createMetrics } from '../observability/metrics.js';
+import { openDatabase, type Database } from '../store/database.js';
+import { migrate, pendingMigrations } from '../store/migrate.js';
+import { MailpassdError } from '../errors.js';
+import { acquireDaemonLock } from './lock.js';
+import { startNodeWorker, type NodeWorker } from '../rotation/node-worker.js';
+
+export interface ServeOptions {
+  migrate: boolean;
+  logger?: Logger;
+}
+
+export interface RunningDaemon {
+  ctx: Context;
+  auth: App;
+  admin: App;
+  worker: NodeWorker;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts everything in order — lock, database, migrations, listeners, node
+ * worker — and returns a handle whose stop() drains in reverse order.
+ */
+export async function startDaemon(config: Config, opts: ServeOptions): Promise<RunningDaemon> {
+  const log = opts.logger ?? createLogger(config.logLevel);
+  const releaseLock = acquireDaemonLock(config.dataDir);
+  const cleanups: Array<() => Promise<void> | void> = [releaseLock];
+  const unwind = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+  try {
+    const db: Database = await openDatabase(config, 'daemon');
+    cleanups.push(() => db.close());
+    await prepareSchema(db, opts.migrate, log);
+    const ctx: Context = { config, pool: db.pool, log };
+    const metrics = createMetrics();
+    const authenticator = new Authenticator(ctx, metrics);
+    await authenticator.init();
+    const worker = await startNodeWorker(ctx, metrics, authenticator.memo);
+    cleanups.push(() => worker.stop());
+    const auth = buildAuthListener(ctx, authenticator);
+    const admin = buildAdminListener(ctx, { metrics, authenticator });
+    await listen(auth, config.auth.listen, 'auth');
+    cleanups.push(() => auth.close());
+    await listen(admin, config.admin.listen, 'admin');
+    cleanups.push(() => admin.close());
+    log.info(
+      { auth: formatListen(config.auth.listen), admin: formatListen(config.admin.listen), node_id: config.nodeId, embedded: db.embedded, doveadm: config.doveadm.kind },
+      'mailpassd serving',
+    );
+    let stopping: Promise<void> | null = null;
+    return { ctx, auth, admin, worker, stop: () => (stopping ??= unwind()) };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+async function prepareSchema(db: Database, runMigrations: boolean, log: Logger): Promise<void> {
+  if (runMigrations) {
+    const applied = await migrate(db.pool);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+    return;
+  }
+  const pending = await pendingMigrations(db.pool);
+  if (pending.length) throw new MailpassdError('migrations_pending', `pending migrations (${pending.join(', ')}); run mailpassd migrate`, 'unavailable');
+}
+
+/** `serve`: runs until SIGTERM/SIGINT, then drains in-flight requests and exits 0. */
+export async function serveUntilSignal(config: Config, opts: ServeOptions): Promise<void> {
+  const daemon = await startDaemon(config, opts);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      daemon.ctx.log.info({ signal }, 'shutting down');
+      daemon.stop().then(resolve, resolve);
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+  });
+  daemon.ctx.log.info('stopped');
+  daemon.ctx.log.flush();
+}

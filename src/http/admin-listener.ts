@@ -1,0 +1,71 @@
+import swagger from '@fastify/swagger';
+import formbody from '@fastify/formbody';
+import type { FastifyRequest } from 'fastify';
+import type { Context, Actor } from '../context.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Authenticator } from '../auth/verify.js';
+import type { TokenRow } from '../store/sql/rows.js';
+import { authenticateToken } from '../admin/tokens.js';
+import { createApp, type App } from './server.js';
+import { sendProblem } from './problem.js';
+import { registerHealth } from './health.js';
+import { registerDomainRoutes } from './admin/domains.js';
+import { registerMailboxRoutes } from './admin/mailboxes.js';
+import { registerSelfServiceRoutes } from './admin/self-service.js';
+import { Problem } from './admin/schemas.js';
+
+export interface AdminDeps {
+  metrics: Metrics;
+  authenticator: Authenticator;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    token: TokenRow | null;
+  }
+}
+
+/** Routes that need no token: probes, the API description, metrics, and self-service (the current password is the credential). */
+const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics', '/v1/self-service/password']);
+
+export function actorOf(req: FastifyRequest): Actor {
+  return { actor: req.token ? `token:${req.token.name}` : 'anonymous', sourceIp: req.ip ?? null };
+}
+
+export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
+  const app = createApp(ctx.log.child({ listener: 'admin' }), { bodyLimit: 64 * 1024 });
+  app.decorateRequest('token', null);
+  void app.register(swagger, {
+    openapi: {
+      info: { title: 'mailpassd admin API', version: '1', description: 'Mailbox credentials, rotation with per-node confirmation, self-service password change.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  void app.register(formbody, { bodyLimit: 64 * 1024 });
+  app.addSchema(Problem);
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0]!;
+    if (PUBLIC.has(path)) return;
+    try {
+      req.token = await authenticateToken(ctx, req.headers.authorization);
+    } catch {
+      return sendProblem(reply, 503, 'database_unavailable', 'the database is unavailable; try again');
+    }
+    // One answer for missing, malformed, unknown and revoked tokens.
+    if (!req.token) return sendProblem(reply, 401, 'unauthorized', 'a valid bearer token is required');
+  });
+
+  registerHealth(app, ctx);
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+  );
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  void app.register(async (scoped) => {
+    registerDomainRoutes(scoped, ctx);
+    registerMailboxRoutes(scoped, ctx, deps);
+    registerSelfServiceRoutes(scoped, ctx, deps);
+  });
+  return app;
+}

@@ -1,0 +1,58 @@
+import { Type } from '@sinclair/typebox';
+import type { Context } from '../../context.js';
+import * as domains from '../../accounts/domains.js';
+import { listMailboxes } from '../../accounts/mailboxes.js';
+import type { DomainRow } from '../../store/sql/rows.js';
+import type { App } from '../server.js';
+import { actorOf } from '../admin-listener.js';
+import { Domain, DomainParam, Mailbox } from './schemas.js';
+import { requireGlobalToken, visibleDomain } from './scope.js';
+
+const view = (d: DomainRow) => ({ ...d, mailbox_count: d.mailbox_count ?? 0, created_at: d.created_at.toISOString() });
+const errors = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' }, 409: { $ref: 'Problem#' } };
+
+export function registerDomainRoutes(app: App, ctx: Context): void {
+  app.get('/v1/domains', { schema: { tags: ['domains'], response: { 200: Type.Array(Domain) } } }, async (req) =>
+    (await domains.listDomains(ctx, req.token?.domain ?? null)).map(view),
+  );
+
+  app.post<{ Body: { name: string } }>(
+    '/v1/domains',
+    {
+      schema: {
+        tags: ['domains'],
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 253 }) }, { additionalProperties: false }),
+        response: { 201: Domain, ...errors },
+      },
+    },
+    async (req, reply) => {
+      requireGlobalToken(req);
+      return reply.code(201).send(view(await domains.addDomain(ctx, actorOf(req), req.body.name)));
+    },
+  );
+
+  app.get<{ Params: { domain: string } }>(
+    '/v1/domains/:domain/mailboxes',
+    { schema: { tags: ['domains'], params: DomainParam, response: { 200: Type.Array(Mailbox), ...errors } } },
+    async (req) => listMailboxes(ctx, visibleDomain(req, req.params.domain)),
+  );
+
+  app.delete<{ Params: { domain: string } }>(
+    '/v1/domains/:domain',
+    { schema: { tags: ['domains'], params: DomainParam, response: { ...errors } } },
+    async (req, reply) => {
+      requireGlobalToken(req);
+      await domains.removeDomain(ctx, actorOf(req), visibleDomain(req, req.params.domain));
+      return reply.code(204).send();
+    },
+  );
+
+  app.put<{ Params: { domain: string }; Body: Record<string, unknown> }>(
+    '/v1/domains/:domain/policy',
+    { schema: { tags: ['domains'], params: DomainParam, body: Type.Object({}, { additionalProperties: true }), response: { 200: Domain, ...errors } } },
+    async (req) => {
+      requireGlobalToken(req);
+      return view(await domains.setDomainPolicy(ctx, actorOf(req), visibleDomain(req, req.params.domain), req.body));
+    },
+  );
+}

@@ -1,0 +1,102 @@
+import { Type } from '@sinclair/typebox';
+
+/** Shared JSON schemas of the admin API: validation, serialisation and OpenAPI from one source. */
+const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
+export const AddressParam = Type.Object({ address: Text(320) }, { additionalProperties: false });
+export const DomainParam = Type.Object({ domain: Text(253) }, { additionalProperties: false });
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    code: Type.String(),
+    detail: Type.String(),
+    violations: Type.Optional(Type.Array(Type.Object({ code: Type.String(), message: Type.String() }))),
+  },
+  { $id: 'Problem', additionalProperties: true },
+);
+
+export const Domain = Type.Object({
+  name: Type.String(),
+  enabled: Type.Boolean(),
+  policy: Type.Record(Type.String(), Type.Unknown()),
+  mailbox_count: Type.Integer(),
+  created_at: Type.String({ format: 'date-time' }),
+});
+
+export const Mailbox = Type.Object({
+  address: Type.String(),
+  domain: Type.String(),
+  display_name: Type.Union([Type.String(), Type.Null()]),
+  enabled: Type.Boolean(),
+  disabled_reason: Type.Union([Type.String(), Type.Null()]),
+  must_change: Type.Boolean(),
+  credential_version: Type.Integer(),
+  password_changed_at: Type.String({ format: 'date-time' }),
+  password_expires_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  quota_bytes: Type.Union([Type.Integer(), Type.Null()]),
+  home: Type.Union([Type.String(), Type.Null()]),
+  uid: Type.Union([Type.String(), Type.Null()]),
+  gid: Type.Union([Type.String(), Type.Null()]),
+  mail: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+
+export const NewMailbox = Type.Object(
+  {
+    address: Text(320),
+    display_name: Type.Optional(Type.Union([Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), Type.Null()])),
+    password: Type.Optional(Type.String({ maxLength: 4096 })),
+    generate: Type.Optional(Type.Boolean()),
+    quota_bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const MailboxPatch = Type.Object(
+  {
+    enabled: Type.Optional(Type.Boolean()),
+    disabled_reason: Type.Optional(Type.Union([Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), Type.Null()])),
+    display_name: Type.Optional(Type.Union([Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), Type.Null()])),
+    quota_bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    must_change: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+
+export const RotateBody = Type.Object(
+  {
+    password: Type.Optional(Type.String({ maxLength: 4096 })),
+    generate: Type.Optional(Type.Boolean()),
+    wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 120_000 })),
+    kick: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+export const NodeOutcome = Type.Object({
+  node_id: Type.String(),
+  applied: Type.Boolean(),
+  stale: Type.Boolean(),
+  error: Type.Optional(Type.String()),
+});
+
+export const RotateResult = Type.Object({
+  address: Type.String(),
+  credential_version: Type.Integer(),
+  invalidation_id: Type.String(),
+  generated_password: Type.Optional(Type.String()),
+  complete: Type.Boolean(),
+  nodes: Type.Array(NodeOutcome),
+});
+
+export const SelfServiceBody = Type.Object(
+  {
+    user: Text(320),
+    curpass: Type.String({ maxLength: 4096 }),
+    newpass: Type.String({ maxLength: 4096 }),
+  },
+  { additionalProperties: false },
+);

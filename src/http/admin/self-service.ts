@@ -1,0 +1,61 @@
+import type { Static } from '@sinclair/typebox';
+import type { Context } from '../../context.js';
+import { MailpassdError } from '../../errors.js';
+import { canonicalUser } from '../../auth/verify.js';
+import { rotateAndWait } from '../../rotation/service.js';
+import type { App } from '../server.js';
+import type { AdminDeps } from '../admin-listener.js';
+import { sendProblem } from '../problem.js';
+import { SelfServiceBody } from './schemas.js';
+
+/**
+ * The mailbox owner's own change, shaped for Roundcube's password plugin
+ * `httpapi` driver: form-encoded (or JSON) `user`, `curpass`, `newpass`; success
+ * is a 2xx whose body is `ok`. The current password is the credential and goes
+ * through the same verifier as a login, throttle included.
+ */
+export function registerSelfServiceRoutes(app: App, ctx: Context, deps: AdminDeps): void {
+  app.post<{ Body: Static<typeof SelfServiceBody> }>(
+    '/v1/self-service/password',
+    { schema: { tags: ['self-service'], security: [], body: SelfServiceBody } },
+    async (req, reply) => {
+      const { user, curpass, newpass } = req.body;
+      const check = await deps.authenticator.verify({
+        user,
+        password: curpass,
+        service: 'self-service',
+        remoteIp: req.ip ?? null,
+        localIp: null,
+        session: null,
+      });
+      switch (check.kind) {
+        case 'ok':
+        case 'pass_expired': // an expired password may still be used to choose a new one
+          break;
+        case 'throttled':
+          return sendProblem(reply, 429, 'throttled', 'too many failed attempts; try again later');
+        case 'internal_failure':
+          return sendProblem(reply, 503, 'temporarily_unavailable', 'cannot check the current password now; try again');
+        case 'password_mismatch':
+        case 'user_unknown':
+        case 'user_disabled':
+          return sendProblem(reply, 403, 'wrong_current_password', 'the current password is not correct');
+      }
+      const address = canonicalUser(user);
+      try {
+        await rotateAndWait(ctx, deps.metrics, { actor: `self:${address}`, sourceIp: req.ip ?? null }, {
+          address,
+          password: { kind: 'given', value: newpass },
+          kick: true,
+          reason: 'self_service',
+          waitMs: Math.min(ctx.config.rotation.waitMs, 2_000),
+        });
+      } catch (err) {
+        // A refused password is the user's to fix: 422 with the rules, in the body Roundcube shows.
+        if (err instanceof MailpassdError && err.kind === 'refused') return sendProblem(reply, 422, err.code, err.message, err.details);
+        throw err;
+      }
+      return reply.code(200).type('text/plain; charset=utf-8').send('ok');
+    },
+  );
+}

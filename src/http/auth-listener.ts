@@ -1,0 +1,110 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Type, type Static } from '@sinclair/typebox';
+import type { Context } from '../context.js';
+import type { Authenticator } from '../auth/verify.js';
+import { canonicalUser } from '../auth/verify.js';
+import type { AuthResult } from '../auth/results.js';
+import { getMailbox } from '../store/sql/mailboxes.js';
+import { userdbFields } from '../auth/userdb.js';
+import { MAX_PASSWORD_BYTES } from '../policy/password-input.js';
+import { createApp, type App } from './server.js';
+import { sendProblem } from './problem.js';
+import { registerHealth } from './health.js';
+
+/** No control characters in names: they would corrupt logs and Dovecot's tab-separated protocol. */
+const Name = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
+const OptName = (max: number) => Type.Optional(Name(max));
+
+export const VerifyBody = Type.Object(
+  {
+    user: Name(320),
+    password: Type.String({ maxLength: MAX_PASSWORD_BYTES }),
+    service: OptName(64),
+    remote_ip: OptName(64),
+    local_ip: OptName(64),
+    session: OptName(256),
+  },
+  { additionalProperties: false },
+);
+type VerifyBody = Static<typeof VerifyBody>;
+
+const ResultBody = Type.Object({
+  result: Type.String(),
+  user: Type.Optional(Type.String()),
+  reason: Type.Optional(Type.String()),
+  extra: Type.Optional(Type.Record(Type.String(), Type.String())),
+});
+
+/** Constant-time comparison of the shared secret (hashes first, so lengths leak nothing). */
+export function secretMatches(presented: string | undefined, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  const token = /^Bearer (.+)$/.exec(presented ?? '')?.[1] ?? '';
+  return timingSafeEqual(digest(token), digest(expected)) && token.length > 0;
+}
+
+function replyFor(result: AuthResult): { status: number; body: Static<typeof ResultBody> } {
+  switch (result.kind) {
+    case 'ok':
+      return { status: 200, body: { result: 'ok', user: result.user, extra: result.extra } };
+    case 'user_disabled':
+      return { status: 200, body: { result: 'user_disabled', reason: result.reason } };
+    case 'password_mismatch':
+    case 'user_unknown':
+    case 'pass_expired':
+      return { status: 200, body: { result: result.kind } };
+    case 'throttled':
+      return { status: 429, body: { result: 'throttled' } };
+    case 'internal_failure':
+      return { status: 503, body: { result: 'internal_failure' } };
+  }
+}
+
+/** The auth listener: only Dovecot (Lua or checkpassword) talks to it. */
+export function buildAuthListener(ctx: Context, auth: Authenticator): App {
+  const app = createApp(ctx.log.child({ listener: 'auth' }), { bodyLimit: 8 * 1024 });
+  const secret = ctx.config.auth.secret;
+  if (secret) {
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url === '/healthz' || req.url === '/readyz') return;
+      if (!secretMatches(req.headers.authorization, secret)) return sendProblem(reply, 401, 'unauthorized', 'missing or wrong auth secret');
+    });
+  }
+  registerHealth(app, ctx);
+
+  app.post<{ Body: VerifyBody }>(
+    '/v1/passdb/verify',
+    { schema: { body: VerifyBody, response: { 200: ResultBody, 429: ResultBody, 503: ResultBody } } },
+    async (req, reply) => {
+      const b = req.body;
+      if (Buffer.byteLength(b.password) > MAX_PASSWORD_BYTES) return sendProblem(reply, 400, 'password_too_long', `password exceeds ${MAX_PASSWORD_BYTES} bytes`);
+      const result = await auth.verify({
+        user: b.user,
+        password: b.password,
+        service: b.service ?? 'unknown',
+        remoteIp: b.remote_ip ?? null,
+        localIp: b.local_ip ?? null,
+        session: b.session ?? null,
+      });
+      req.log.info({ user: canonicalUser(b.user), service: b.service, remote_ip: b.remote_ip, session: b.session, result: result.kind }, 'passdb verify');
+      const { status, body } = replyFor(result);
+      return reply.code(status).send(body);
+    },
+  );
+
+  app.get<{ Params: { user: string } }>(
+    '/v1/userdb/:user',
+    { schema: { params: Type.Object({ user: Name(320) }) } },
+    async (req, reply) => {
+      let row;
+      try {
+        row = await getMailbox(ctx.pool, canonicalUser(req.params.user));
+      } catch (err) {
+        req.log.warn({ err: (err as Error).message }, 'userdb lookup failed');
+        return reply.code(503).send({ result: 'internal_failure' });
+      }
+      if (!row) return reply.code(404).send({ result: 'user_unknown' });
+      return reply.send({ user: row.address, ...userdbFields(row, ctx.config.userdb) });
+    },
+  );
+  return app;
+}

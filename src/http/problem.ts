@@ -1,0 +1,53 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { MailpassdError, type ErrorKind } from '../errors.js';
+import { isDatabaseUnavailable } from '../store/pool.js';
+
+/** RFC 9457 problem details with a stable `code`, the one error shape of both listeners. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail: string;
+  [extra: string]: unknown;
+}
+
+const STATUS_OF: Record<ErrorKind, number> = {
+  refused: 422,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unavailable: 503,
+  config: 500,
+  usage: 400,
+  internal: 500,
+};
+
+export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
+  const body: Problem = { type: `urn:mailpassd:error:${code}`, title: titleOf(status), status, code, detail, ...extra };
+  return reply.code(status).type('application/problem+json').send(body);
+}
+
+function titleOf(status: number): string {
+  return (
+    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ??
+    'Error'
+  );
+}
+
+/** Validation failures, oversize bodies, bad JSON → 4xx with a reason; our typed errors → their status; the rest → 500 without internals. */
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err instanceof MailpassdError) {
+      return sendProblem(reply, STATUS_OF[err.kind], err.code, err.message, err.details);
+    }
+    if (err.validation) return sendProblem(reply, 400, 'invalid_request', `${err.validationContext ?? 'request'}${err.message.replace(/^(body|params|querystring|headers)/, '')}`);
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendProblem(reply, err.statusCode, (err.code ?? 'bad_request').toLowerCase(), err.message);
+    }
+    if (isDatabaseUnavailable(err)) return sendProblem(reply, 503, 'database_unavailable', 'the database is unavailable; try again');
+    req.log.error({ err: { message: err.message, code: err.code, stack: err.stack } }, 'unhandled error');
+    return sendProblem(reply, 500, 'internal_error', 'internal error');
+  });
+  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'route_not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+}

@@ -1,0 +1,81 @@
+import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Listen } from '../config/index.js';
+import { formatListen } from '../config/index.js';
+import type { Logger } from '../observability/logger.js';
+import { MailpassdError } from '../errors.js';
+import { installErrorHandler, sendProblem } from './problem.js';
+
+export type App = FastifyInstance;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A fastify instance with strict validation (no coercion, no silent removal of
+ * unknown fields), a JSON parser that refuses non-UTF-8, timeouts against slow
+ * clients, and problem+json errors.
+ */
+export function createApp(log: Logger, opts: { bodyLimit: number }): App {
+  const app = Fastify({
+    loggerInstance: log as unknown as FastifyBaseLogger,
+    bodyLimit: opts.bodyLimit,
+    requestTimeout: 10_000,
+    connectionTimeout: 10_000,
+    keepAliveTimeout: 30_000,
+    // Per-request lines are written by our routes (without secrets), not by fastify.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
+    routerOptions: { maxParamLength: 500 },
+  });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body);
+    } catch {
+      return done(Object.assign(new Error('body is not valid UTF-8'), { statusCode: 400, code: 'invalid_utf8' }));
+    }
+    try {
+      done(null, text.length === 0 ? undefined : JSON.parse(text));
+    } catch {
+      done(Object.assign(new Error('body is not valid JSON'), { statusCode: 400, code: 'invalid_json' }));
+    }
+  });
+  installErrorHandler(app);
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url.includes('\0')) return sendProblem(reply, 400, 'invalid_path', 'path contains a NUL byte');
+  });
+  return app;
+}
+
+async function socketInUse(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** Listens on host:port or a UNIX socket; a live socket or busy port is a clear error, a stale socket file is replaced. */
+export async function listen(app: App, where: Listen, name: string): Promise<void> {
+  if (where.kind === 'unix') {
+    if (existsSync(where.path)) {
+      if (await socketInUse(where.path)) throw new MailpassdError('listen_in_use', `${name} listener ${formatListen(where)} is in use by another process`, 'unavailable');
+      if (lstatSync(where.path).isSocket()) unlinkSync(where.path);
+    }
+    await app.listen({ path: where.path });
+    chmodSync(where.path, where.mode);
+    return;
+  }
+  try {
+    await app.listen({ host: where.host, port: where.port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new MailpassdError('listen_in_use', `${name} listener ${formatListen(where)}: address already in use`, 'unavailable');
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new MailpassdError('listen_failed', `${name} listener ${formatListen(where)}: ${code}`, 'unavailable');
+    throw err;
+  }
+}
+

@@ -1,0 +1,134 @@
+import { hostname } from 'node:os';
+import type { Client } from '../store/pool.js';
+import type { Context } from '../context.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { VerificationMemo } from '../auth/memo.js';
+import { createDoveadm, type Doveadm } from '../dovecot/doveadm.js';
+import { INVALIDATION_CHANNEL, invalidationsAfter, latestInvalidationId } from '../store/sql/invalidations.js';
+import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode } from '../store/sql/nodes.js';
+import type { InvalidationRow } from '../store/sql/rows.js';
+
+export interface NodeWorker {
+  readonly nodeId: string;
+  /** Applies pending invalidations now (tests, and the NOTIFY handler). */
+  poke(): void;
+  stop(): Promise<void>;
+}
+
+const BATCH = 100;
+
+/**
+ * This daemon's share of the fan-out (DESIGN §5): LISTEN for new invalidations,
+ * with polling as the fallback for a lost notification or connection; for each
+ * new row flush Dovecot's auth cache for the user and kick the sessions, then
+ * advance this node's cursor. A failure is recorded on the node and retried; it
+ * never advances the cursor, so nothing is skipped.
+ */
+export async function startNodeWorker(ctx: Context, metrics: Metrics | null, memo: VerificationMemo | null): Promise<NodeWorker> {
+  const { config, pool, log } = ctx;
+  const nodeId = config.nodeId;
+  const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs);
+  const node = await registerNode(pool, nodeId, hostname(), config.doveadm.kind);
+  let cursor = node.applied_invalidation_id;
+  let stopped = false;
+  let running: Promise<void> | null = null;
+  let again = false;
+  let listener: Client | null = null;
+
+  const applyPending = async (): Promise<void> => {
+    const batch = await invalidationsAfter(pool, cursor, BATCH);
+    for (const inv of batch) {
+      if (stopped) return;
+      const error = await applyOne(doveadm, inv);
+      if (error) {
+        metrics?.invalidationsApplied.inc({ outcome: 'failed' });
+        log.warn({ invalidation_id: inv.id, address: inv.address, error }, 'invalidation not applied; will retry');
+        await recordNodeError(pool, nodeId, error);
+        return;
+      }
+      memo?.clear();
+      await advanceCursor(pool, nodeId, inv.id);
+      cursor = inv.id;
+      metrics?.invalidationsApplied.inc({ outcome: 'applied' });
+      log.info({ invalidation_id: inv.id, address: inv.address, reason: inv.reason }, 'invalidation applied');
+    }
+    if (metrics) metrics.invalidationLag.set({ node_id: nodeId }, Number(await latestInvalidationId(pool)) - Number(cursor));
+    if (batch.length === BATCH) again = true;
+  };
+
+  const poke = () => {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = applyPending()
+      .catch((err: Error) => log.warn({ err: err.message }, 'invalidation worker: database error; will retry'))
+      .finally(() => {
+        running = null;
+        if (again) {
+          again = false;
+          setTimeout(poke, 0);
+        }
+      });
+  };
+
+  /** A pooled client kept checked out for LISTEN; on any error it is destroyed and replaced. */
+  const connectListener = async (): Promise<void> => {
+    if (stopped) return;
+    const retry = () => setTimeout(() => void connectListener(), config.rotation.pollIntervalMs).unref();
+    let client: Client;
+    try {
+      client = await pool.connect();
+    } catch {
+      retry();
+      return;
+    }
+    client.on('notification', () => poke());
+    client.on('error', (err) => {
+      if (listener !== client) return;
+      listener = null;
+      client.release(err);
+      retry();
+    });
+    try {
+      await client.query(`LISTEN ${INVALIDATION_CHANNEL}`);
+      listener = client;
+      poke(); // anything committed while we were not listening
+    } catch (err) {
+      client.release(err as Error);
+      retry();
+    }
+  };
+
+  await connectListener();
+  const poll = setInterval(poke, config.rotation.pollIntervalMs);
+  const beat = setInterval(() => void heartbeat(pool, nodeId).catch(() => undefined), config.rotation.heartbeatMs);
+  poke();
+
+  return {
+    nodeId,
+    poke,
+    async stop() {
+      stopped = true;
+      clearInterval(poll);
+      clearInterval(beat);
+      await running;
+      if (listener) {
+        await listener.query(`UNLISTEN ${INVALIDATION_CHANNEL}`).catch(() => undefined);
+        listener.release();
+        listener = null;
+      }
+      // Marked stale at once, so a rotation does not wait for a node that said goodbye.
+      await markNodeStopped(pool, nodeId).catch(() => undefined);
+    },
+  };
+}
+
+/** Flush first, then kick: a kicked client reconnects, and must then miss the cache. */
+async function applyOne(doveadm: Doveadm, inv: InvalidationRow): Promise<string | null> {
+  const errors: string[] = [];
+  await doveadm.flush(inv.address).catch((err: Error) => errors.push(err.message));
+  if (inv.kick) await doveadm.kick(inv.address).catch((err: Error) => errors.push(err.message));
+  return errors.length ? errors.join('; ') : null;
+}
