@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { configFrom, withContext } from '../context.js';
 import { printJson, printLine, type GlobalOptions } from '../io.js';
-import { serveUntilSignal } from '../../daemon/serve.js';
 import { migrate } from '../../store/migrate.js';
 
 interface ServeFlags {
@@ -28,6 +27,8 @@ export function registerServe(program: Command): void {
         node_id: flags.nodeId,
         data_dir: flags.dataDir,
       });
+      // Loaded here so other commands do not pay for fastify and the HTTP stack.
+      const { serveUntilSignal } = await import('../../daemon/serve.js');
       await serveUntilSignal(config, { migrate: flags.migrate });
     });
 
