@@ -8,7 +8,7 @@ import { hashPassword, needsRehash, verifyPassword } from './hash.js';
 import { Limiter } from './limiter.js';
 import { VerificationMemo } from './memo.js';
 import type { AuthRequest, AuthResult } from './results.js';
-import { Throttle } from './throttle.js';
+import { Throttle, type Outcome } from './throttle.js';
 import { prefetchExtra, userdbFields } from './userdb.js';
 
 /**
@@ -66,10 +66,16 @@ export class Authenticator {
 
   private async decide(req: AuthRequest): Promise<AuthResult> {
     const user = canonicalUser(req.user);
-    if (this.throttle.isBlocked(user, req.remoteIp)) {
+    if (!this.throttle.tryAcquire(user, req.remoteIp)) {
       this.metrics?.throttled.inc();
       return { kind: 'throttled' };
     }
+    const result = await this.check(req, user);
+    this.throttle.settle(user, req.remoteIp, outcomeOf(result));
+    return result;
+  }
+
+  private async check(req: AuthRequest, user: string): Promise<AuthResult> {
     let row: MailboxRow | null;
     try {
       row = user.includes('@') ? await getMailbox(this.ctx.pool, user) : null;
@@ -79,28 +85,23 @@ export class Authenticator {
       return { kind: 'internal_failure' };
     }
     try {
-      return row ? await this.checkKnown(row, req, user) : await this.checkUnknown(req, user);
+      return row ? await this.checkKnown(row, req) : await this.checkUnknown(req);
     } catch (err) {
       this.ctx.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'verification failed: answering internal_failure');
       return { kind: 'internal_failure' };
     }
   }
 
-  private async checkUnknown(req: AuthRequest, user: string): Promise<AuthResult> {
+  private async checkUnknown(req: AuthRequest): Promise<AuthResult> {
     await this.limiter.run(() => verifyPassword(this.dummyHash!, req.password));
-    this.throttle.recordFailure(user, req.remoteIp);
     return { kind: 'user_unknown' };
   }
 
-  private async checkKnown(row: MailboxRow, req: AuthRequest, user: string): Promise<AuthResult> {
+  private async checkKnown(row: MailboxRow, req: AuthRequest): Promise<AuthResult> {
     const memoHit = this.memo.has(row.password_hash, req.password);
     if (memoHit) this.metrics?.memoHits.inc();
     const match = memoHit || (await this.limiter.run(() => verifyPassword(row.password_hash, req.password)));
-    if (!match) {
-      this.throttle.recordFailure(user, req.remoteIp);
-      return { kind: 'password_mismatch' };
-    }
-    this.throttle.recordSuccess(user, req.remoteIp);
+    if (!match) return { kind: 'password_mismatch' };
     // Disabled and expired are only revealed to someone who knows the password.
     if (!row.enabled) return { kind: 'user_disabled', reason: row.disabled_reason ?? 'mailbox disabled' };
     if (row.password_expires_at && row.password_expires_at.getTime() <= Date.now()) return { kind: 'pass_expired' };
@@ -115,6 +116,22 @@ export class Authenticator {
       .run(() => hashPassword(password, this.ctx.config.hash))
       .then((hash) => upgradeHash(this.ctx.pool, row.id, row.password_hash, hash))
       .catch((err: Error) => this.ctx.log.warn({ address: row.address, err: err.message }, 'rehash failed'));
+  }
+}
+
+/** The right password (even for a disabled or expired mailbox) is not a guess; a failure of ours is neither. */
+function outcomeOf(result: AuthResult): Outcome {
+  switch (result.kind) {
+    case 'ok':
+    case 'user_disabled':
+    case 'pass_expired':
+      return 'success';
+    case 'password_mismatch':
+    case 'user_unknown':
+      return 'failure';
+    case 'throttled':
+    case 'internal_failure':
+      return 'unknown';
   }
 }
 

@@ -12,8 +12,8 @@ import { buildConfig, type Config } from './config.js';
 export type Source = 'default' | 'file' | 'env' | 'flag';
 
 export interface LoadOptions {
-  /** `--config PATH` */
-  configPath?: string | undefined;
+  /** `--config PATH`; null reads no file at all (tests, embedding). */
+  configPath?: string | null | undefined;
   env?: NodeJS.ProcessEnv;
   /** Command-line overrides keyed by dotted path (`auth.listen`). */
   flags?: Record<string, string | number | boolean | undefined>;
@@ -70,7 +70,8 @@ function readConfigFile(file: string, explicit: boolean): Record<string, unknown
   }
 }
 
-function resolveConfigPath(opts: LoadOptions, env: NodeJS.ProcessEnv): { file: string; explicit: boolean } {
+function resolveConfigPath(opts: LoadOptions, env: NodeJS.ProcessEnv): { file: string | null; explicit: boolean } {
+  if (opts.configPath === null) return { file: null, explicit: false };
   if (opts.configPath) return { file: opts.configPath, explicit: true };
   if (env.MAILPASSD_CONFIG) return { file: env.MAILPASSD_CONFIG, explicit: true };
   return { file: DEFAULT_CONFIG_PATH, explicit: false };
@@ -88,7 +89,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const sources = new Map<string, Source>();
   const known = new Map(CONFIG_KEYS.map((k) => [k.key, k.schema]));
 
-  const fileValues = readConfigFile(file, explicit);
+  const fileValues = file === null ? {} : readConfigFile(file, explicit);
   for (const key of collectFileKeys(fileValues)) {
     if (!known.has(key)) throw new ConfigError('config_unknown_key', `${key}: unknown key in ${file}`, { key, source: 'file' });
     setPath(raw, key, key.split('.').reduce<unknown>((v, p) => (v as Record<string, unknown>)[p], fileValues));
@@ -123,7 +124,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   }
 
   return buildConfig(withDefaults, {
-    file: existsSync(file) ? file : null,
+    file: file !== null && existsSync(file) ? file : null,
     sources,
     defaultNodeId: hostname(),
     defaultDataDir: defaultDataDir(),
