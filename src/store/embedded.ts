@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { unavailable } from '../errors.js';
@@ -153,17 +153,10 @@ export async function ensureEmbedded(dataDir: string, takeOwnership: boolean): P
   let startedHere = false;
   const status = await pgCtl(bin, ['status', '-D', pgdata], ids);
   if (status.code !== 0) {
-    let started = await startServer(bin, dataDir, pgdata, state.port, ids);
-    if (started.code !== 0 && /could not bind|Address already in use|could not create any TCP/i.test(readTail(dataDir))) {
-      state = { ...state, port: await freePort() };
-      writeState(stateFile, state);
-      started = await startServer(bin, dataDir, pgdata, state.port, ids);
-    }
-    if (started.code !== 0) {
-      throw unavailable('embedded_start_failed', `embedded PostgreSQL did not start (see ${path.join(dataDir, 'postgres.log')}): ${lastLine(readTail(dataDir))}`);
-    }
+    state = await startWithRetries(bin, dataDir, pgdata, stateFile, state, ids);
     startedHere = true;
   }
+  await waitForPort(state.port, 15_000);
   if (takeOwnership || startedHere) writeFileSync(ownerFile, String(process.pid));
 
   const url = `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}/postgres`;
@@ -175,6 +168,53 @@ export async function ensureEmbedded(dataDir: string, takeOwnership: boolean): P
       rmSync(ownerFile, { force: true });
     },
   };
+}
+
+/**
+ * After a crash the old server's children may hold its shared memory for a
+ * moment ("pre-existing shared memory block is still in use"): retry for a while.
+ * A port taken by someone else gets a new port.
+ */
+async function startWithRetries(
+  bin: Binaries,
+  dataDir: string,
+  pgdata: string,
+  stateFile: string,
+  initial: EmbeddedState,
+  ids: { uid: number; gid: number } | null,
+): Promise<EmbeddedState> {
+  let state = initial;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const started = await startServer(bin, dataDir, pgdata, state.port, ids);
+    if (started.code === 0) return state;
+    const tail = readTail(dataDir);
+    if (/could not bind|Address already in use|could not create any TCP/i.test(tail)) {
+      state = { ...state, port: await freePort() };
+      writeState(stateFile, state);
+    } else if (!/shared memory block|lock file .* already exists|is another postmaster/i.test(tail) || Date.now() > deadline) {
+      throw unavailable('embedded_start_failed', `embedded PostgreSQL did not start (see ${path.join(dataDir, 'postgres.log')}): ${lastLine(tail)}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+/** pg_ctl may report an adopted server that is still recovering: wait until it accepts TCP. */
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port });
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw unavailable('embedded_not_listening', `embedded PostgreSQL is not accepting connections on 127.0.0.1:${port}`);
 }
 
 function readTail(dataDir: string): string {

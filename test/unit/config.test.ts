@@ -1,0 +1,100 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig, ConfigError, CONFIG_KEYS, envNameOf } from '../../src/config/index.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const tmp = tempDir('config');
+afterAll(() => tmp.remove());
+const file = (name: string, text: string) => {
+  const p = path.join(tmp.dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+const load = (opts: Parameters<typeof loadConfig>[0]) => loadConfig({ env: {}, ...opts });
+const failure = (fn: () => unknown): ConfigError => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('config', () => {
+  it('has CONTRACT defaults without any file or environment', () => {
+    const c = load({ configPath: null });
+    expect(c.databaseUrl).toBeNull();
+    expect(c.auth.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 7411 });
+    expect(c.admin.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 7412 });
+    expect(c.doveadm).toEqual({ kind: 'none' });
+    expect(c.hash).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    expect(c.policy).toMatchObject({ minLength: 12, historyCount: 5, maxAgeDays: null });
+    expect(c.logLevel).toBe('info');
+  });
+
+  it('every key has an environment form, including the CONTRACT names', () => {
+    const names = CONFIG_KEYS.map((k) => envNameOf(k.key));
+    for (const n of ['MAILPASSD_DATABASE_URL', 'MAILPASSD_DATA_DIR', 'MAILPASSD_AUTH_LISTEN', 'MAILPASSD_AUTH_SECRET', 'MAILPASSD_ADMIN_LISTEN', 'MAILPASSD_NODE_ID', 'MAILPASSD_DOVEADM', 'MAILPASSD_DOVEADM_CONFIG', 'MAILPASSD_DOVEADM_API_KEY', 'MAILPASSD_LOG_LEVEL']) {
+      expect(names).toContain(n);
+    }
+  });
+
+  it('applies flags > environment > file > defaults', () => {
+    const f = file('prec.toml', 'node_id = "from-file"\nlog_level = "warn"\n[auth]\nlisten = "127.0.0.1:1001"\n[admin]\nlisten = "127.0.0.1:2001"\n');
+    const c = load({ configPath: f, env: { MAILPASSD_AUTH_LISTEN: 'unix:/run/x.sock', MAILPASSD_NODE_ID: 'from-env' }, flags: { node_id: 'from-flag' } });
+    expect(c.auth.listen).toMatchObject({ kind: 'unix', path: '/run/x.sock' });
+    expect(c.admin.listen).toMatchObject({ port: 2001 });
+    expect(c.nodeId).toBe('from-flag');
+    expect(c.logLevel).toBe('warn');
+    expect(c.sources.get('auth.listen')).toBe('env');
+    expect(c.sources.get('admin.listen')).toBe('file');
+  });
+
+  it('converts numbers from the environment and refuses a wrong one naming key and source', () => {
+    expect(load({ configPath: null, env: { MAILPASSD_POLICY_MIN_LENGTH: '16' } }).policy.minLength).toBe(16);
+    const e = failure(() => load({ configPath: null, env: { MAILPASSD_POLICY_MIN_LENGTH: 'twelve' } }));
+    expect(e.message).toMatch(/^policy\.min_length: .*\(from environment MAILPASSD_POLICY_MIN_LENGTH\)$/);
+    expect(e.kind).toBe('config');
+  });
+
+  it('refuses a bad value in the file with the file named', () => {
+    const f = file('bad.toml', '[auth]\nlisten = "nowhere"\n');
+    const e = failure(() => load({ configPath: f }));
+    expect(e.message).toContain('auth.listen');
+    expect(e.message).toContain(`file ${f}`);
+  });
+
+  it('refuses unknown keys in the file and unknown MAILPASSD_* variables', () => {
+    expect(failure(() => load({ configPath: file('unk.toml', '[auth]\nlisen = "x"\n') })).message).toMatch(/auth\.lisen: unknown key/);
+    expect(failure(() => load({ configPath: null, env: { MAILPASSD_AUTH_LISEN: 'x' } })).message).toMatch(/MAILPASSD_AUTH_LISEN: unknown/);
+    expect(load({ configPath: null, env: { MAILPASSD_AUTH_URL: 'x' }, ignoreUnknownEnv: true }).auth.listen.kind).toBe('tcp');
+  });
+
+  it('a missing explicit file, and invalid TOML with its line number, are config errors', () => {
+    expect(failure(() => load({ configPath: path.join(tmp.dir, 'absent.toml') })).message).toMatch(/does not exist/);
+    const e = failure(() => load({ configPath: file('broken.toml', 'log_level = "info"\n[auth\nlisten = 1\n') }));
+    expect(e.message).toMatch(/not valid TOML at line 2/);
+  });
+
+  it('requires an API key for the doveadm HTTP form, and parses every doveadm form', () => {
+    expect(failure(() => load({ configPath: null, env: { MAILPASSD_DOVEADM: 'http://127.0.0.1:8080/doveadm/v1' } })).message).toMatch(/doveadm_api_key/);
+    expect(load({ configPath: null, env: { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_CONFIG: '/etc/dovecot/dovecot.conf' } }).doveadm).toEqual({
+      kind: 'local',
+      binary: 'doveadm',
+      configFile: '/etc/dovecot/dovecot.conf',
+    });
+    expect(failure(() => load({ configPath: null, env: { MAILPASSD_DOVEADM: 'ftp://x' } })).message).toMatch(/^doveadm:/);
+  });
+
+  it('refuses out-of-range ports and short secrets', () => {
+    expect(failure(() => load({ configPath: null, env: { MAILPASSD_ADMIN_LISTEN: '127.0.0.1:70000' } })).message).toMatch(/admin\.listen: port 70000/);
+    expect(failure(() => load({ configPath: null, env: { MAILPASSD_AUTH_SECRET: 'short' } })).message).toMatch(/auth\.secret/);
+  });
+
+  it('reads MAILPASSD_CONFIG when no --config is given', () => {
+    const f = file('envpath.toml', 'node_id = "via-env-path"\n');
+    expect(load({ env: { MAILPASSD_CONFIG: f } }).nodeId).toBe('via-env-path');
+  });
+});
