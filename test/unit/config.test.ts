@@ -98,3 +98,20 @@ describe('config', () => {
     expect(load({ env: { MAILPASSD_CONFIG: f } }).nodeId).toBe('via-env-path');
   });
 });
+
+describe('config/mailpassd.toml.example', () => {
+  it('documents every key with its environment name, and loads when uncommented', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(path.join(__dirname, '..', '..', 'config', 'mailpassd.toml.example'), 'utf8');
+    for (const { key } of CONFIG_KEYS) expect(text, key).toContain(envNameOf(key));
+    // Uncomment every assignment except secrets/URLs that must be real values, and load it.
+    const uncommented = text
+      .split('\n')
+      .map((l) => (/^# [a-z_]+ = /.test(l) && !/= ""/.test(l) && !/database_url|doveadm_api_key/.test(l) ? l.slice(2).replace(/\s+#.*$/, '') : l))
+      .join('\n');
+    const f = file('example.toml', uncommented);
+    const c = load({ configPath: f });
+    expect(c.auth.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 7411 });
+    expect(c.dataDir).toBe('/var/lib/mailpassd');
+  });
+});
