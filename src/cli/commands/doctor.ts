@@ -21,8 +21,10 @@ function mask(key: string, value: unknown): unknown {
 
 /** Each key's effective value (secrets masked) and where it came from. */
 export function effectiveConfig(config: Config): Array<{ key: string; value: unknown; source: string; env: string }> {
+  // Keys whose default is computed show the computed value, not "(unset)".
+  const derived: Record<string, unknown> = { data_dir: config.dataDir, node_id: config.nodeId };
   return CONFIG_KEYS.map(({ key }) => {
-    const value = key.split('.').reduce<unknown>((v, p) => (v as Record<string, unknown> | undefined)?.[p], config.raw);
+    const value = derived[key] ?? key.split('.').reduce<unknown>((v, p) => (v as Record<string, unknown> | undefined)?.[p], config.raw);
     return { key, value: mask(key, value), source: config.sources.get(key) ?? 'default', env: envNameOf(key) };
   });
 }
