@@ -18,6 +18,7 @@ export interface Config {
   dataDir: string;
   nodeId: string;
   logLevel: string;
+  httpTimeoutMs: number;
   doveadm: DoveadmTarget;
   auth: {
     listen: Listen;
@@ -81,6 +82,7 @@ export function buildConfig(
     dataDir: path.resolve(raw.data_dir ?? ctx.defaultDataDir),
     nodeId: raw.node_id ?? ctx.defaultNodeId,
     logLevel: raw.log_level,
+    httpTimeoutMs: raw.http_timeout_ms,
     doveadm: doveadmTarget(raw, ctx.sources),
     auth: {
       listen: checkPort('auth.listen', parseListen(a.listen, a.socket_mode), ctx.sources),

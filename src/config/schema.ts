@@ -29,6 +29,7 @@ export const ConfigSchema = Type.Object(
     doveadm_config: OptStr('dovecot.conf passed to doveadm -c (local mode)'),
     doveadm_api_key: OptStr('doveadm HTTP API key (http mode)'),
     doveadm_binary: Str('doveadm', 'doveadm executable (local mode)'),
+    http_timeout_ms: Int(500, 300_000, 10_000, 'both listeners: a client must send its headers and body within this time'),
     auth: Section({
       listen: Str('127.0.0.1:7411', 'auth listener: host:port or unix:/path', { pattern: LISTEN_PATTERN }),
       secret: OptStr('if set, Dovecot must send Authorization: Bearer <secret>', { minLength: 16 }),

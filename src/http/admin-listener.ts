@@ -33,7 +33,7 @@ export function actorOf(req: FastifyRequest): Actor {
 }
 
 export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
-  const app = createApp(ctx.log.child({ listener: 'admin' }), { bodyLimit: 64 * 1024 });
+  const app = createApp(ctx.log.child({ listener: 'admin' }), { bodyLimit: 64 * 1024, timeoutMs: ctx.config.httpTimeoutMs });
   app.decorateRequest('token', null);
   void app.register(swagger, {
     openapi: {

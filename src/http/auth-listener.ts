@@ -61,7 +61,7 @@ function replyFor(result: AuthResult): { status: number; body: Static<typeof Res
 
 /** The auth listener: only Dovecot (Lua or checkpassword) talks to it. */
 export function buildAuthListener(ctx: Context, auth: Authenticator): App {
-  const app = createApp(ctx.log.child({ listener: 'auth' }), { bodyLimit: 8 * 1024 });
+  const app = createApp(ctx.log.child({ listener: 'auth' }), { bodyLimit: 8 * 1024, timeoutMs: ctx.config.httpTimeoutMs });
   const secret = ctx.config.auth.secret;
   if (secret) {
     app.addHook('onRequest', async (req, reply) => {

@@ -16,12 +16,14 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * unknown fields), a JSON parser that refuses non-UTF-8, timeouts against slow
  * clients, and problem+json errors.
  */
-export function createApp(log: Logger, opts: { bodyLimit: number }): App {
+export function createApp(log: Logger, opts: { bodyLimit: number; timeoutMs: number }): App {
   const app = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
     bodyLimit: opts.bodyLimit,
-    requestTimeout: 10_000,
-    connectionTimeout: 10_000,
+    // Slow clients (slowloris) are cut off: headers and body must arrive within timeoutMs.
+    http: { headersTimeout: opts.timeoutMs, requestTimeout: opts.timeoutMs, connectionsCheckingInterval: Math.min(1000, opts.timeoutMs / 2) },
+    requestTimeout: opts.timeoutMs,
+    connectionTimeout: opts.timeoutMs,
     keepAliveTimeout: 30_000,
     // Per-request lines are written by our routes (without secrets), not by fastify.
     logController: new LogController({ disableRequestLogging: true }),

@@ -1,0 +1,140 @@
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOwnCluster, createTestDatabase, type OwnCluster } from '../helpers/postgres.js';
+import { startTestDaemon, seedMailbox, verify, type TestDaemon } from '../helpers/daemon.js';
+import { tempDir } from '../helpers/tmp.js';
+
+/** DESIGN §3 rule 2 under real faults: the database dies, the daemon is stopped or crashes. */
+const PW = 'Correct-Horse-Battery-9';
+
+describe('PostgreSQL killed during a login load', () => {
+  let cluster: OwnCluster;
+  let d: TestDaemon;
+  beforeAll(async () => {
+    cluster = await startOwnCluster();
+    d = await startTestDaemon({ databaseUrl: cluster.url, env: { MAILPASSD_DATABASE_CONNECT_TIMEOUT_MS: '500', MAILPASSD_DATABASE_POOL_WAIT_MS: '500' } });
+    await seedMailbox(d, 'alice@example.org', PW);
+  });
+  afterAll(async () => {
+    await d?.stop();
+    await cluster?.destroy();
+  });
+
+  it('answers only ok, a true mismatch, or internal_failure; never a false mismatch; recovers within 5 s without a restart', async () => {
+    const seen = new Map<string, number>();
+    let falseMismatch = 0;
+    let wrongAccepted = 0;
+    let running = true;
+    const worker = async (i: number) => {
+      while (running) {
+        const right = i % 2 === 0;
+        const r = await verify(d, 'alice@example.org', right ? PW : 'not-the-password-1', { remote_ip: `10.0.${i}.1` }).catch(() => ({ status: 0, body: null }));
+        const key = `${r.status}:${r.body?.result ?? 'none'}`;
+        seen.set(key, (seen.get(key) ?? 0) + 1);
+        if (right && r.body?.result === 'password_mismatch') falseMismatch++;
+        if (!right && r.body?.result === 'ok') wrongAccepted++;
+      }
+    };
+    const workers = Array.from({ length: 8 }, (_, i) => worker(i));
+    await new Promise((r) => setTimeout(r, 500));
+    await cluster.stop();
+    await new Promise((r) => setTimeout(r, 1500));
+    await cluster.start();
+    const back = Date.now();
+    let recoveredAfter = -1;
+    while (Date.now() - back < 10_000) {
+      const r = await verify(d, 'alice@example.org', PW, { remote_ip: '10.9.9.9' });
+      if (r.body?.result === 'ok') {
+        recoveredAfter = Date.now() - back;
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    running = false;
+    await Promise.all(workers);
+    expect(falseMismatch).toBe(0);
+    expect(wrongAccepted).toBe(0);
+    expect([...seen.keys()].every((k) => ['200:ok', '200:password_mismatch', '503:internal_failure'].includes(k)), JSON.stringify([...seen])).toBe(true);
+    expect(seen.get('503:internal_failure') ?? 0).toBeGreaterThan(0);
+    expect(recoveredAfter).toBeGreaterThanOrEqual(0);
+    expect(recoveredAfter).toBeLessThan(5000);
+  });
+});
+
+describe('daemon shutdown and crash', () => {
+  let db: { url: string; drop(): Promise<void> };
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => db?.drop());
+
+  it('SIGTERM drains in-flight verifications and exits 0', async () => {
+    // Expensive hashing keeps requests in flight when the signal arrives.
+    const d = await startTestDaemon({
+      databaseUrl: db.url,
+      env: { MAILPASSD_HASH_MEMORY_COST: '32768', MAILPASSD_HASH_TIME_COST: '2', MAILPASSD_AUTH_MEMO_TTL_SECONDS: '0', MAILPASSD_AUTH_REQUEST_TIMEOUT_MS: '60000' },
+    });
+    await seedMailbox(d, 'drain@example.org', PW);
+    const inflight = Array.from({ length: 8 }, (_, i) => verify(d, 'drain@example.org', PW, { remote_ip: `10.1.${i}.1` }));
+    // Signal only once the daemon holds all eight (running or queued for argon2).
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const m = await (await fetch(`${d.adminUrl}/metrics`)).text();
+      const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(m)?.[1] ?? 0);
+      if (gauge('mailpassd_argon2_active') + gauge('mailpassd_argon2_queue_depth') >= 7) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const code = d.stop('SIGTERM');
+    const answers = await Promise.all(inflight);
+    expect(answers.map((a) => a.body?.result)).toEqual(Array(8).fill('ok'));
+    expect(await code).toBe(0);
+  });
+
+  it('a rotation committed while the node was down is applied when it comes back (crash between commit and fan-out)', async () => {
+    const dir = tempDir('doveadm');
+    const calls = path.join(dir.dir, 'calls.log');
+    writeFileSync(calls, '');
+    const fake = path.join(dir.dir, 'doveadm');
+    // Records what mailpassd asks of Dovecot, as doveadm would answer it.
+    writeFileSync(fake, `#!/bin/sh\necho "$*" >> ${calls}\n[ "$1" = kick ] && exit 68\necho "1 cache entries flushed"\n`);
+    chmodSync(fake, 0o755);
+    const env = { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_BINARY: fake };
+    const own = await createTestDatabase(); // no other node may be registered here
+    const first = await startTestDaemon({ databaseUrl: own.url, nodeId: 'crashy', env });
+    await seedMailbox(first, 'crash@example.org', PW);
+    await first.stop('SIGKILL');
+    const rotated = await first.cli(['rotate', 'crash@example.org', '--password-stdin', '--wait', '0', '--json'], 'Another-Strong-Secret-42');
+    expect(rotated.code).toBe(0); // the only node is not live: nothing to wait for
+    const result = JSON.parse(rotated.stdout);
+    expect(result.nodes).toEqual([expect.objectContaining({ node_id: 'crashy', applied: false, stale: true })]);
+    expect(readFileSync(calls, 'utf8')).not.toContain('crash@example.org');
+    const again = await startTestDaemon({ databaseUrl: own.url, nodeId: 'crashy', env });
+    const deadline = Date.now() + 5000;
+    while (!readFileSync(calls, 'utf8').includes('kick crash@example.org') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(readFileSync(calls, 'utf8')).toContain('auth cache flush crash@example.org');
+    expect(readFileSync(calls, 'utf8')).toContain('kick crash@example.org');
+    await again.stop();
+    await own.drop();
+    dir.remove();
+  });
+
+  it('a client that never finishes its headers is cut off', async () => {
+    const d = await startTestDaemon({ databaseUrl: db.url, env: { MAILPASSD_HTTP_TIMEOUT_MS: '1000' } });
+    const [host, port] = d.authListen.split(':');
+    const closedAfter = await new Promise<number>((resolve) => {
+      const t0 = Date.now();
+      const s = connect({ host: host!, port: Number(port) }, () => s.write('POST /v1/passdb/verify HTTP/1.1\r\nHost: x\r\n'));
+      s.on('data', () => undefined);
+      s.on('close', () => resolve(Date.now() - t0));
+      setTimeout(() => {
+        s.destroy();
+        resolve(-1);
+      }, 8000);
+    });
+    expect(closedAfter).toBeGreaterThan(0);
+    expect(closedAfter).toBeLessThan(5000);
+    await d.stop();
+  });
+});
