@@ -16,6 +16,7 @@ export interface ConfirmedRotation extends RotateResult {
 export async function rotateAndWait(ctx: Context, metrics: Metrics | null, actor: Actor, input: RotateInput & { waitMs: number }): Promise<ConfirmedRotation> {
   const result = await rotatePassword(ctx, actor, input);
   metrics?.rotations.inc({ reason: input.reason });
+  ctx.log.info({ address: result.address, actor: actor.actor, reason: input.reason, credential_version: result.credentialVersion, invalidation_id: result.invalidationId }, 'password changed');
   const nodes = await waitForNodes(ctx.pool, result.invalidationId, input.waitMs, ctx.config.rotation.staleAfterMs);
   return { ...result, complete: allLiveApplied(nodes), nodes };
 }
