@@ -12,6 +12,7 @@ import { migrate, pendingMigrations } from '../store/migrate.js';
 import { MailpassdError } from '../errors.js';
 import { acquireDaemonLock } from './lock.js';
 import { startNodeWorker, type NodeWorker } from '../rotation/node-worker.js';
+import { nodeLags } from '../store/sql/nodes.js';
 
 export interface ServeOptions {
   migrate: boolean;
@@ -42,7 +43,7 @@ export async function startDaemon(config: Config, opts: ServeOptions): Promise<R
     cleanups.push(() => db.close());
     await prepareSchema(db, opts.migrate, log);
     const ctx: Context = { config, pool: db.pool, log };
-    const metrics = createMetrics();
+    const metrics = createMetrics(() => nodeLags(db.pool));
     const authenticator = new Authenticator(ctx, metrics);
     await authenticator.init();
     const worker = await startNodeWorker(ctx, metrics, authenticator.memo);

@@ -1,7 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** One registry per daemon (tests run several in one process). */
-export function createMetrics() {
+export interface NodeLag {
+  node_id: string;
+  lag: number;
+}
+
+/**
+ * One registry per daemon (tests run several in one process). `nodeLag` reads
+ * every node's distance from the head of the invalidation log at scrape time, so
+ * any daemon's /metrics shows the whole cluster, a stopped node included.
+ */
+export function createMetrics(nodeLag: () => Promise<NodeLag[]> = async () => []) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'mailpassd_' });
   return {
@@ -29,6 +38,10 @@ export function createMetrics() {
       help: 'invalidation log entries not yet applied, per node',
       labelNames: ['node_id'] as const,
       registers: [registry],
+      async collect() {
+        this.reset();
+        for (const n of await nodeLag().catch(() => [])) this.set({ node_id: n.node_id }, n.lag);
+      },
     }),
     invalidationsApplied: new Counter({
       name: 'mailpassd_invalidations_applied_total',

@@ -4,7 +4,7 @@ import type { Context } from '../context.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { VerificationMemo } from '../auth/memo.js';
 import { createDoveadm, type Doveadm } from '../dovecot/doveadm.js';
-import { INVALIDATION_CHANNEL, invalidationsAfter, latestInvalidationId } from '../store/sql/invalidations.js';
+import { INVALIDATION_CHANNEL, invalidationsAfter } from '../store/sql/invalidations.js';
 import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode } from '../store/sql/nodes.js';
 import type { InvalidationRow } from '../store/sql/rows.js';
 
@@ -52,7 +52,6 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null, mem
       metrics?.invalidationsApplied.inc({ outcome: 'applied' });
       log.info({ invalidation_id: inv.id, address: inv.address, reason: inv.reason }, 'invalidation applied');
     }
-    if (metrics) metrics.invalidationLag.set({ node_id: nodeId }, Number(await latestInvalidationId(pool)) - Number(cursor));
     if (batch.length === BATCH) again = true;
   };
 

@@ -50,3 +50,13 @@ export async function listNodes(db: Queryable, staleAfterMs: number): Promise<No
   });
   return r.rows;
 }
+
+/** Each node's distance from the head of the invalidation log (for /metrics). */
+export async function nodeLags(db: Queryable): Promise<Array<{ node_id: string; lag: number }>> {
+  const r = await db.query<{ node_id: string; lag: number }>({
+    name: 'node-lags',
+    text: `SELECT node_id, ((SELECT COALESCE(max(id), 0) FROM invalidations) - applied_invalidation_id)::int AS lag
+           FROM nodes ORDER BY node_id`,
+  });
+  return r.rows;
+}

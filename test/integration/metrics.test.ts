@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../helpers/postgres.js';
+import { adminToken, postJson, seedMailbox, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
+
+/** /metrics on the admin listener: what an operator graphs and alerts on. */
+let db: { url: string; drop(): Promise<void> };
+let a: TestDaemon;
+let b: TestDaemon;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  a = await startTestDaemon({ databaseUrl: db.url, nodeId: 'metrics-a', env: { MAILPASSD_AUTH_MAX_FAILURES_PER_USER_IP: '2' } });
+  b = await startTestDaemon({ databaseUrl: db.url, nodeId: 'metrics-b' });
+  await seedMailbox(a, 'alice@example.org', 'Correct-Horse-Battery-9');
+});
+afterAll(async () => {
+  await a?.stop();
+  await b?.stop();
+  await db?.drop();
+});
+
+const scrape = async (d: TestDaemon) => (await fetch(`${d.adminUrl}/metrics`)).text();
+const value = (text: string, series: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.split(' ')[1]);
+};
+
+describe('/metrics', () => {
+  it('counts auth results by result and service, latency, throttling, rotations and database errors', async () => {
+    await verify(a, 'alice@example.org', 'Correct-Horse-Battery-9');
+    await verify(a, 'alice@example.org', 'Correct-Horse-Battery-9', { service: 'smtp' });
+    await verify(a, 'alice@example.org', 'wrong-wrong-wrong', { remote_ip: '192.0.2.1' });
+    await verify(a, 'alice@example.org', 'wrong-wrong-wrong', { remote_ip: '192.0.2.1' });
+    await verify(a, 'alice@example.org', 'wrong-wrong-wrong', { remote_ip: '192.0.2.1' });
+    await verify(a, 'nobody@example.org', 'wrong-wrong-wrong', { service: 'weird<service>' });
+    const token = await adminToken(a, 'metrics');
+    const rot = await postJson(`${a.adminUrl}/v1/mailboxes/alice@example.org/rotate`, { generate: true, wait_ms: 5000 }, { authorization: `Bearer ${token}` });
+    expect(rot.status).toBe(200);
+    const m = await scrape(a);
+    expect(value(m, 'mailpassd_auth_results_total{result="ok",service="imap"}')).toBe(1);
+    expect(value(m, 'mailpassd_auth_results_total{result="ok",service="smtp"}')).toBe(1);
+    expect(value(m, 'mailpassd_auth_results_total{result="password_mismatch",service="imap"}')).toBe(2);
+    expect(value(m, 'mailpassd_auth_results_total{result="throttled",service="imap"}')).toBe(1);
+    expect(value(m, 'mailpassd_auth_results_total{result="user_unknown",service="other"}')).toBe(1);
+    expect(value(m, 'mailpassd_throttled_total')).toBe(1);
+    expect(value(m, 'mailpassd_auth_duration_seconds_count{result="ok"}')).toBe(2);
+    expect(value(m, 'mailpassd_rotations_total{reason="rotate"}')).toBe(1);
+    expect(value(m, 'mailpassd_argon2_queue_depth')).toBe(0);
+    expect(m).toMatch(/^mailpassd_database_errors_total \d+$/m);
+    expect(m).toMatch(/^mailpassd_process_resident_memory_bytes \d+/m);
+    expect(m).not.toContain('weird<service>');
+  });
+
+  it('shows the invalidation lag of every node, a stopped one included', async () => {
+    await b.stop();
+    const token = await adminToken(a, 'metrics-2');
+    await postJson(`${a.adminUrl}/v1/mailboxes/alice@example.org/rotate`, { generate: true, wait_ms: 2000 }, { authorization: `Bearer ${token}` });
+    const m = await scrape(a);
+    expect(value(m, 'mailpassd_invalidation_lag{node_id="metrics-a"}')).toBe(0);
+    expect(value(m, 'mailpassd_invalidation_lag{node_id="metrics-b"}')).toBe(1);
+  });
+});
