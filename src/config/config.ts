@@ -3,6 +3,9 @@ import type { ConfigFile } from './schema.js';
 import type { Source } from './load.js';
 import { ConfigError } from './errors.js';
 
+export const LISTEN_PATTERN = '^(unix:/.+|\\[[0-9a-fA-F:.]+\\]:[0-9]{1,5}|[A-Za-z0-9.-]+:[0-9]{1,5})$';
+export const DEFAULT_AUTH_LISTEN = '127.0.0.1:7411';
+
 export type Listen = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode: number };
 
 export type DoveadmTarget =

@@ -1,12 +1,12 @@
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseToml, TomlError } from 'smol-toml';
 import { Value } from '@sinclair/typebox/value';
 import { type TSchema, type TObject, Kind } from '@sinclair/typebox';
 import { ConfigSchema, type ConfigFile } from './schema.js';
 import { ConfigError } from './errors.js';
+import { readConfigFile, resolveConfigPath } from './file.js';
 import { buildConfig, type Config } from './config.js';
 
 export type Source = 'default' | 'file' | 'env' | 'flag';
@@ -21,7 +21,6 @@ export interface LoadOptions {
   ignoreUnknownEnv?: boolean;
 }
 
-export const DEFAULT_CONFIG_PATH = '/etc/mailpassd/mailpassd.toml';
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Every leaf key of the schema, as a dotted path with its schema. */
@@ -50,33 +49,6 @@ function collectFileKeys(value: unknown, prefix = ''): string[] {
   return Object.entries(value).flatMap(([k, v]) => collectFileKeys(v, prefix ? `${prefix}.${k}` : k));
 }
 
-function readConfigFile(file: string, explicit: boolean): Record<string, unknown> {
-  if (!existsSync(file)) {
-    if (explicit) throw new ConfigError('config_file_missing', `config file ${file} does not exist`, { source: 'flag' });
-    return {};
-  }
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError('config_file_unreadable', `config file ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? err}`, {});
-  }
-  try {
-    return parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    const line = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : '';
-    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    throw new ConfigError('config_file_invalid', `config file ${file} is not valid TOML${line}: ${reason}`, {});
-  }
-}
-
-function resolveConfigPath(opts: LoadOptions, env: NodeJS.ProcessEnv): { file: string | null; explicit: boolean } {
-  if (opts.configPath === null) return { file: null, explicit: false };
-  if (opts.configPath) return { file: opts.configPath, explicit: true };
-  if (env.MAILPASSD_CONFIG) return { file: env.MAILPASSD_CONFIG, explicit: true };
-  return { file: DEFAULT_CONFIG_PATH, explicit: false };
-}
-
 /**
  * Reads defaults < file < environment < flags, validates the result against the
  * schema once, and returns the typed config. Any problem is a ConfigError that
@@ -84,7 +56,7 @@ function resolveConfigPath(opts: LoadOptions, env: NodeJS.ProcessEnv): { file: s
  */
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
-  const { file, explicit } = resolveConfigPath(opts, env);
+  const { file, explicit } = resolveConfigPath(opts.configPath, env);
   const raw: Record<string, unknown> = {};
   const sources = new Map<string, Source>();
   const known = new Map(CONFIG_KEYS.map((k) => [k.key, k.schema]));

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { availableParallelism } from 'node:os';
+import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN } from './config.js';
 
 /**
  * The one description of every configuration key: TOML path, type, default and
@@ -14,7 +15,6 @@ const OptStr = (description: string, extra: object = {}) => Type.Optional(Type.S
 const Section = <T extends Record<string, TSchema>>(props: T) =>
   Type.Object(props, { additionalProperties: false, default: {} });
 
-export const LISTEN_PATTERN = '^(unix:/.+|\\[[0-9a-fA-F:.]+\\]:[0-9]{1,5}|[A-Za-z0-9.-]+:[0-9]{1,5})$';
 
 export const ConfigSchema = Type.Object(
   {
@@ -31,7 +31,7 @@ export const ConfigSchema = Type.Object(
     doveadm_binary: Str('doveadm', 'doveadm executable (local mode)'),
     http_timeout_ms: Int(500, 300_000, 10_000, 'both listeners: a client must send its headers and body within this time'),
     auth: Section({
-      listen: Str('127.0.0.1:7411', 'auth listener: host:port or unix:/path', { pattern: LISTEN_PATTERN }),
+      listen: Str(DEFAULT_AUTH_LISTEN, 'auth listener: host:port or unix:/path', { pattern: LISTEN_PATTERN }),
       secret: OptStr('if set, Dovecot must send Authorization: Bearer <secret>', { minLength: 16 }),
       socket_mode: Str('0660', 'file mode of a unix: auth socket', { pattern: '^0?[0-7]{3}$' }),
       argon2_concurrency: Int(1, 256, Math.max(1, availableParallelism()), 'argon2 verifications run at once'),
