@@ -1,5 +1,6 @@
 import argon2 from 'argon2';
 import type { Config } from '../config/index.js';
+import { legacySchemeOf, verifyLegacy } from './legacy.js';
 
 export type HashParams = Config['hash'];
 
@@ -25,9 +26,10 @@ export async function hashPassword(password: string, params: HashParams): Promis
 /** Strips Dovecot's `{ARGON2ID}` scheme prefix, which imported rows may carry. */
 const stripScheme = (hash: string) => hash.replace(/^\{ARGON2ID\}|^\{ARGON2I\}/i, '');
 
+/** argon2 (ours, or Dovecot's {ARGON2ID}), else an imported legacy scheme. */
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {
   const phc = stripScheme(hash);
-  if (!phc.startsWith('$argon2')) return false;
+  if (!phc.startsWith('$argon2')) return verifyLegacy(hash, password);
   try {
     return await argon2.verify(phc, password);
   } catch {
@@ -36,7 +38,12 @@ export async function verifyPassword(hash: string, password: string): Promise<bo
   }
 }
 
-/** True when the stored hash was made with other parameters than the configured ones. */
+/** Whether a stored hash is one we can verify at all (import checks this). */
+export function isKnownHash(hash: string): boolean {
+  return /^\$argon2(id|i)\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.test(stripScheme(hash)) || legacySchemeOf(hash) !== null;
+}
+
+/** Legacy schemes and other argon2 parameters: re-hashed to the configured argon2id on the next login. */
 export function needsRehash(hash: string, params: HashParams): boolean {
   const m = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(stripScheme(hash));
   return !m || Number(m[1]) !== params.memoryCost || Number(m[2]) !== params.timeCost || Number(m[3]) !== params.parallelism;

@@ -3,7 +3,9 @@ import * as mailboxes from '../../accounts/mailboxes.js';
 import type { PasswordSource } from '../../accounts/password.js';
 import { usage } from '../../errors.js';
 import { cliActor, withContext } from '../context.js';
-import { printJson, printLine, printTable, readNewPassword, type GlobalOptions } from '../io.js';
+import { printJson, printLine, printTable, readNewPassword, readStdinSecret, type GlobalOptions } from '../io.js';
+import { importMailboxes, parseImport } from '../../accounts/import.js';
+import { readFileSync } from 'node:fs';
 
 export interface PasswordFlags {
   passwordStdin?: boolean;
@@ -47,6 +49,20 @@ export function registerMailbox(program: Command): void {
         printLine(`mailbox ${m.address} created`);
         if (generated) printLine(`generated password (shown once): ${generated}`);
       }
+    });
+
+  mailbox
+    .command('import')
+    .description('import mailboxes with existing hashes: address<TAB>hash[<TAB>display name] per line (SHA512-CRYPT, BLF-CRYPT, SSHA512, ARGON2ID, …); all or nothing')
+    .option('--file <path>', 'read from a file instead of standard input')
+    .option('--create-domains', 'add missing domains')
+    .action(async (flags: { file?: string; createDomains?: boolean }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const text = flags.file ? readFileSync(flags.file, 'utf8') : (await readStdinSecret()).toString('utf8');
+      const rows = parseImport(text);
+      const r = await withContext(opts, (ctx) => importMailboxes(ctx, cliActor(), rows, flags.createDomains === true));
+      if (opts.json) printJson(r);
+      else printLine(`imported ${r.imported} mailbox(es)${r.domainsCreated.length ? `; domains added: ${r.domainsCreated.join(', ')}` : ''}; their hashes become argon2id at each next login`);
     });
 
   mailbox
