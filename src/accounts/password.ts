@@ -2,9 +2,9 @@ import type { Context } from '../context.js';
 import { refused } from '../errors.js';
 import { hashPassword, verifyPassword } from '../auth/hash.js';
 import { checkPasswordInput } from '../policy/password-input.js';
-import { checkPasswordRules, type PolicySubject, type PolicyViolation } from '../policy/rules.js';
+import type { PolicySubject, PolicyViolation } from '../policy/rules.js';
+import { checkRulesOffThread, generateOffThread } from '../policy/off-thread.js';
 import { findReuse } from '../policy/history.js';
-import { generatePassword } from '../policy/generate.js';
 import { effectivePolicy, parsePolicyOverrides, type PolicySettings } from '../policy/settings.js';
 
 /** Where a new password comes from: typed by a person (string or raw stdin bytes) or generated. */
@@ -39,13 +39,13 @@ export async function preparePassword(
 ): Promise<PreparedPassword> {
   let password: string;
   if (source.kind === 'generate') {
-    password = generatePassword(subject, policy);
+    password = await generateOffThread(subject, policy);
   } else {
     const input = checkPasswordInput(source.value);
     if (!input.ok) throw refused(input.code, input.message);
     password = input.password;
   }
-  const violations = checkPasswordRules(password, subject, policy);
+  const violations = await checkRulesOffThread(password, subject, policy);
   const reuse = await findReuse(password, previousHashes.slice(0, policy.historyCount), verifyPassword);
   if (reuse) violations.push(reuse);
   if (violations.length > 0) throw policyRefusal(violations);

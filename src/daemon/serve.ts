@@ -13,6 +13,7 @@ import { MailpassdError } from '../errors.js';
 import { acquireDaemonLock } from './lock.js';
 import { startNodeWorker, type NodeWorker } from '../rotation/node-worker.js';
 import { nodeLags } from '../store/sql/nodes.js';
+import { prewarmPolicy } from '../policy/off-thread.js';
 
 export interface ServeOptions {
   migrate: boolean;
@@ -46,6 +47,7 @@ export async function startDaemon(config: Config, opts: ServeOptions): Promise<R
     const metrics = createMetrics(() => nodeLags(db.pool));
     const authenticator = new Authenticator(ctx, metrics);
     await authenticator.init();
+    prewarmPolicy(config.policy);
     const worker = await startNodeWorker(ctx, metrics, authenticator.memo);
     cleanups.push(() => worker.stop());
     const auth = buildAuthListener(ctx, authenticator);
