@@ -1,13 +1,15 @@
 import type { Actor, Context } from '../context.js';
-import { notFound } from '../errors.js';
+import { conflict, notFound } from '../errors.js';
 import { normalizeAddress } from '../accounts/address.js';
-import { expiryFrom, policyFor, preparePassword, type PasswordSource } from '../accounts/password.js';
+import { expiryFrom, policyFor, preparePassword, type PasswordSource, type PreparedPassword } from '../accounts/password.js';
+import type { PolicySettings } from '../policy/settings.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
 import { getDomain } from '../store/sql/domains.js';
 import { appendHistory, pruneHistory, recentHashes } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
-import { lockMailbox, setPassword } from '../store/sql/mailboxes.js';
+import { getMailbox, lockMailbox, setPassword } from '../store/sql/mailboxes.js';
+import type { MailboxRow } from '../store/sql/rows.js';
 
 export interface RotateInput {
   address: string;
@@ -24,23 +26,55 @@ export interface RotateResult {
   generated: string | null;
 }
 
+/** Rounds before giving up on a mailbox whose password keeps changing under us. */
+const MAX_ATTEMPTS = 10;
+
 /**
- * One transaction (DESIGN §5): lock the row → policy (history included) → hash →
- * update with a new credential version → history → audit → invalidation + NOTIFY.
- * The row lock serialises concurrent rotations of one mailbox, so the history
- * check always sees the previous change. Any failure rolls everything back.
+ * DESIGN §5, with the expensive part outside the lock: read the row → policy
+ * (history included, argon2 per entry) → hash; then one short transaction: lock
+ * the row → still the version we checked? → update with a new credential
+ * version → history → audit → invalidation + NOTIFY. If another change
+ * committed in between, start over against it, so the history check always
+ * sees the previous change. Holding the row lock (and a pooled connection)
+ * across argon2 and zxcvbn made concurrent rotations of one mailbox queue for
+ * seconds, hit the statement timeout (503) and starve the login path's pool.
  */
 export async function rotatePassword(ctx: Context, actor: Actor, input: RotateInput): Promise<RotateResult> {
   const { address, domain } = normalizeAddress(input.address);
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const base = await readCurrent(ctx, address, domain);
+    const prepared = await preparePassword(ctx, input.password, { address, displayName: base.row.display_name }, base.policy, base.history);
+    const done = await commitIfUnchanged(ctx, actor, input, base, prepared);
+    if (done) return done;
+  }
+  throw conflict('rotation_contended', `mailbox ${address} kept changing during the rotation; try again`);
+}
+
+interface Base {
+  row: MailboxRow;
+  policy: PolicySettings;
+  history: string[];
+}
+
+/** The state the policy is checked against; no lock, the commit re-checks it. */
+async function readCurrent(ctx: Context, address: string, domain: string): Promise<Base> {
+  const row = await getMailbox(ctx.pool, address);
+  if (!row) throw notFound('mailbox_not_found', `mailbox ${address} does not exist`);
+  const policy = policyFor(ctx, (await getDomain(ctx.pool, domain))?.policy ?? null);
+  const history = policy.historyCount > 0 ? await recentHashes(ctx.pool, row.id, policy.historyCount) : [];
+  return { row, policy, history };
+}
+
+/** Null when the password or the personal details changed since `base` was read: the caller starts over. */
+async function commitIfUnchanged(ctx: Context, actor: Actor, input: RotateInput, base: Base, prepared: PreparedPassword): Promise<RotateResult | null> {
+  const address = base.row.address;
   return withTransaction(ctx.pool, async (tx) => {
     const row = await lockMailbox(tx, address);
     if (!row) throw notFound('mailbox_not_found', `mailbox ${address} does not exist`);
-    const policy = policyFor(ctx, (await getDomain(tx, domain))?.policy ?? null);
-    const history = policy.historyCount > 0 ? await recentHashes(tx, row.id, policy.historyCount) : [];
-    const prepared = await preparePassword(ctx, input.password, { address, displayName: row.display_name }, policy, history);
-    const updated = await setPassword(tx, row.id, prepared.hash, expiryFrom(policy), false);
+    if (row.id !== base.row.id || row.credential_version !== base.row.credential_version || row.display_name !== base.row.display_name) return null;
+    const updated = await setPassword(tx, row.id, prepared.hash, expiryFrom(base.policy), false);
     await appendHistory(tx, row.id, prepared.hash);
-    await pruneHistory(tx, row.id, Math.max(policy.historyCount, 1));
+    await pruneHistory(tx, row.id, Math.max(base.policy.historyCount, 1));
     const invalidationId = await appendInvalidation(tx, address, input.reason, input.kick);
     await appendAudit(tx, {
       ...actor,

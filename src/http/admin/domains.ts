@@ -41,8 +41,10 @@ export function registerDomainRoutes(app: App, ctx: Context): void {
     '/v1/domains/:domain',
     { schema: { tags: ['domains'], params: DomainParam, response: { ...errors } } },
     async (req, reply) => {
+      // Scope first: another domain answers 404 like a missing one, never 403 (no probing).
+      const domain = visibleDomain(req, req.params.domain);
       requireGlobalToken(req);
-      await domains.removeDomain(ctx, actorOf(req), visibleDomain(req, req.params.domain));
+      await domains.removeDomain(ctx, actorOf(req), domain);
       return reply.code(204).send();
     },
   );
@@ -51,8 +53,9 @@ export function registerDomainRoutes(app: App, ctx: Context): void {
     '/v1/domains/:domain/policy',
     { schema: { tags: ['domains'], params: DomainParam, body: Type.Object({}, { additionalProperties: true }), response: { 200: Domain, ...errors } } },
     async (req) => {
+      const domain = visibleDomain(req, req.params.domain);
       requireGlobalToken(req);
-      return view(await domains.setDomainPolicy(ctx, actorOf(req), visibleDomain(req, req.params.domain), req.body));
+      return view(await domains.setDomainPolicy(ctx, actorOf(req), domain, req.body));
     },
   );
 }

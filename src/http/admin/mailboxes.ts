@@ -92,6 +92,11 @@ export function registerMailboxRoutes(app: App, ctx: Context, deps: AdminDeps): 
   app.post<Address & { Body: { wait_ms?: number } | undefined }>(
     '/v1/mailboxes/:address/kick',
     {
+      // The body is optional (CONTRACT: a bare POST kicks), but a body-less request
+      // reaches validation as `undefined`, which an object schema refuses: read it as {}.
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
       schema: {
         tags: ['rotation'],
         params: AddressParam,

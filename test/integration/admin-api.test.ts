@@ -1,0 +1,513 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { createTestDatabase } from '../helpers/postgres.js';
+import { adminToken, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
+
+/**
+ * Every admin route of the CONTRACT, through a real `mailpassd serve` over
+ * loopback HTTP, against a real PostgreSQL. The database is read directly to
+ * check what a refused change leaves behind.
+ */
+let db: { url: string; drop(): Promise<void> };
+let pool: pg.Pool;
+let d: TestDaemon;
+let root: string; // global token
+let scoped: string; // limited to example.org
+
+const PW = 'Correct-Horse-Battery-9';
+const PW2 = 'Velvet-Tundra-Quasar-41';
+
+interface Res {
+  status: number;
+  type: string;
+  text: string;
+  body: any;
+}
+
+async function call(method: string, path: string, opts: { token?: string | null; json?: unknown; raw?: string | Buffer; type?: string; headers?: Record<string, string> } = {}): Promise<Res> {
+  const headers: Record<string, string> = { ...opts.headers };
+  const token = opts.token === undefined ? root : opts.token;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  let body: string | Buffer | undefined;
+  if (opts.json !== undefined) {
+    body = JSON.stringify(opts.json);
+    headers['content-type'] = 'application/json';
+  } else if (opts.raw !== undefined) {
+    body = opts.raw;
+    headers['content-type'] = opts.type ?? 'application/json';
+  }
+  const res = await fetch(`${d.adminUrl}${path}`, { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(20_000) });
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, type: res.headers.get('content-type') ?? '', text, body: parsed };
+}
+
+/** The one error shape: problem+json with a stable snake_case code and a status matching the response. */
+function expectProblem(r: Res, status: number, code?: string): void {
+  expect(r.status, r.text).toBe(status);
+  expect(r.type).toMatch(/^application\/problem\+json/);
+  expect(r.body).toMatchObject({ type: expect.stringMatching(/^urn:mailpassd:error:/), title: expect.any(String), status, detail: expect.any(String) });
+  expect(r.body.code).toMatch(/^[a-z][a-z0-9_]*$/);
+  expect(r.body.type).toBe(`urn:mailpassd:error:${r.body.code}`);
+  if (code) expect(r.body.code).toBe(code);
+}
+
+async function q<T extends pg.QueryResultRow = any>(text: string, values: unknown[] = []): Promise<T[]> {
+  return (await pool.query<T>(text, values)).rows;
+}
+
+/** Everything a password change writes: the row, its history, the audit log and the invalidation log. */
+async function snapshot(address: string) {
+  const [row] = await q('SELECT password_hash, credential_version, password_changed_at, updated_at, must_change FROM mailboxes WHERE address = $1', [address]);
+  const history = await q('SELECT h.id, h.password_hash FROM password_history h JOIN mailboxes m ON m.id = h.mailbox_id WHERE m.address = $1 ORDER BY h.id', [address]);
+  const [audit] = await q('SELECT count(*)::int AS n, max(id)::text AS last FROM audit_log');
+  const [inv] = await q('SELECT count(*)::int AS n, max(id)::text AS last FROM invalidations');
+  return { row, history, audit, inv };
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  d = await startTestDaemon({ databaseUrl: db.url, nodeId: 'admin-api-node' });
+  root = await adminToken(d, 'root');
+}, 120_000);
+
+afterAll(async () => {
+  await d?.stop();
+  await pool?.end();
+  await db?.drop();
+});
+
+describe('admin API authentication', () => {
+  it('answers 401 with one and the same body for missing, malformed, unknown and revoked tokens', async () => {
+    const revoked = await adminToken(d, 'to-revoke');
+    expect((await call('GET', '/v1/domains', { token: revoked })).status).toBe(200);
+    const rv = await d.cli(['token', 'revoke', 'to-revoke']);
+    expect(rv.code, rv.stderr).toBe(0);
+
+    const variants: Array<Record<string, string>> = [
+      {},
+      { authorization: 'Bearer' },
+      { authorization: 'Bearer not-a-token' },
+      { authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` },
+      { authorization: `bearer ${root}` }, // scheme is case-sensitive here: malformed
+      { authorization: `Bearer ${root}x` },
+      { authorization: `Bearer mpd_${'A'.repeat(43)}` }, // well-formed, unknown
+      { authorization: `Bearer ${revoked}` },
+    ];
+    const bodies = new Set<string>();
+    for (const headers of variants) {
+      const r = await call('GET', '/v1/domains', { token: null, headers });
+      expectProblem(r, 401, 'unauthorized');
+      bodies.add(r.text);
+    }
+    expect([...bodies]).toHaveLength(1);
+    // Also on writes and on routes that do not exist: nothing is revealed before the token is checked.
+    expect((await call('POST', '/v1/domains', { token: null, json: { name: 'x.example' } })).text).toBe([...bodies][0]);
+    expect((await call('GET', '/v1/nothing-here', { token: `mpd_${'B'.repeat(43)}` })).text).toBe([...bodies][0]);
+    expect(await q('SELECT 1 FROM domains WHERE name = $1', ['x.example'])).toHaveLength(0);
+  });
+
+  it('needs no token for probes, the API description, metrics and self-service', async () => {
+    expect((await call('GET', '/healthz', { token: null })).status).toBe(200);
+    expect((await call('GET', '/readyz', { token: null })).status).toBe(200);
+    expect((await call('GET', '/openapi.json', { token: null })).status).toBe(200);
+    expect((await call('GET', '/metrics', { token: null })).status).toBe(200);
+    // Reaches the route (400 for the missing fields), not the token check.
+    expectProblem(await call('POST', '/v1/self-service/password', { token: null, json: {} }), 400, 'invalid_request');
+  });
+});
+
+describe('domains', () => {
+  it('creates (normalised), lists, refuses duplicates and invalid names', async () => {
+    const created = await call('POST', '/v1/domains', { json: { name: 'Example.ORG' } });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body).toMatchObject({ name: 'example.org', enabled: true, mailbox_count: 0 });
+    expect(Date.parse(created.body.created_at)).not.toBeNaN();
+    expect((await call('POST', '/v1/domains', { json: { name: 'other.org' } })).status).toBe(201);
+    expect((await call('POST', '/v1/domains', { json: { name: 'empty.example' } })).status).toBe(201);
+
+    expectProblem(await call('POST', '/v1/domains', { json: { name: 'EXAMPLE.org.' } }), 409, 'domain_exists');
+    expectProblem(await call('POST', '/v1/domains', { json: { name: 'not a domain' } }), 400, 'invalid_domain');
+    expectProblem(await call('POST', '/v1/domains', { json: { name: '' } }), 400, 'invalid_request');
+
+    const list = await call('GET', '/v1/domains');
+    expect(list.status).toBe(200);
+    expect(list.body.map((x: { name: string }) => x.name)).toEqual(['empty.example', 'example.org', 'other.org']);
+    const audit = await q("SELECT actor, action FROM audit_log WHERE action = 'domain.add' ORDER BY id");
+    expect(audit).toEqual([
+      { actor: 'token:root', action: 'domain.add' },
+      { actor: 'token:root', action: 'domain.add' },
+      { actor: 'token:root', action: 'domain.add' },
+    ]);
+  });
+
+  it('deletes an empty domain, refuses one with mailboxes, 404 for an unknown one', async () => {
+    const r = await call('DELETE', '/v1/domains/empty.example');
+    expect(r.status, r.text).toBe(204);
+    expect(r.text).toBe('');
+    expectProblem(await call('DELETE', '/v1/domains/empty.example'), 404, 'domain_not_found');
+    expectProblem(await call('GET', '/v1/domains/nowhere.example/mailboxes'), 404, 'domain_not_found');
+  });
+});
+
+describe('mailboxes', () => {
+  it('creates with a given password: 201, never echoes the password or a hash, the password works', async () => {
+    const r = await call('POST', '/v1/mailboxes', { json: { address: 'Alice@Example.org', display_name: 'Alice Martin', password: PW } });
+    expect(r.status, r.text).toBe(201);
+    expect(r.body).toMatchObject({ address: 'alice@example.org', domain: 'example.org', display_name: 'Alice Martin', enabled: true, credential_version: 1 });
+    expect(r.body).not.toHaveProperty('generated_password');
+    expect(r.text).not.toContain(PW);
+    expect(r.text).not.toMatch(/argon2|password_hash/);
+    expect((await verify(d, 'alice@example.org', PW)).body.result).toBe('ok');
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'alice@example.org', password: PW2 } }), 409, 'mailbox_exists');
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'x@nowhere.example', password: PW2 } }), 404, 'domain_not_found');
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'no-at-sign', password: PW2 } }), 400, 'invalid_address');
+  });
+
+  it('creates with generate: true and returns the password once', async () => {
+    const r = await call('POST', '/v1/mailboxes', { json: { address: 'bob@example.org', generate: true, quota_bytes: 1024 } });
+    expect(r.status, r.text).toBe(201);
+    expect(r.body.generated_password).toMatch(/^.{16,}$/);
+    expect(r.body.quota_bytes).toBe(1024);
+    expect((await verify(d, 'bob@example.org', r.body.generated_password)).body.result).toBe('ok');
+    const shown = await call('GET', '/v1/mailboxes/bob@example.org');
+    expect(shown.body).not.toHaveProperty('generated_password');
+    expect(JSON.stringify(await q('SELECT details FROM audit_log WHERE target = $1', ['bob@example.org']))).not.toContain(r.body.generated_password);
+    // A mailbox in the other domain, for the scope tests.
+    expect((await call('POST', '/v1/mailboxes', { json: { address: 'carol@other.org', password: PW } })).status).toBe(201);
+  });
+
+  it('refuses password and generate together, and neither, writing nothing', async () => {
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'dan@example.org', password: PW, generate: true } }), 400, 'password_conflict');
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'dan@example.org' } }), 400, 'password_missing');
+    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', ['dan@example.org'])).toHaveLength(0);
+  });
+
+  it('refuses a personal password at creation with 422 naming every failed rule', async () => {
+    const r = await call('POST', '/v1/mailboxes', { json: { address: 'dan@example.org', display_name: 'Dan Smith', password: 'Smith-Dan-1985' } });
+    expectProblem(r, 422, 'policy_refused');
+    const codes = r.body.violations.map((v: { code: string }) => v.code);
+    expect(codes).toEqual(expect.arrayContaining(['contains_name', 'contains_date']));
+    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', ['dan@example.org'])).toHaveLength(0);
+  });
+
+  it('shows one mailbox and lists a domain (the control-panel list)', async () => {
+    const shown = await call('GET', '/v1/mailboxes/ALICE@example.org');
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({ address: 'alice@example.org', display_name: 'Alice Martin', quota_bytes: null, disabled_reason: null, must_change: false });
+    for (const k of ['password_changed_at', 'created_at', 'updated_at']) expect(Date.parse(shown.body[k])).not.toBeNaN();
+    const list = await call('GET', '/v1/domains/example.org/mailboxes');
+    expect(list.status).toBe(200);
+    expect(list.body.map((m: { address: string }) => m.address)).toEqual(['alice@example.org', 'bob@example.org']);
+    expect(list.text).not.toMatch(/argon2|password_hash/);
+    const domains = await call('GET', '/v1/domains');
+    expect(domains.body.find((x: { name: string }) => x.name === 'example.org').mailbox_count).toBe(2);
+  });
+
+  it('404 for an unknown mailbox on every mailbox route, and for unknown routes', async () => {
+    const ghost = '/v1/mailboxes/ghost@example.org';
+    expectProblem(await call('GET', ghost), 404, 'mailbox_not_found');
+    expectProblem(await call('PATCH', ghost, { json: { enabled: false } }), 404, 'mailbox_not_found');
+    expectProblem(await call('DELETE', ghost), 404, 'mailbox_not_found');
+    expectProblem(await call('POST', `${ghost}/rotate`, { json: { password: PW2 } }), 404, 'mailbox_not_found');
+    expectProblem(await call('POST', `${ghost}/kick`), 404, 'mailbox_not_found');
+    expectProblem(await call('GET', '/v1/nothing-here'), 404, 'route_not_found');
+  });
+
+  it('PATCH changes enabled, display_name and quota_bytes; disabling takes effect on the auth listener', async () => {
+    const before = (await q('SELECT count(*)::int AS n FROM invalidations'))[0].n;
+    const off = await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { enabled: false, disabled_reason: 'unpaid' } });
+    expect(off.status, off.text).toBe(200);
+    expect(off.body).toMatchObject({ enabled: false, disabled_reason: 'unpaid' });
+    expect((await verify(d, 'alice@example.org', PW)).body).toMatchObject({ result: 'user_disabled', reason: 'unpaid' });
+    expect((await q('SELECT count(*)::int AS n FROM invalidations'))[0].n).toBe(before + 1);
+
+    const on = await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { enabled: true, display_name: 'Alice M. Martin', quota_bytes: 5_000_000_000 } });
+    expect(on.status, on.text).toBe(200);
+    expect(on.body).toMatchObject({ enabled: true, disabled_reason: null, display_name: 'Alice M. Martin', quota_bytes: 5_000_000_000 });
+    expect((await verify(d, 'alice@example.org', PW)).body.result).toBe('ok');
+    const cleared = await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { quota_bytes: null, display_name: 'Alice Martin' } });
+    expect(cleared.body).toMatchObject({ quota_bytes: null, display_name: 'Alice Martin' });
+    expect((await call('GET', '/v1/mailboxes/alice@example.org')).body).toMatchObject({ quota_bytes: null, display_name: 'Alice Martin', enabled: true });
+
+    expectProblem(await call('PATCH', '/v1/mailboxes/alice@example.org', { json: {} }), 400, 'invalid_request');
+    expectProblem(await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { enabled: 'false' } }), 400, 'invalid_request');
+    expectProblem(await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { quota_bytes: -1 } }), 400, 'invalid_request');
+    expectProblem(await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { password_hash: 'x' } }), 400, 'invalid_request');
+    const actions = (await q("SELECT action FROM audit_log WHERE target = 'alice@example.org' ORDER BY id")).map((a) => a.action);
+    expect(actions).toEqual(['mailbox.add', 'mailbox.disable', 'mailbox.enable', 'mailbox.update']);
+  });
+});
+
+describe('rotation and kick', () => {
+  it('rotates with a given password: new version, per-node result, old refused and new accepted', async () => {
+    const r = await call('POST', '/v1/mailboxes/alice@example.org/rotate', { json: { password: PW2, wait_ms: 5000 } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ address: 'alice@example.org', credential_version: 2, complete: true });
+    expect(r.body.invalidation_id).toMatch(/^\d+$/);
+    expect(r.body).not.toHaveProperty('generated_password');
+    expect(r.body.nodes).toEqual([{ node_id: 'admin-api-node', applied: true, stale: false }]);
+    expect(r.text).not.toContain(PW2);
+    expect((await verify(d, 'alice@example.org', PW)).body.result).toBe('password_mismatch');
+    expect((await verify(d, 'alice@example.org', PW2)).body.result).toBe('ok');
+    const [inv] = await q('SELECT address, reason, kick FROM invalidations WHERE id = $1', [r.body.invalidation_id]);
+    expect(inv).toEqual({ address: 'alice@example.org', reason: 'rotate', kick: true });
+    const [audit] = await q("SELECT actor, details FROM audit_log WHERE action = 'password.rotate' AND target = 'alice@example.org' ORDER BY id DESC LIMIT 1");
+    expect(audit.actor).toBe('token:root');
+    expect(audit.details).toMatchObject({ credential_version: 2, generated: false, kick: true, invalidation_id: r.body.invalidation_id });
+    expect(JSON.stringify(audit)).not.toMatch(/argon2|Velvet/);
+  });
+
+  it('rotates with generate: true and kick: false; the generated password is returned once and works', async () => {
+    const r = await call('POST', '/v1/mailboxes/bob@example.org/rotate', { json: { generate: true, kick: false } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body.generated_password).toMatch(/^.{16,}$/);
+    expect(r.body.credential_version).toBe(2);
+    expect((await verify(d, 'bob@example.org', r.body.generated_password)).body.result).toBe('ok');
+    const [inv] = await q('SELECT kick FROM invalidations WHERE id = $1', [r.body.invalidation_id]);
+    expect(inv.kick).toBe(false);
+  });
+
+  it('kick appends a kick invalidation and reports the nodes', async () => {
+    const r = await call('POST', '/v1/mailboxes/alice@example.org/kick', { json: { wait_ms: 5000 } });
+    expect(r.status, r.text).toBe(200);
+    expect(r.body).toMatchObject({ address: 'alice@example.org', complete: true, nodes: [{ node_id: 'admin-api-node', applied: true, stale: false }] });
+    const [inv] = await q('SELECT reason, kick FROM invalidations WHERE id = $1', [r.body.invalidation_id]);
+    expect(inv).toEqual({ reason: 'kick', kick: true });
+    const noBody = await call('POST', '/v1/mailboxes/alice@example.org/kick');
+    expect(noBody.status, noBody.text).toBe(200);
+    // Kicking changes no credential.
+    expect((await q('SELECT credential_version FROM mailboxes WHERE address = $1', ['alice@example.org']))[0].credential_version).toBe(2);
+  });
+
+  it('refuses a weak, personal password with 422 listing every failed rule, and changes nothing', async () => {
+    const before = await snapshot('alice@example.org');
+    const bad = 'alice1990';
+    const r = await call('POST', '/v1/mailboxes/alice@example.org/rotate', { json: { password: bad } });
+    expectProblem(r, 422, 'policy_refused');
+    const codes = r.body.violations.map((v: { code: string }) => v.code).sort();
+    // alice is both the local part and the display name's first name.
+    expect(codes).toEqual(['contains_date', 'contains_local_part', 'contains_name', 'too_short', 'too_weak']);
+    for (const v of r.body.violations) {
+      expect(v.message).toEqual(expect.any(String));
+      expect(r.body.detail).toContain(`[${v.code}]`);
+    }
+    expect(r.text).not.toContain(bad);
+    expect(await snapshot('alice@example.org')).toEqual(before);
+  });
+
+  it('refuses reuse of a previous password (422 reused) and changes nothing', async () => {
+    const before = await snapshot('alice@example.org');
+    for (const old of [PW, PW2]) {
+      const r = await call('POST', '/v1/mailboxes/alice@example.org/rotate', { json: { password: old } });
+      expectProblem(r, 422, 'policy_refused');
+      expect(r.body.violations.map((v: { code: string }) => v.code)).toEqual(['reused']);
+    }
+    expect(await snapshot('alice@example.org')).toEqual(before);
+    expect((await verify(d, 'alice@example.org', PW2)).body.result).toBe('ok');
+  });
+
+  it('refuses malformed rotate requests with 400 and changes nothing', async () => {
+    const before = await snapshot('alice@example.org');
+    const path = '/v1/mailboxes/alice@example.org/rotate';
+    const fresh = 'Orbit-Lantern-Mosaic-73';
+    expectProblem(await call('POST', path, { json: { password: fresh, generate: true } }), 400, 'password_conflict');
+    expectProblem(await call('POST', path, { json: {} }), 400, 'password_missing');
+    expectProblem(await call('POST', path, { json: { password: fresh, wait_ms: 120_001 } }), 400, 'invalid_request');
+    expectProblem(await call('POST', path, { json: { password: fresh, wait_ms: -1 } }), 400, 'invalid_request');
+    expectProblem(await call('POST', path, { json: { password: fresh, wait_ms: '100' } }), 400, 'invalid_request');
+    expectProblem(await call('POST', path, { json: { password: fresh, wait_ms: 1.5 } }), 400, 'invalid_request');
+    expectProblem(await call('POST', path, { json: { password: 12345678901234 } }), 400, 'invalid_request');
+    expectProblem(await call('POST', path, { json: { password: fresh, kick: 'yes' } }), 400, 'invalid_request');
+    expectProblem(await call('POST', path, { json: { password: fresh, force: true } }), 400, 'invalid_request');
+    expectProblem(await call('POST', path, { json: [fresh] }), 400, 'invalid_request');
+    expectProblem(await call('POST', path, { raw: `{"password": "${fresh}"` }), 400, 'invalid_json');
+    expectProblem(await call('POST', path, { raw: '' }), 400, 'invalid_request');
+    // Bytes that are not UTF-8 inside a JSON string.
+    const latin1 = Buffer.concat([Buffer.from('{"password":"Orbit-Lantern-'), Buffer.from([0xe9, 0xff, 0xfe]), Buffer.from('-73"}')]);
+    expectProblem(await call('POST', path, { raw: latin1 }), 400, 'invalid_utf8');
+    // Over the 64 KiB body limit: refused before parsing (413 Payload Too Large).
+    const huge = JSON.stringify({ password: 'x'.repeat(70 * 1024) });
+    expectProblem(await call('POST', path, { raw: huge }), 413);
+    expect(await snapshot('alice@example.org')).toEqual(before);
+    expect((await verify(d, 'alice@example.org', fresh)).body.result).toBe('password_mismatch');
+  });
+
+  it('validates bodies on the other routes too (types, unknown fields, oversize, non-UTF-8)', async () => {
+    expectProblem(await call('POST', '/v1/domains', { json: { name: 42 } }), 400, 'invalid_request');
+    expectProblem(await call('POST', '/v1/domains', { json: { name: 'x.example', enabled: false } }), 400, 'invalid_request');
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'eve@example.org', password: PW, admin: true } }), 400, 'invalid_request');
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'eve@example.org', generate: 'true' } }), 400, 'invalid_request');
+    expectProblem(await call('POST', '/v1/mailboxes', { raw: Buffer.concat([Buffer.from('{"address":"eve@example.org","display_name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('","generate":true}')]) }), 400, 'invalid_utf8');
+    expectProblem(await call('POST', '/v1/mailboxes', { raw: JSON.stringify({ address: 'eve@example.org', generate: true, display_name: 'é'.repeat(40_000) }) }), 413);
+    expectProblem(await call('POST', '/v1/mailboxes/alice@example.org/kick', { json: { wait_ms: 999_999 } }), 400, 'invalid_request');
+    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', ['eve@example.org'])).toHaveLength(0);
+    expect(await q('SELECT 1 FROM domains WHERE name = $1', ['x.example'])).toHaveLength(0);
+  });
+});
+
+describe('domain-scoped tokens', () => {
+  beforeAll(async () => {
+    scoped = await adminToken(d, 'example-only', 'example.org');
+  });
+
+  it('see their own domain only', async () => {
+    const list = await call('GET', '/v1/domains', { token: scoped });
+    expect(list.status).toBe(200);
+    expect(list.body.map((x: { name: string }) => x.name)).toEqual(['example.org']);
+    expect((await call('GET', '/v1/domains/example.org/mailboxes', { token: scoped })).status).toBe(200);
+    expect((await call('GET', '/v1/mailboxes/alice@example.org', { token: scoped })).status).toBe(200);
+  });
+
+  it('get 404 — the answer for a domain or mailbox that does not exist — for another domain, on every route', async () => {
+    const other = await call('GET', '/v1/domains/other.org/mailboxes', { token: scoped });
+    const missing = await call('GET', '/v1/domains/missing.example/mailboxes', { token: scoped });
+    expectProblem(other, 404, 'domain_not_found');
+    expectProblem(missing, 404, 'domain_not_found');
+    expectProblem(await call('DELETE', '/v1/domains/other.org', { token: scoped }), 404, 'domain_not_found');
+
+    const carol = '/v1/mailboxes/carol@other.org';
+    const ghost = await call('GET', '/v1/mailboxes/ghost@other.org', { token: scoped });
+    expectProblem(ghost, 404, 'mailbox_not_found');
+    const attempts: Res[] = [
+      await call('GET', carol, { token: scoped }),
+      await call('PATCH', carol, { token: scoped, json: { enabled: false } }),
+      await call('DELETE', carol, { token: scoped }),
+      await call('POST', `${carol}/rotate`, { token: scoped, json: { password: 'Orbit-Lantern-Mosaic-73' } }),
+      await call('POST', `${carol}/kick`, { token: scoped }),
+      await call('POST', '/v1/mailboxes', { token: scoped, json: { address: 'mallory@other.org', password: PW } }),
+    ];
+    for (const r of attempts) {
+      expectProblem(r, 404, 'mailbox_not_found');
+      expect(r.text).not.toMatch(/scope|limited|token/i);
+    }
+    // Nothing happened to carol, and nothing was created.
+    const [row] = await q('SELECT enabled, credential_version FROM mailboxes WHERE address = $1', ['carol@other.org']);
+    expect(row).toEqual({ enabled: true, credential_version: 1 });
+    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', ['mallory@other.org'])).toHaveLength(0);
+    expect((await verify(d, 'carol@other.org', PW)).body.result).toBe('ok');
+  });
+
+  it('cannot create domains, but can manage mailboxes of their own domain', async () => {
+    const r = await call('POST', '/v1/domains', { token: scoped, json: { name: 'mine.example' } });
+    expectProblem(r, 403, 'forbidden');
+    expect(await q('SELECT 1 FROM domains WHERE name = $1', ['mine.example'])).toHaveLength(0);
+    expectProblem(await call('DELETE', '/v1/domains/example.org', { token: scoped }), 403, 'forbidden');
+
+    const created = await call('POST', '/v1/mailboxes', { token: scoped, json: { address: 'frank@example.org', generate: true } });
+    expect(created.status, created.text).toBe(201);
+    const rot = await call('POST', '/v1/mailboxes/frank@example.org/rotate', { token: scoped, json: { generate: true } });
+    expect(rot.status, rot.text).toBe(200);
+    expect(rot.body.credential_version).toBe(2);
+    const [audit] = await q("SELECT actor FROM audit_log WHERE target = 'frank@example.org' AND action = 'password.rotate'");
+    expect(audit.actor).toBe('token:example-only');
+  });
+});
+
+describe('per-domain policy', () => {
+  it('PUT /v1/domains/<d>/policy overrides the policy for that domain only; scoped tokens cannot', async () => {
+    expectProblem(await call('PUT', '/v1/domains/other.org/policy', { token: scoped, json: { minLength: 30 } }), 404, 'domain_not_found');
+    expectProblem(await call('PUT', '/v1/domains/example.org/policy', { token: scoped, json: { minLength: 30 } }), 403, 'forbidden');
+    expectProblem(await call('PUT', '/v1/domains/other.org/policy', { json: { minLength: 'long' } }), 422, 'invalid_policy_override');
+    const set = await call('PUT', '/v1/domains/other.org/policy', { json: { minLength: 30 } });
+    expect(set.status, set.text).toBe(200);
+    expect(set.body.policy).toEqual({ minLength: 30 });
+    const before = await snapshot('carol@other.org');
+    const r = await call('POST', '/v1/mailboxes/carol@other.org/rotate', { json: { password: 'Orbit-Lantern-Mosaic-73' } });
+    expectProblem(r, 422, 'policy_refused');
+    expect(r.body.violations.map((v: { code: string }) => v.code)).toEqual(['too_short']);
+    expect(await snapshot('carol@other.org')).toEqual(before);
+    // The same password is fine in a domain without the override.
+    expect((await call('POST', '/v1/mailboxes/bob@example.org/rotate', { json: { password: 'Orbit-Lantern-Mosaic-73' } })).status).toBe(200);
+    expect((await call('PUT', '/v1/domains/other.org/policy', { json: {} })).body.policy).toEqual({});
+  });
+});
+
+describe('deletion', () => {
+  it('DELETE removes the mailbox, its history, and fans out an invalidation; the password stops working', async () => {
+    const [{ id }] = await q('SELECT id FROM mailboxes WHERE address = $1', ['frank@example.org']);
+    const r = await call('DELETE', '/v1/mailboxes/frank@example.org');
+    expect(r.status, r.text).toBe(204);
+    expectProblem(await call('GET', '/v1/mailboxes/frank@example.org'), 404, 'mailbox_not_found');
+    expect(await q('SELECT 1 FROM password_history WHERE mailbox_id = $1', [id])).toHaveLength(0);
+    const [inv] = await q("SELECT reason FROM invalidations WHERE address = 'frank@example.org' ORDER BY id DESC LIMIT 1");
+    expect(inv.reason).toBe('deleted');
+    expect((await verify(d, 'frank@example.org', 'anything-at-all')).body.result).toBe('user_unknown');
+    expectProblem(await call('DELETE', '/v1/domains/example.org'), 409, 'domain_not_empty');
+  });
+});
+
+describe('API description and metrics', () => {
+  it('/openapi.json is an OpenAPI 3 document listing every admin route, with resolvable references', async () => {
+    const r = await call('GET', '/openapi.json', { token: null });
+    expect(r.status).toBe(200);
+    const doc = r.body;
+    expect(doc.openapi).toMatch(/^3\.\d+\.\d+$/);
+    expect(doc.info).toMatchObject({ title: expect.any(String), version: expect.any(String) });
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    const expected: Record<string, string[]> = {
+      '/v1/domains': ['get', 'post'],
+      '/v1/domains/{domain}': ['delete'],
+      '/v1/domains/{domain}/mailboxes': ['get'],
+      '/v1/mailboxes': ['post'],
+      '/v1/mailboxes/{address}': ['get', 'patch', 'delete'],
+      '/v1/mailboxes/{address}/rotate': ['post'],
+      '/v1/mailboxes/{address}/kick': ['post'],
+      '/v1/self-service/password': ['post'],
+    };
+    for (const [path, methods] of Object.entries(expected)) {
+      expect(doc.paths, path).toHaveProperty([path]);
+      for (const m of methods) {
+        const op = doc.paths[path][m];
+        expect(op, `${m} ${path}`).toBeDefined();
+        expect(Object.keys(op.responses ?? {}).length, `${m} ${path} responses`).toBeGreaterThan(0);
+        // Every {param} in the path is declared as a required path parameter.
+        for (const [, name] of path.matchAll(/\{(\w+)\}/g)) {
+          expect(op.parameters, `${m} ${path}`).toEqual(expect.arrayContaining([expect.objectContaining({ name, in: 'path', required: true })]));
+        }
+      }
+    }
+    // The self-service route needs no token; the others inherit the bearer requirement.
+    expect(doc.paths['/v1/self-service/password'].post.security).toEqual([]);
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths['/v1/mailboxes/{address}/rotate'].post.responses).toHaveProperty('422');
+    // Hidden operational routes stay out of the document.
+    expect(doc.paths).not.toHaveProperty('/metrics');
+    // Every local $ref resolves inside the document.
+    const refs: string[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') {
+        for (const [k, x] of Object.entries(v)) {
+          if (k === '$ref' && typeof x === 'string') refs.push(x);
+          else walk(x);
+        }
+      }
+    };
+    walk(doc);
+    for (const ref of refs) {
+      expect(ref, ref).toMatch(/^#\//);
+      const target = ref
+        .slice(2)
+        .split('/')
+        .reduce<any>((node, part) => node?.[part.replace(/~1/g, '/').replace(/~0/g, '~')], doc);
+      expect(target, `unresolved ${ref}`).toBeDefined();
+    }
+  });
+
+  it('/metrics is Prometheus text with mailpassd_rotations_total counting the rotations', async () => {
+    const r = await call('GET', '/metrics', { token: null });
+    expect(r.status).toBe(200);
+    expect(r.type).toMatch(/^text\/plain/);
+    expect(r.text).toMatch(/^# TYPE mailpassd_rotations_total counter$/m);
+    // alice ×1, bob ×2, frank ×1 by token; refused attempts are not counted.
+    expect(r.text).toMatch(/^mailpassd_rotations_total\{reason="rotate"\} 4$/m);
+    expect(r.text).toMatch(/^mailpassd_invalidations_applied_total\{outcome="applied"\} \d+$/m);
+  });
+});
