@@ -1,5 +1,4 @@
 import swagger from '@fastify/swagger';
-import formbody from '@fastify/formbody';
 import type { FastifyRequest } from 'fastify';
 import type { Context, Actor } from '../context.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -42,7 +41,6 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
       security: [{ bearer: [] }],
     },
   });
-  void app.register(formbody, { bodyLimit: 64 * 1024 });
   app.addSchema(Problem);
 
   app.addHook('onRequest', async (req, reply) => {
@@ -50,7 +48,8 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
     if (PUBLIC.has(path)) return;
     try {
       req.token = await authenticateToken(ctx, req.headers.authorization);
-    } catch {
+    } catch (err) {
+      req.log.warn({ err: (err as Error).message }, 'token check failed: database unavailable');
       return sendProblem(reply, 503, 'database_unavailable', 'the database is unavailable; try again');
     }
     // One answer for missing, malformed, unknown and revoked tokens.

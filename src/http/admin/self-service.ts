@@ -15,6 +15,57 @@ import { SelfServiceBody } from './schemas.js';
  * through the same verifier as a login, throttle included.
  */
 export function registerSelfServiceRoutes(app: App, ctx: Context, deps: AdminDeps): void {
+  void app.register(async (own) => {
+    // This is the one route fed by HTML forms; its own strict parser (see parseStrictForm).
+    own.addContentTypeParser(FORM, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+      try {
+        done(null, parseStrictForm(body));
+      } catch (err) {
+        done(err as Error);
+      }
+    });
+    registerSelfServiceRoute(own, ctx, deps);
+  });
+}
+
+const FORM = 'application/x-www-form-urlencoded';
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const badRequest = (code: string, message: string) => Object.assign(new Error(message), { statusCode: 400, code });
+
+/**
+ * The generic form parser decodes raw non-UTF-8 bytes to U+FFFD and keeps a bad
+ * escape such as Latin-1 `%E9` as the literal text "%E9" — either way the new
+ * password would silently differ from what the user typed. Refuse instead, as
+ * the JSON parser does. A repeated field becomes an array, which the schema refuses.
+ */
+export function parseStrictForm(body: Buffer): Record<string, string | string[]> {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw badRequest('invalid_utf8', 'body is not valid UTF-8');
+  }
+  const fields: Record<string, string | string[]> = Object.create(null);
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const key = decodeFormComponent(eq < 0 ? pair : pair.slice(0, eq));
+    const value = decodeFormComponent(eq < 0 ? '' : pair.slice(eq + 1));
+    const seen = fields[key];
+    fields[key] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
+  }
+  return fields;
+}
+
+function decodeFormComponent(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    throw badRequest('invalid_form', 'body is not valid form encoding (bad %-escape or not UTF-8)');
+  }
+}
+
+function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void {
   app.post<{ Body: Static<typeof SelfServiceBody> }>(
     '/v1/self-service/password',
     { schema: { tags: ['self-service'], security: [], body: SelfServiceBody } },

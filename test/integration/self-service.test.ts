@@ -1,0 +1,274 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { ROOT } from '../helpers/cli.js';
+import { createTestDatabase } from '../helpers/postgres.js';
+import { postJson, seedMailbox, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
+
+/**
+ * `POST /v1/self-service/password` as Roundcube's password plugin (`httpapi`
+ * driver, see shared/reference/roundcube.md) calls it: form-encoded `user`,
+ * `curpass`, `newpass`, no token, success = a 2xx whose body matches /^ok$/.
+ */
+let db: { url: string; drop(): Promise<void> };
+let pool: pg.Pool;
+let d: TestDaemon;
+
+const PW = 'Correct-Horse-Battery-9';
+
+interface Res {
+  status: number;
+  type: string;
+  text: string;
+  body: any;
+}
+
+/** Exactly what Guzzle's `form_params` sends for the configured fields (PHP's http_build_query encoding). */
+async function roundcube(fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Res> {
+  const res = await fetch(`${d.adminUrl}/v1/self-service/password`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'GuzzleHttp/7', ...headers },
+    body: new URLSearchParams(fields).toString(),
+    signal: AbortSignal.timeout(20_000),
+  });
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* `ok` is plain text */
+  }
+  return { status: res.status, type: res.headers.get('content-type') ?? '', text, body };
+}
+
+async function asJson(fields: Record<string, unknown>): Promise<Res> {
+  const r = await postJson(`${d.adminUrl}/v1/self-service/password`, fields);
+  return { ...r, type: '' };
+}
+
+async function q<T extends pg.QueryResultRow = any>(text: string, values: unknown[] = []): Promise<T[]> {
+  return (await pool.query<T>(text, values)).rows;
+}
+
+async function state(address: string) {
+  const [row] = await q('SELECT password_hash, credential_version, updated_at FROM mailboxes WHERE address = $1', [address]);
+  const [h] = await q('SELECT count(*)::int AS n FROM password_history h JOIN mailboxes m ON m.id = h.mailbox_id WHERE m.address = $1', [address]);
+  const [a] = await q('SELECT count(*)::int AS n FROM audit_log');
+  const [i] = await q('SELECT count(*)::int AS n FROM invalidations');
+  return { row, history: h.n, audit: a.n, invalidations: i.n };
+}
+
+function expectProblem(r: Res, status: number, code: string): void {
+  expect(r.status, r.text).toBe(status);
+  expect(r.body).toMatchObject({ status, code, type: `urn:mailpassd:error:${code}`, detail: expect.any(String) });
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  d = await startTestDaemon({ databaseUrl: db.url, nodeId: 'self-service-node' });
+  await seedMailbox(d, 'alice@example.org', PW, 'Alice Martin');
+  await Promise.all([
+    seedMailbox(d, 'bob@example.org', PW, 'Bob Stone'),
+    seedMailbox(d, 'carol@example.org', PW, 'Carol King'),
+    seedMailbox(d, 'dave@example.org', PW, 'Dave Brown'),
+  ]);
+}, 120_000);
+
+afterAll(async () => {
+  await d?.stop();
+  await pool?.end();
+  await db?.drop();
+});
+
+describe('self-service password change (Roundcube httpapi driver)', () => {
+  let alicePw = PW;
+
+  it('form-encoded user/curpass/newpass without a token: 200, body exactly "ok"; the new password works, the old not', async () => {
+    const next = 'Velvet-Tundra-Quasar-41';
+    const before = await state('alice@example.org');
+    const r = await roundcube({ user: 'alice@example.org', curpass: PW, newpass: next });
+    expect(r.status, r.text).toBe(200);
+    expect(r.text).toBe('ok');
+    expect(r.text).toMatch(/^ok$/); // password_httpapi_expect
+    expect(r.type).toMatch(/^text\/plain/);
+    expect((await verify(d, 'alice@example.org', PW)).body.result).toBe('password_mismatch');
+    expect((await verify(d, 'alice@example.org', next)).body.result).toBe('ok');
+
+    const after = await state('alice@example.org');
+    expect(after.row.credential_version).toBe(before.row.credential_version + 1);
+    expect(after.history).toBe(before.history + 1);
+    const [audit] = await q("SELECT actor, action, source_ip, details FROM audit_log WHERE target = 'alice@example.org' ORDER BY id DESC LIMIT 1");
+    expect(audit).toMatchObject({ actor: 'self:alice@example.org', action: 'password.self_service', source_ip: '127.0.0.1' });
+    expect(JSON.stringify(audit)).not.toMatch(/Velvet|Correct-Horse|argon2/);
+    const [inv] = await q("SELECT reason, kick FROM invalidations WHERE address = 'alice@example.org' ORDER BY id DESC LIMIT 1");
+    expect(inv).toEqual({ reason: 'self_service', kick: true });
+    expect(d.logs()).not.toContain(next);
+    alicePw = next;
+  });
+
+  it('the shipped Roundcube settings (config/roundcube/password.inc.php) name everything the driver needs, and drive a change', async () => {
+    const php = readFileSync(path.join(ROOT, 'config', 'roundcube', 'password.inc.php'), 'utf8');
+    const setting = (key: string) => {
+      const m = new RegExp(`^\\$config\\['${key}'\\]\\s*=\\s*(.+);\\s*$`, 'm').exec(php);
+      expect(m, key).not.toBeNull();
+      return m![1]!.trim();
+    };
+    const str = (key: string) => /^'([^']*)'$/.exec(setting(key))?.[1];
+    expect(str('password_driver')).toBe('httpapi');
+    expect(str('password_httpapi_method')).toBe('POST');
+    expect(setting('password_http_client')).toMatch(/'http_errors'\s*=>\s*false/);
+    const url = new URL(str('password_httpapi_url')!);
+    expect(url.port).toBe('7412'); // the admin listener's default, not the auth listener's 7411
+    const vars = { user: str('password_httpapi_var_user')!, curpass: str('password_httpapi_var_curpass')!, newpass: str('password_httpapi_var_newpass')! };
+    expect(vars).toEqual({ user: 'user', curpass: 'curpass', newpass: 'newpass' });
+    const expectRe = /^'\/(.*)\/([a-z]*)'$/.exec(setting('password_httpapi_expect'))!;
+    const expectOk = new RegExp(expectRe[1]!, expectRe[2]);
+
+    // The driver's request, against this test's daemon: same path, same field names.
+    const next = 'Meadow-Bronze-Signal-62';
+    const res = await fetch(`${d.adminUrl}${url.pathname}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ [vars.user]: 'dave@example.org', [vars.curpass]: PW, [vars.newpass]: next }).toString(),
+    });
+    const body = await res.text();
+    expect(res.status).toBe(200);
+    expect(body).toMatch(expectOk);
+    // A refusal must not match `expect` (so a misconfigured http_errors still shows "could not save").
+    const refused = await roundcube({ user: 'dave@example.org', curpass: next, newpass: next });
+    expect(refused.status).toBe(422);
+    expect(refused.text).not.toMatch(expectOk);
+    expect((await verify(d, 'dave@example.org', next)).body.result).toBe('ok');
+  });
+
+  it('JSON works the same, and the user name is matched case-insensitively', async () => {
+    const next = 'Orbit-Lantern-Mosaic-73';
+    const r = await asJson({ user: 'Alice@Example.ORG', curpass: alicePw, newpass: next });
+    expect(r.status, r.text).toBe(200);
+    expect(r.text).toBe('ok');
+    expect((await verify(d, 'alice@example.org', alicePw)).body.result).toBe('password_mismatch');
+    expect((await verify(d, 'alice@example.org', next)).body.result).toBe('ok');
+    alicePw = next;
+  });
+
+  it('carries form-encoding specials and UTF-8 in passwords unchanged (+ & = % space é)', async () => {
+    const next = 'Zèbre & Cie = 100% + sûr';
+    const r = await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: next });
+    expect(r.status, r.text).toBe(200);
+    expect((await verify(d, 'alice@example.org', next)).body.result).toBe('ok');
+    // And back through the form as the current password.
+    const again = 'Juniper-Compass-Ripple-26';
+    expect((await roundcube({ user: 'alice@example.org', curpass: next, newpass: again })).text).toBe('ok');
+    expect((await verify(d, 'alice@example.org', again)).body.result).toBe('ok');
+    alicePw = again;
+  });
+
+  it('403 for a wrong current password, an unknown user and a disabled mailbox — one answer, nothing changed', async () => {
+    const before = await state('alice@example.org');
+    const wrong = await roundcube({ user: 'alice@example.org', curpass: 'not-the-password', newpass: 'Saffron-Glacier-Pivot-58' });
+    expectProblem(wrong, 403, 'wrong_current_password');
+    const unknown = await roundcube({ user: 'nobody@example.org', curpass: 'whatever-it-is', newpass: 'Saffron-Glacier-Pivot-58' });
+    expectProblem(unknown, 403, 'wrong_current_password');
+    expect(unknown.text).toBe(wrong.text);
+    expect(await state('alice@example.org')).toEqual(before);
+    expect((await verify(d, 'alice@example.org', alicePw)).body.result).toBe('ok');
+
+    await q("UPDATE mailboxes SET enabled = false, disabled_reason = 'unpaid' WHERE address = 'carol@example.org'");
+    try {
+      const disabled = await roundcube({ user: 'carol@example.org', curpass: PW, newpass: 'Saffron-Glacier-Pivot-58' });
+      expectProblem(disabled, 403, 'wrong_current_password');
+      expect(disabled.text).not.toMatch(/unpaid|disabled/);
+      expect((await q("SELECT credential_version FROM mailboxes WHERE address = 'carol@example.org'"))[0].credential_version).toBe(1);
+    } finally {
+      await q("UPDATE mailboxes SET enabled = true, disabled_reason = NULL WHERE address = 'carol@example.org'");
+    }
+  });
+
+  it('422 naming the failed rules for a password the policy refuses, nothing changed', async () => {
+    const before = await state('alice@example.org');
+    const personal = await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: 'Alice-Martin-1990' });
+    expectProblem(personal, 422, 'policy_refused');
+    expect(personal.body.violations.map((v: { code: string }) => v.code)).toEqual(expect.arrayContaining(['contains_local_part', 'contains_name', 'contains_date']));
+    expect(personal.body.detail).toMatch(/\[contains_name\]/);
+    expect(personal.text).not.toContain('Alice-Martin-1990');
+
+    const reuse = await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: alicePw });
+    expectProblem(reuse, 422, 'policy_refused');
+    expect(reuse.body.violations.map((v: { code: string }) => v.code)).toEqual(['reused']);
+    const older = await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: PW });
+    expect(older.body.violations.map((v: { code: string }) => v.code)).toEqual(['reused']);
+
+    const short = await asJson({ user: 'alice@example.org', curpass: alicePw, newpass: 'Xq7#' });
+    expectProblem(short, 422, 'policy_refused');
+    expect(short.body.violations.map((v: { code: string }) => v.code)).toContain('too_short');
+
+    const empty = await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: '' });
+    expectProblem(empty, 422, 'password_empty');
+
+    expect(await state('alice@example.org')).toEqual(before);
+    expect((await verify(d, 'alice@example.org', alicePw)).body.result).toBe('ok');
+  });
+
+  it('an expired password may still be used to choose a new one', async () => {
+    await q("UPDATE mailboxes SET password_expires_at = now() - interval '1 day' WHERE address = 'carol@example.org'");
+    expect((await verify(d, 'carol@example.org', PW)).body.result).toBe('pass_expired');
+    const next = 'Amber-Harbor-Falcon-07x';
+    const r = await roundcube({ user: 'carol@example.org', curpass: PW, newpass: next });
+    expect(r.status, r.text).toBe(200);
+    expect(r.text).toBe('ok');
+    expect((await verify(d, 'carol@example.org', next)).body.result).toBe('ok');
+  });
+
+  it('refuses malformed requests with 400 and never accepts GET (passwords would land in access logs)', async () => {
+    const before = await state('alice@example.org');
+    expectProblem(await roundcube({ user: 'alice@example.org', curpass: alicePw }), 400, 'invalid_request');
+    expectProblem(await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: 'Saffron-Glacier-Pivot-58', extra: 'x' }), 400, 'invalid_request');
+    expectProblem(await asJson({ user: 'alice@example.org', curpass: alicePw, newpass: 12345678901234 }), 400, 'invalid_request');
+    const get = await fetch(`${d.adminUrl}/v1/self-service/password?${new URLSearchParams({ user: 'alice@example.org', curpass: alicePw, newpass: 'Saffron-Glacier-Pivot-58' })}`);
+    expect(get.status).toBe(404);
+    expect(await state('alice@example.org')).toEqual(before);
+  });
+
+  it('refuses form bodies that are not UTF-8 or not valid percent-encoding (400) instead of setting a password nobody typed', async () => {
+    const before = await state('alice@example.org');
+    const post = async (body: Buffer | string) => {
+      const res = await fetch(`${d.adminUrl}/v1/self-service/password`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      const text = await res.text();
+      return { status: res.status, type: '', text, body: JSON.parse(text) } as Res;
+    };
+    const prefix = `user=alice%40example.org&curpass=${encodeURIComponent(alicePw)}&newpass=`;
+    // A Latin-1 client: the raw byte 0xE9 for é, and its percent-encoded form %E9.
+    expectProblem(await post(Buffer.concat([Buffer.from(`${prefix}Velvet`), Buffer.from([0xe9]), Buffer.from('Tundra-Quasar-99')])), 400, 'invalid_utf8');
+    expectProblem(await post(`${prefix}Velvet%E9Tundra-Quasar-99`), 400, 'invalid_form');
+    expectProblem(await post(`${prefix}Velvet%ZZTundra-Quasar-99`), 400, 'invalid_form');
+    // A field given twice is ambiguous, not "the last one wins".
+    expectProblem(await post(`${prefix}Saffron-Glacier-Pivot-58&newpass=Orbit-Lantern-Mosaic-99`), 400, 'invalid_request');
+    expect(await state('alice@example.org')).toEqual(before);
+    expect((await verify(d, 'alice@example.org', alicePw)).body.result).toBe('ok');
+  });
+
+  it('throttles like logins: after repeated wrong current passwords, 429 even with the right one; logins throttled too', async () => {
+    const before = await state('bob@example.org');
+    const limit = 10; // auth.max_failures_per_user_ip default
+    for (let i = 0; i < limit; i++) {
+      const r = await roundcube({ user: 'bob@example.org', curpass: `wrong-guess-${i}`, newpass: 'Saffron-Glacier-Pivot-58' });
+      expectProblem(r, 403, 'wrong_current_password');
+    }
+    const blocked = await roundcube({ user: 'bob@example.org', curpass: PW, newpass: 'Saffron-Glacier-Pivot-58' });
+    expectProblem(blocked, 429, 'throttled');
+    expect(await state('bob@example.org')).toEqual(before);
+    // Same counters as the auth listener: the login from this address is throttled as well.
+    const login = await verify(d, 'bob@example.org', PW, { remote_ip: '127.0.0.1' });
+    expect(login.status).toBe(429);
+    expect(login.body.result).toBe('throttled');
+    // Other mailboxes are not affected.
+    const next = 'Cobalt-Harbor-Falcon-17x';
+    expect((await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: next })).text).toBe('ok');
+    alicePw = next;
+    const metrics = await (await fetch(`${d.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^mailpassd_throttled_total [1-9]\d*$/m);
+    expect(metrics).toMatch(/^mailpassd_rotations_total\{reason="self_service"\} [1-9]\d*$/m);
+  });
+});
