@@ -37,7 +37,7 @@ CREATE TABLE password_history (
   password_hash text NOT NULL,
   set_at        timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX password_history_mailbox_idx ON password_history (mailbox_id, set_at DESC, id DESC);
+CREATE INDEX password_history_mailbox_idx ON password_history (mailbox_id, id DESC);
 
 -- Append-only: never holds a password or a hash.
 CREATE TABLE audit_log (

@@ -49,9 +49,9 @@ export const ConfigSchema = Type.Object(
     }),
     database: Section({
       pool_size: Int(1, 1000, 10, 'connections per daemon'),
-      connect_timeout_ms: Int(100, 60_000, 2_000, 'give up connecting after'),
+      connect_timeout_ms: Int(100, 60_000, 2_000, 'allowed for opening a new connection (a checkout waits the longer of this and pool_wait_ms)'),
       statement_timeout_ms: Int(100, 600_000, 3_000, 'server-side statement timeout'),
-      pool_wait_ms: Int(10, 60_000, 1_000, 'wait for a free pooled connection before answering 503'),
+      pool_wait_ms: Int(10, 60_000, 1_000, 'allowed for a free pooled connection when all are busy, before answering 503'),
     }),
     hash: Section({
       memory_cost: Int(1024, 4_194_304, 19_456, 'argon2id memory in KiB (OWASP: 19456)'),

@@ -30,9 +30,27 @@ export function sendProblem(reply: FastifyReply, status: number, code: string, d
 
 function titleOf(status: number): string {
   return (
-    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ??
+    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict', 413: 'Payload Too Large', 414: 'URI Too Long', 415: 'Unsupported Media Type', 422: 'Unprocessable Content', 429: 'Too Many Requests', 503: 'Service Unavailable' }[status] ??
     'Error'
   );
+}
+
+/** fastify's own error codes, renamed so clients see one stable vocabulary. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'empty_body',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INSTANCE_ALREADY_STARTED: 'bad_request',
+  FST_ERR_BAD_URL: 'invalid_path',
+  FST_ERR_MAX_PARAM_LENGTH: 'path_too_long',
+};
+
+export function stableCode(code: string | undefined): string {
+  if (!code) return 'bad_request';
+  if (code.startsWith('FST_')) return FASTIFY_CODES[code] ?? 'bad_request';
+  return code.toLowerCase();
 }
 
 /** Validation failures, oversize bodies, bad JSON → 4xx with a reason; our typed errors → their status; the rest → 500 without internals. */
@@ -43,7 +61,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (err.validation) return sendProblem(reply, 400, 'invalid_request', `${err.validationContext ?? 'request'}${err.message.replace(/^(body|params|querystring|headers)/, '')}`);
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      return sendProblem(reply, err.statusCode, (err.code ?? 'bad_request').toLowerCase(), err.message);
+      return sendProblem(reply, err.statusCode, stableCode(err.code), err.message);
     }
     if (isDatabaseUnavailable(err)) return sendProblem(reply, 503, 'database_unavailable', 'the database is unavailable; try again');
     req.log.error({ err: { message: err.message, code: err.code, stack: err.stack } }, 'unhandled error');

@@ -5,7 +5,7 @@ import type { Listen } from '../config/index.js';
 import { formatListen } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
 import { MailpassdError } from '../errors.js';
-import { installErrorHandler, sendProblem } from './problem.js';
+import { installErrorHandler, sendProblem, stableCode } from './problem.js';
 
 export type App = FastifyInstance;
 
@@ -30,6 +30,11 @@ export function createApp(log: Logger, opts: { bodyLimit: number; timeoutMs: num
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
     routerOptions: { maxParamLength: 500 },
+    // Errors raised before routing (bad URL, over-long path parameter) get the same problem+json shape.
+    frameworkErrors: (err, _req, reply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 400;
+      void sendProblem(reply, status, stableCode((err as { code?: string }).code), err.message);
+    },
   });
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body: Buffer, done) => {

@@ -11,7 +11,9 @@ export function createPool(url: string, db: Config['database']): Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: db.poolSize,
-    connectionTimeoutMillis: db.poolWaitMs,
+    // node-postgres has one timer for a checkout, whether it waits for a free
+    // connection or opens a new one: it gets the longer of the two settings.
+    connectionTimeoutMillis: Math.max(db.poolWaitMs, db.connectTimeoutMs),
     statement_timeout: db.statementTimeoutMs,
     query_timeout: db.statementTimeoutMs + 1000,
     idle_timeout_millis: 30_000,

@@ -41,8 +41,22 @@ async function waitFor(url: string, child: ChildProcess, timeoutMs: number): Pro
   throw new Error(`daemon not ready at ${url} after ${timeoutMs} ms`);
 }
 
-/** Starts `mailpassd serve` as a real process on free loopback ports. */
+/**
+ * Starts `mailpassd serve` as a real process on free loopback ports. A port is
+ * free when picked but may be taken by a parallel test file before the daemon
+ * binds it: that start is retried on new ports.
+ */
 export async function startTestDaemon(opts: DaemonOptions): Promise<TestDaemon> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (err) {
+      if (attempt >= 4 || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: DaemonOptions): Promise<TestDaemon> {
   const [authPort, adminPort] = [await freePort(), await freePort()];
   const data = tempDir('daemon');
   const env: Record<string, string> = {

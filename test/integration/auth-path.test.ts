@@ -212,7 +212,7 @@ describe('auth listener: database trouble is a temporary failure, never a mismat
   it('pool exhausted → 503 within the pool wait, then recovers', async () => {
     await app.close();
     await ctx.close();
-    await build({ MAILPASSD_DATABASE_POOL_SIZE: '1', MAILPASSD_DATABASE_POOL_WAIT_MS: '200' });
+    await build({ MAILPASSD_DATABASE_POOL_SIZE: '1', MAILPASSD_DATABASE_POOL_WAIT_MS: '200', MAILPASSD_DATABASE_CONNECT_TIMEOUT_MS: '200' });
     const held = await ctx.pool.connect();
     try {
       const r = await verify('bob@example.org', PW);

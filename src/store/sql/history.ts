@@ -8,11 +8,11 @@ export async function appendHistory(db: Queryable, mailboxId: string, hash: stri
   });
 }
 
-/** The last `count` hashes, newest first (the current one included). */
+/** The last `count` hashes, newest first (the current one included). By id: set_at is the transaction's start, not its commit. */
 export async function recentHashes(db: Queryable, mailboxId: string, count: number): Promise<string[]> {
   const r = await db.query<{ password_hash: string }>({
     name: 'history-recent',
-    text: 'SELECT password_hash FROM password_history WHERE mailbox_id = $1 ORDER BY set_at DESC, id DESC LIMIT $2',
+    text: 'SELECT password_hash FROM password_history WHERE mailbox_id = $1 ORDER BY id DESC LIMIT $2',
     values: [mailboxId, count],
   });
   return r.rows.map((row) => row.password_hash);
@@ -23,7 +23,7 @@ export async function pruneHistory(db: Queryable, mailboxId: string, keep: numbe
   await db.query({
     name: 'history-prune',
     text: `DELETE FROM password_history WHERE mailbox_id = $1 AND id NOT IN (
-             SELECT id FROM password_history WHERE mailbox_id = $1 ORDER BY set_at DESC, id DESC LIMIT $2)`,
+             SELECT id FROM password_history WHERE mailbox_id = $1 ORDER BY id DESC LIMIT $2)`,
     values: [mailboxId, keep],
   });
 }
