@@ -14,7 +14,8 @@ export class VerificationMemo {
     private readonly maxEntries: number,
   ) {}
 
-  private keyOf(storedHash: string, password: string): string {
+  /** The memo key for one (stored hash, password) pair; compute once per verify. */
+  keyOf(storedHash: string, password: string): string {
     return createHmac('sha256', this.key).update(storedHash).update('\0').update(password).digest('base64');
   }
 
@@ -26,23 +27,20 @@ export class VerificationMemo {
     return this.entries.size;
   }
 
-  has(storedHash: string, password: string, now = Date.now()): boolean {
-    if (!this.enabled) return false;
-    const k = this.keyOf(storedHash, password);
-    const expires = this.entries.get(k);
+  has(key: string, now = Date.now()): boolean {
+    const expires = this.entries.get(key);
     if (expires === undefined) return false;
     if (expires <= now) {
-      this.entries.delete(k);
+      this.entries.delete(key);
       return false;
     }
     return true;
   }
 
-  remember(storedHash: string, password: string, now = Date.now()): void {
+  remember(key: string, now = Date.now()): void {
     if (!this.enabled) return;
-    const k = this.keyOf(storedHash, password);
-    this.entries.delete(k);
-    this.entries.set(k, now + this.ttlMs);
+    this.entries.delete(key);
+    this.entries.set(key, now + this.ttlMs);
     // Map keeps insertion order: the first key is the oldest.
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
   }

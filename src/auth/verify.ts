@@ -98,14 +98,15 @@ export class Authenticator {
   }
 
   private async checkKnown(row: MailboxRow, req: AuthRequest): Promise<AuthResult> {
-    const memoHit = this.memo.has(row.password_hash, req.password);
+    const memoKey = this.memo.enabled ? this.memo.keyOf(row.password_hash, req.password) : null;
+    const memoHit = memoKey !== null && this.memo.has(memoKey);
     if (memoHit) this.metrics?.memoHits.inc();
     const match = memoHit || (await this.limiter.run(() => verifyPassword(row.password_hash, req.password)));
     if (!match) return { kind: 'password_mismatch' };
     // Disabled and expired are only revealed to someone who knows the password.
     if (!row.enabled) return { kind: 'user_disabled', reason: row.disabled_reason ?? 'mailbox disabled' };
     if (row.password_expires_at && row.password_expires_at.getTime() <= Date.now()) return { kind: 'pass_expired' };
-    this.memo.remember(row.password_hash, req.password);
+    if (memoKey !== null) this.memo.remember(memoKey);
     if (needsRehash(row.password_hash, this.ctx.config.hash)) this.rehashInBackground(row, req.password);
     return { kind: 'ok', user: row.address, extra: prefetchExtra(userdbFields(row, this.ctx.config.userdb)) };
   }
