@@ -46,6 +46,16 @@ function runDoveadm(binary: string, args: string[], timeoutMs: number): Promise<
 const firstLine = (s: string) => s.trim().split('\n').find((l) => l.trim()) ?? '';
 
 /**
+ * 2.3's doveadm also reports to the stats-writer socket (group dovecot, not
+ * granted by the shipped snippet) and, run unprivileged, prints
+ * "Error: net_connect_unix(…/stats-writer) failed: Permission denied" on every
+ * command - the command itself still ran. Judging that line would fail every
+ * unprivileged flush and hide the real error of a kick behind it.
+ */
+const HARMLESS_STDERR = /net_connect_unix\([^)]*\/stats-writer\) failed/;
+const relevantStderr = (s: string) => s.split('\n').filter((l) => l.trim() && !HARMLESS_STDERR.test(l)).join('\n');
+
+/**
  * The local binary. Its exit status is not enough: `auth cache flush` that cannot
  * reach auth-master prints "Error: …" and still exits 0, and a 2.3 `kick` that
  * may not signal the session prints an error and exits 68 like "nobody to kick".
@@ -56,15 +66,17 @@ export function localDoveadm(binary: string, configFile: string | null, timeoutM
     kind: 'local',
     async flush(user) {
       const r = await runDoveadm(binary, [...base, 'auth', 'cache', 'flush', user], timeoutMs);
-      if (r.code !== 0 || /error|fatal|panic/i.test(r.stderr)) {
-        throw new DoveadmError(`doveadm auth cache flush: ${firstLine(r.stderr) || `exit ${r.code}`}`);
+      const stderr = relevantStderr(r.stderr);
+      if (r.code !== 0 || /error|fatal|panic/i.test(stderr)) {
+        throw new DoveadmError(`doveadm auth cache flush: ${firstLine(stderr) || `exit ${r.code}`}`);
       }
     },
     async kick(user) {
       const r = await runDoveadm(binary, [...base, 'kick', user], timeoutMs);
-      const failed = /error|fatal|panic|failed|not permitted/i.test(r.stderr);
+      const stderr = relevantStderr(r.stderr);
+      const failed = /error|fatal|panic|failed|not permitted/i.test(stderr);
       if (!failed && (r.code === 0 || r.code === EX_NOUSER)) return;
-      throw new DoveadmError(`doveadm kick: ${firstLine(r.stderr) || `exit ${r.code}`}`);
+      throw new DoveadmError(`doveadm kick: ${firstLine(stderr) || `exit ${r.code}`}`);
     },
   };
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chownSync } from 'node:fs';
 import { MAIN, runCli, type CliResult } from './cli.js';
 import { freePort } from './ports.js';
 import { tempDir } from './tmp.js';
@@ -24,6 +25,12 @@ export interface DaemonOptions {
   nodeId?: string;
   /** Wait for /readyz before returning (default true). */
   waitReady?: boolean;
+  /**
+   * Run the daemon as this (unprivileged) uid/gid instead of the test's own
+   * user; its data directory is handed to it. Supplementary groups are
+   * dropped, so the gid is the only group it has (e2e: the `mailpassd` grants).
+   */
+  user?: { uid: number; gid: number };
 }
 
 async function waitFor(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -76,7 +83,12 @@ async function startOnce(opts: DaemonOptions): Promise<TestDaemon> {
   };
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MAILPASSD_') && v !== undefined) clean[k] = v;
-  const child = spawn(process.execPath, [MAIN, 'serve'], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (opts.user) chownSync(data.dir, opts.user.uid, opts.user.gid);
+  const child = spawn(process.execPath, [MAIN, 'serve'], {
+    env: { ...clean, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.user ? { uid: opts.user.uid, gid: opts.user.gid } : {}),
+  });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
