@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import type { MailboxRow } from '../store/sql/rows.js';
+import type { AuthRow } from '../store/sql/rows.js';
 
 /** Expands `%u` (address), `%n` (local part), `%d` (domain) — Dovecot's short variables. */
 export function expandTemplate(template: string, address: string): string {
@@ -9,7 +9,7 @@ export function expandTemplate(template: string, address: string): string {
 }
 
 /** The userdb answer: the row's own values, else the configured templates. */
-export function userdbFields(row: MailboxRow, defaults: Config['userdb']): Record<string, string> {
+export function userdbFields(row: AuthRow, defaults: Config['userdb']): Record<string, string> {
   const fields: Record<string, string> = {
     home: row.home ?? expandTemplate(defaults.home, row.address),
     uid: row.uid ?? defaults.uid,

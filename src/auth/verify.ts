@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { normalizeAddress } from '../accounts/address.js';
-import { getMailbox, upgradeHash } from '../store/sql/mailboxes.js';
-import type { MailboxRow } from '../store/sql/rows.js';
+import { getAuthRow, upgradeHash } from '../store/sql/mailboxes.js';
+import type { AuthRow } from '../store/sql/rows.js';
 import { hashPassword, needsRehash, verifyPassword } from './hash.js';
 import { Limiter } from './limiter.js';
 import { VerificationMemo } from './memo.js';
@@ -76,9 +76,9 @@ export class Authenticator {
   }
 
   private async check(req: AuthRequest, user: string): Promise<AuthResult> {
-    let row: MailboxRow | null;
+    let row: AuthRow | null;
     try {
-      row = user.includes('@') ? await getMailbox(this.ctx.pool, user) : null;
+      row = user.includes('@') ? await getAuthRow(this.ctx.pool, user) : null;
     } catch (err) {
       this.metrics?.dbErrors.inc();
       this.ctx.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'passdb lookup failed: answering internal_failure');
@@ -97,7 +97,7 @@ export class Authenticator {
     return { kind: 'user_unknown' };
   }
 
-  private async checkKnown(row: MailboxRow, req: AuthRequest): Promise<AuthResult> {
+  private async checkKnown(row: AuthRow, req: AuthRequest): Promise<AuthResult> {
     const memoKey = this.memo.enabled ? this.memo.keyOf(row.password_hash, req.password) : null;
     const memoHit = memoKey !== null && this.memo.has(memoKey);
     if (memoHit) this.metrics?.memoHits.inc();
@@ -112,7 +112,7 @@ export class Authenticator {
   }
 
   /** New parameters apply on the next successful login; the row update is conditional on the old hash. */
-  private rehashInBackground(row: MailboxRow, password: string): void {
+  private rehashInBackground(row: AuthRow, password: string): void {
     void this.limiter
       .run(() => hashPassword(password, this.ctx.config.hash))
       .then((hash) => upgradeHash(this.ctx.pool, row.id, row.password_hash, hash))
@@ -136,13 +136,26 @@ function outcomeOf(result: AuthResult): Outcome {
   }
 }
 
-/** Same normalisation as at creation; a name that is no address can only be unknown. */
+const canonicalCache = new Map<string, string>();
+const CANONICAL_CACHE_MAX = 50_000;
+
+/**
+ * Same normalisation as at creation; a name that is no address can only be
+ * unknown. Remembered (a pure function of its input), since Dovecot asks about
+ * the same few names over and over.
+ */
 export function canonicalUser(user: string): string {
+  const known = canonicalCache.get(user);
+  if (known !== undefined) return known;
+  let canonical: string;
   try {
-    return normalizeAddress(user).address;
+    canonical = normalizeAddress(user).address;
   } catch {
-    return user.toLowerCase();
+    canonical = user.toLowerCase();
   }
+  if (canonicalCache.size >= CANONICAL_CACHE_MAX) canonicalCache.clear();
+  canonicalCache.set(user, canonical);
+  return canonical;
 }
 
 const KNOWN_SERVICES = new Set(['imap', 'pop3', 'smtp', 'submission', 'sieve', 'managesieve', 'lmtp', 'doveadm', 'lda', 'checkpassword']);

@@ -4,7 +4,7 @@ import type { Context } from '../context.js';
 import type { Authenticator } from '../auth/verify.js';
 import { canonicalUser } from '../auth/verify.js';
 import type { AuthResult } from '../auth/results.js';
-import { getMailbox } from '../store/sql/mailboxes.js';
+import { getAuthRow } from '../store/sql/mailboxes.js';
 import { userdbFields } from '../auth/userdb.js';
 import { MAX_PASSWORD_BYTES } from '../policy/password-input.js';
 import { createApp, type App } from './server.js';
@@ -85,7 +85,9 @@ export function buildAuthListener(ctx: Context, auth: Authenticator): App {
         localIp: b.local_ip ?? null,
         session: b.session ?? null,
       });
-      req.log.info({ user: canonicalUser(b.user), service: b.service, remote_ip: b.remote_ip, session: b.session, result: result.kind }, 'passdb verify');
+      // Successes are Dovecot's to log; refusals and failures are worth a line at info.
+      const level = result.kind === 'ok' ? 'debug' : 'info';
+      req.log[level]({ user: canonicalUser(b.user), service: b.service, remote_ip: b.remote_ip, session: b.session, result: result.kind }, 'passdb verify');
       const { status, body } = replyFor(result);
       return reply.code(status).send(body);
     },
@@ -97,7 +99,7 @@ export function buildAuthListener(ctx: Context, auth: Authenticator): App {
     async (req, reply) => {
       let row;
       try {
-        row = await getMailbox(ctx.pool, canonicalUser(req.params.user));
+        row = await getAuthRow(ctx.pool, canonicalUser(req.params.user));
       } catch (err) {
         req.log.warn({ err: (err as Error).message }, 'userdb lookup failed');
         return reply.code(503).send({ result: 'internal_failure' });

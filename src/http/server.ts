@@ -51,9 +51,6 @@ export function createApp(log: Logger, opts: { bodyLimit: number; timeoutMs: num
     }
   });
   installErrorHandler(app);
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.url.includes('\0')) return sendProblem(reply, 400, 'invalid_path', 'path contains a NUL byte');
-  });
   return app;
 }
 

@@ -1,5 +1,5 @@
 import type { Queryable } from '../pool.js';
-import type { MailboxRow } from './rows.js';
+import type { AuthRow, MailboxRow } from './rows.js';
 
 export interface NewMailbox {
   address: string;
@@ -21,6 +21,16 @@ export async function insertMailbox(db: Queryable, m: NewMailbox): Promise<Mailb
 }
 
 /** The hot-path read: one indexed lookup of the current row, on every verify. */
+export async function getAuthRow(db: Queryable, address: string): Promise<AuthRow | null> {
+  const r = await db.query<AuthRow>({
+    name: 'mailbox-get-auth',
+    text: `SELECT id, address, password_hash, enabled, disabled_reason, password_expires_at, quota_bytes, home, uid, gid, mail_location
+           FROM mailboxes WHERE address = $1`,
+    values: [address],
+  });
+  return r.rows[0] ?? null;
+}
+
 export async function getMailbox(db: Queryable, address: string): Promise<MailboxRow | null> {
   const r = await db.query<MailboxRow>({ name: 'mailbox-get', text: 'SELECT * FROM mailboxes WHERE address = $1', values: [address] });
   return r.rows[0] ?? null;

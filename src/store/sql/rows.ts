@@ -28,6 +28,12 @@ export interface MailboxRow {
   updated_at: Date;
 }
 
+/** What a login needs of a mailbox: fewer columns to fetch and parse on the hot path. */
+export type AuthRow = Pick<
+  MailboxRow,
+  'id' | 'address' | 'password_hash' | 'enabled' | 'disabled_reason' | 'password_expires_at' | 'quota_bytes' | 'home' | 'uid' | 'gid' | 'mail_location'
+>;
+
 export interface AuditRow {
   id: string;
   at: Date;
