@@ -1,17 +1,18 @@
 import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN, formatListen, parseListen } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
-import { readConfigFile, resolveConfigPath } from '../config/file.js';
+import { existsSync } from 'node:fs';
 import { runCheckpassword, EXIT_TEMPFAIL, type CheckpasswordTarget } from '../dovecot/checkpassword.js';
 
 /**
  * Where the auth listener is: `auth.listen` and `auth.secret` with the usual
  * precedence (environment > file > default). This reads only those two keys,
- * without the TypeBox schema the full loader uses: Dovecot forks checkpassword
- * for every login and the schema alone costs over 100 ms to import.
+ * without the TypeBox schema the full loader uses, and opens the TOML file only
+ * when the environment leaves something to find there: Dovecot forks
+ * checkpassword for every login (the schema alone costs over 100 ms to import,
+ * the TOML parser about 20 ms).
  */
-function authTarget(configPath: string | undefined, env: NodeJS.ProcessEnv): CheckpasswordTarget {
-  const { file, explicit } = resolveConfigPath(configPath, env);
-  const section = (file ? readConfigFile(file, explicit).auth : undefined) as Record<string, unknown> | undefined;
+async function authTarget(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<CheckpasswordTarget> {
+  const section = await authSectionIfNeeded(configPath, env);
   const listen = env.MAILPASSD_AUTH_LISTEN ?? section?.listen ?? DEFAULT_AUTH_LISTEN;
   const secret = env.MAILPASSD_AUTH_SECRET ?? section?.secret ?? null;
   if (typeof listen !== 'string' || !new RegExp(LISTEN_PATTERN).test(listen)) {
@@ -20,6 +21,21 @@ function authTarget(configPath: string | undefined, env: NodeJS.ProcessEnv): Che
   if (secret !== null && typeof secret !== 'string') throw new ConfigError('config_invalid', 'auth.secret: must be a string', { key: 'auth.secret' });
   const where = parseListen(listen, '0660');
   return { authUrl: where.kind === 'unix' ? formatListen(where) : `http://${formatListen(where)}`, secret };
+}
+
+async function authSectionIfNeeded(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<Record<string, unknown> | undefined> {
+  if (env.MAILPASSD_AUTH_LISTEN !== undefined && env.MAILPASSD_AUTH_SECRET !== undefined) return undefined;
+  const { readConfigFile, resolveConfigPath } = await import('../config/file.js');
+  const { file, explicit } = resolveConfigPath(configPath, env);
+  if (!file || (!explicit && !existsSync(file))) return undefined;
+  try {
+    return readConfigFile(file, explicit).auth as Record<string, unknown> | undefined;
+  } catch (err) {
+    // The default /etc/mailpassd/mailpassd.toml holds the database URL and is
+    // usually not readable by Dovecot's user: then the environment is the source.
+    if (!explicit && (err as { code?: string }).code === 'config_file_unreadable') return undefined;
+    throw err;
+  }
 }
 
 /** `mailpassd checkpassword [--config PATH] <reply-program…>` */
@@ -33,7 +49,7 @@ export async function checkpasswordMain(args: string[]): Promise<number> {
     args = args.slice(1);
   }
   try {
-    return await runCheckpassword(args, authTarget(configPath, process.env), process.env);
+    return await runCheckpassword(args, await authTarget(configPath, process.env), process.env);
   } catch (err) {
     process.stderr.write(`mailpassd checkpassword: ${(err as Error).message}\n`);
     return EXIT_TEMPFAIL;
