@@ -83,11 +83,19 @@ export function localDoveadm(binary: string, configFile: string | null, timeoutM
 
 type DoveadmReply = Array<[string, unknown, string]>;
 
+/** `http://host:port` means the API's one endpoint; Dovecot answers 404 anywhere else. */
+export function withApiPath(url: string): string {
+  const u = new URL(url);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/doveadm/v1';
+  return u.toString();
+}
+
 /**
  * The doveadm HTTP API. Each command goes in its own request, so a server that
  * dies on one (2.4.1's authCacheFlush) cannot hide the other's outcome.
  */
-export function httpDoveadm(url: string, apiKey: string, timeoutMs: number): Doveadm {
+export function httpDoveadm(baseUrl: string, apiKey: string, timeoutMs: number): Doveadm {
+  const url = withApiPath(baseUrl);
   const auth = `X-Dovecot-API ${Buffer.from(apiKey).toString('base64')}`;
   async function call(command: string, params: Record<string, unknown>): Promise<{ kind: string; body: unknown }> {
     let res: Response;

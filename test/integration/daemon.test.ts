@@ -73,11 +73,18 @@ function postgresRunning(dir: string): boolean {
   }
 }
 
+/**
+ * SIGQUIT: PostgreSQL's immediate shutdown. SIGKILL goes to the whole process
+ * group (pg_ctl makes the postmaster a session leader), as in a power loss:
+ * killing only the postmaster would leave its children holding the shared
+ * memory, which no real crash does.
+ */
 function stopOrphanPostgres(signal: NodeJS.Signals = 'SIGQUIT'): void {
   const pidFile = path.join(data.dir, 'postgres', 'postmaster.pid');
   if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   try {
-    process.kill(Number(readFileSync(pidFile, 'utf8').split('\n')[0]), signal);
+    process.kill(signal === 'SIGKILL' ? -pid : pid, signal);
   } catch {
     /* not running */
   }
