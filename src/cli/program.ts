@@ -9,6 +9,7 @@ import { registerToken } from './commands/token.js';
 import { registerHash } from './commands/hash.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerAudit } from './commands/audit.js';
+import { registerNode } from './commands/node.js';
 import { PACKAGE_VERSION } from './version.js';
 
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerHash(program);
   registerDoctor(program);
   registerAudit(program);
+  registerNode(program);
   for (const cmd of program.commands) inheritExitOverride(cmd);
   return program;
 }

@@ -11,6 +11,7 @@ import { registerHealth } from './health.js';
 import { registerDomainRoutes } from './admin/domains.js';
 import { registerMailboxRoutes } from './admin/mailboxes.js';
 import { registerSelfServiceRoutes } from './admin/self-service.js';
+import { registerNodeRoutes } from './admin/nodes.js';
 import { Problem } from './admin/schemas.js';
 
 export interface AdminDeps {
@@ -65,6 +66,7 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
     registerDomainRoutes(scoped, ctx);
     registerMailboxRoutes(scoped, ctx, deps);
     registerSelfServiceRoutes(scoped, ctx, deps);
+    registerNodeRoutes(scoped, ctx);
   });
   return app;
 }

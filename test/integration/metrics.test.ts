@@ -59,4 +59,18 @@ describe('/metrics', () => {
     expect(value(m, 'mailpassd_invalidation_lag{node_id="metrics-a"}')).toBe(0);
     expect(value(m, 'mailpassd_invalidation_lag{node_id="metrics-b"}')).toBe(1);
   });
+
+  it('lists the nodes over the API, and a decommissioned node can be removed', async () => {
+    const token = await adminToken(a, 'metrics-3');
+    const res = await fetch(`${a.adminUrl}/v1/nodes`, { headers: { authorization: `Bearer ${token}` } });
+    const nodes = (await res.json()) as Array<{ node_id: string; stale: boolean }>;
+    expect(nodes.map((n) => [n.node_id, n.stale])).toEqual([
+      ['metrics-a', false],
+      ['metrics-b', true],
+    ]);
+    const removed = await a.cli(['node', 'remove', 'metrics-b']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse((await a.cli(['node', 'list', '--json'])).stdout).map((n: { node_id: string }) => n.node_id)).toEqual(['metrics-a']);
+    expect((await a.cli(['node', 'remove', 'metrics-b'])).code).toBe(1);
+  });
 });

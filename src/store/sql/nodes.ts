@@ -60,3 +60,9 @@ export async function nodeLags(db: Queryable): Promise<Array<{ node_id: string; 
   });
   return r.rows;
 }
+
+/** A node retired for good (decommissioned mail host): it stops being listed as stale. */
+export async function deleteNode(db: Queryable, nodeId: string): Promise<boolean> {
+  const r = await db.query({ name: 'node-delete', text: 'DELETE FROM nodes WHERE node_id = $1', values: [nodeId] });
+  return (r.rowCount ?? 0) > 0;
+}

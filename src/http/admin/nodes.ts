@@ -1,0 +1,26 @@
+import { Type } from '@sinclair/typebox';
+import type { Context } from '../../context.js';
+import { listNodes } from '../../store/sql/nodes.js';
+import type { App } from '../server.js';
+
+const Node = Type.Object({
+  node_id: Type.String(),
+  hostname: Type.String(),
+  stale: Type.Boolean(),
+  heartbeat_at: Type.String({ format: 'date-time' }),
+  started_at: Type.String({ format: 'date-time' }),
+  applied_invalidation_id: Type.String(),
+  doveadm: Type.String(),
+  last_error: Type.Union([Type.String(), Type.Null()]),
+});
+
+/** The cluster as the rotation sees it: which nodes are live and how far each has applied. */
+export function registerNodeRoutes(app: App, ctx: Context): void {
+  app.get('/v1/nodes', { schema: { tags: ['rotation'], response: { 200: Type.Array(Node) } } }, async () =>
+    (await listNodes(ctx.pool, ctx.config.rotation.staleAfterMs)).map((n) => ({
+      ...n,
+      heartbeat_at: n.heartbeat_at.toISOString(),
+      started_at: n.started_at.toISOString(),
+    })),
+  );
+}
