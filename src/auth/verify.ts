@@ -47,9 +47,23 @@ export class Authenticator {
     const started = process.hrtime.bigint();
     const result = await this.withDeadline(this.decide(req));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.metrics?.authResults.inc({ result: result.kind, service: serviceLabel(req.service) });
-    this.metrics?.authLatency.observe({ result: result.kind }, seconds);
+    this.record(result.kind, serviceLabel(req.service), seconds);
     return result;
+  }
+
+  /** Labelled metric children, resolved once per label set: prom-client hashes labels on every call otherwise. */
+  private readonly series = new Map<string, { count: { inc(): void }; latency: { observe(v: number): void } }>();
+
+  private record(kind: AuthResult['kind'], service: string, seconds: number): void {
+    if (!this.metrics) return;
+    const key = `${kind}|${service}`;
+    let s = this.series.get(key);
+    if (!s) {
+      s = { count: this.metrics.authResults.labels(kind, service), latency: this.metrics.authLatency.labels(kind) };
+      this.series.set(key, s);
+    }
+    s.count.inc();
+    s.latency.observe(seconds);
   }
 
   private async withDeadline(work: Promise<AuthResult>): Promise<AuthResult> {

@@ -19,6 +19,9 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function createApp(log: Logger, opts: { bodyLimit: number; timeoutMs: number }): App {
   const app = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
+    // No per-request child logger: nothing we log needs the request id, and a pino
+    // child per request is measurable on the login path.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: opts.bodyLimit,
     // Slow clients (slowloris) are cut off: headers and body must arrive within timeoutMs.
     http: { headersTimeout: opts.timeoutMs, requestTimeout: opts.timeoutMs, connectionsCheckingInterval: Math.min(1000, opts.timeoutMs / 2) },
