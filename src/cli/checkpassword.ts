@@ -1,6 +1,7 @@
 import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN, formatListen, parseListen } from '../config/config.js';
 import { ConfigError } from '../config/errors.js';
 import { existsSync } from 'node:fs';
+import { resolveConfigPath } from '../config/path.js';
 import { runCheckpassword, EXIT_TEMPFAIL, type CheckpasswordTarget } from '../dovecot/checkpassword.js';
 
 /**
@@ -25,9 +26,9 @@ async function authTarget(configPath: string | undefined, env: NodeJS.ProcessEnv
 
 async function authSectionIfNeeded(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<Record<string, unknown> | undefined> {
   if (env.MAILPASSD_AUTH_LISTEN !== undefined && env.MAILPASSD_AUTH_SECRET !== undefined) return undefined;
-  const { readConfigFile, resolveConfigPath } = await import('../config/file.js');
   const { file, explicit } = resolveConfigPath(configPath, env);
   if (!file || (!explicit && !existsSync(file))) return undefined;
+  const { readConfigFile } = await import('../config/file.js');
   try {
     return readConfigFile(file, explicit).auth as Record<string, unknown> | undefined;
   } catch (err) {

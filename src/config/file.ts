@@ -2,23 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { ConfigError } from './errors.js';
 
+export { DEFAULT_CONFIG_PATH, resolveConfigPath } from './path.js';
+
 /**
  * Finding and parsing the TOML file. Kept apart from the schema (TypeBox costs
  * over 100 ms to import) so `checkpassword`, forked by Dovecot for every login,
  * can read its two keys without it.
  */
-export const DEFAULT_CONFIG_PATH = '/etc/mailpassd/mailpassd.toml';
-
-export function resolveConfigPath(
-  configPath: string | null | undefined,
-  env: NodeJS.ProcessEnv,
-): { file: string | null; explicit: boolean } {
-  if (configPath === null) return { file: null, explicit: false };
-  if (configPath) return { file: configPath, explicit: true };
-  if (env.MAILPASSD_CONFIG) return { file: env.MAILPASSD_CONFIG, explicit: true };
-  return { file: DEFAULT_CONFIG_PATH, explicit: false };
-}
-
 export function readConfigFile(file: string, explicit: boolean): Record<string, unknown> {
   if (!existsSync(file)) {
     if (explicit) throw new ConfigError('config_file_missing', `config file ${file} does not exist`, { source: 'flag' });
