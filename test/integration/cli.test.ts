@@ -116,6 +116,20 @@ describe('mailpassd CLI', () => {
     expect(actions).toEqual(['mailbox.add', 'mailbox.disable', 'mailbox.enable', 'mailbox.delete']);
   });
 
+  it('per-domain policy overrides apply to that domain only, and can be reset', async () => {
+    expect((await cli(['domain', 'add', 'strict.example'])).code).toBe(0);
+    const set = await cli(['domain', 'policy', 'strict.example', '--min-length', '20', '--history', '2', '--json']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(JSON.parse(set.stdout).policy).toEqual({ minLength: 20, historyCount: 2 });
+    const short = await cli(['mailbox', 'add', 'x@strict.example', '--password-stdin'], 'Quartz-Vex-Jmb-7');
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/too_short/);
+    expect((await cli(['domain', 'policy', 'strict.example', '--min-length', 'abc'])).code).toBe(64);
+    expect((await cli(['domain', 'policy', 'strict.example', '--min-length', '5000'])).code).toBe(1);
+    expect((await cli(['domain', 'policy', 'strict.example', '--reset'])).code).toBe(0);
+    expect((await cli(['mailbox', 'add', 'x@strict.example', '--password-stdin'], 'Quartz-Vex-Jmb-7')).code).toBe(0);
+  });
+
   it('hash prints an argon2id PHC string in the reference parameter order', async () => {
     const r = await cli(['hash', '--password-stdin'], 'some password');
     expect(r.code).toBe(0);

@@ -1,7 +1,29 @@
 import type { Command } from 'commander';
 import * as domains from '../../accounts/domains.js';
 import { cliActor, withContext } from '../context.js';
+import { usage } from '../../errors.js';
 import { printJson, printLine, printTable, type GlobalOptions } from '../io.js';
+
+const POLICY_FLAGS: Record<string, string> = {
+  minLength: 'minLength',
+  minClasses: 'minClasses',
+  minScore: 'minScore',
+  history: 'historyCount',
+  maxAgeDays: 'maxAgeDays',
+};
+
+/** Flags → override keys; values are checked by the same parser the API uses. */
+function policyChanges(flags: Record<string, string | boolean | undefined>): Record<string, unknown> {
+  const changes: Record<string, unknown> = {};
+  for (const [flag, key] of Object.entries(POLICY_FLAGS)) {
+    const v = flags[flag];
+    if (typeof v !== 'string') continue;
+    if (key === 'maxAgeDays' && v === 'none') changes[key] = null;
+    else if (/^\d+$/.test(v)) changes[key] = Number(v);
+    else throw usage('invalid_policy_value', `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${v}: expected a whole number`);
+  }
+  return changes;
+}
 
 export function registerDomain(program: Command): void {
   const domain = program.command('domain').description('manage mail domains');
@@ -24,6 +46,27 @@ export function registerDomain(program: Command): void {
       const rows = await withContext(opts, (ctx) => domains.listDomains(ctx));
       if (opts.json) printJson(rows);
       else printTable(rows.map((r) => ({ ...r, mailboxes: r.mailbox_count })), ['name', 'enabled', 'mailboxes', 'created_at']);
+    });
+
+  domain
+    .command('policy <domain>')
+    .description('show or change the domain\'s password policy overrides (unset keys follow the global policy)')
+    .option('--min-length <n>', 'minimum length in characters')
+    .option('--min-classes <n>', 'character classes required (0-4)')
+    .option('--min-score <n>', 'minimum strength score (0-4)')
+    .option('--history <n>', 'previous passwords that may not be reused (0-24)')
+    .option('--max-age-days <n|none>', 'password lifetime; "none" = never expires')
+    .option('--reset', 'drop every override of this domain')
+    .action(async (name: string, flags: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const row = await withContext(opts, async (ctx) => {
+        const current = await domains.getDomain(ctx, name);
+        const changes = policyChanges(flags);
+        if (!flags.reset && Object.keys(changes).length === 0) return current;
+        return domains.setDomainPolicy(ctx, cliActor(), name, flags.reset ? changes : { ...current.policy, ...changes });
+      });
+      if (opts.json) printJson({ name: row.name, policy: row.policy });
+      else printLine(`${row.name}: ${Object.keys(row.policy).length ? JSON.stringify(row.policy) : 'global policy, no overrides'}`);
     });
 
   domain
