@@ -16,8 +16,10 @@ import * as checkpassword from './checkpassword.js';
 import * as timing from './timing.js';
 import * as rotation from './rotation.js';
 import * as memory from './memory.js';
+import * as dovecot from './dovecot.js';
+import * as soak from './soak.js';
 
-const BENCHES = [warm, cold, checkpassword, timing, rotation, memory];
+const BENCHES = [warm, cold, checkpassword, timing, rotation, memory, dovecot, soak];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv) {
