@@ -166,7 +166,15 @@ export async function startDovecot({ kind, label = kind, authUrl, pg, home, cach
     'default_login_user = dovenull',
     'mail_location = maildir:~/Maildir',
     'auth_mechanisms = plain login',
+    // Dovecot's "high-performance" login mode, the same for every instance: login
+    // processes serve many connections and imap processes are forked ahead, so the
+    // comparison measures the passdb rather than Dovecot's fork-per-login.
+    'service imap {',
+    '  process_min_avail = 4',
+    '}',
     'service imap-login {',
+    '  service_count = 0',
+    '  process_min_avail = 2',
     '  inet_listener imap {',
     '    address = 127.0.0.1',
     `    port = ${imapPort}`,
