@@ -154,6 +154,7 @@ export async function ensureEmbedded(dataDir: string, takeOwnership: boolean): P
   }
 
   let startedHere = false;
+  clearZombieLock(pgdata);
   const status = await pgCtl(bin, ['status', '-D', pgdata], ids);
   if (status.code !== 0) {
     state = await startWithRetries(bin, dataDir, pgdata, stateFile, state, ids);
@@ -171,6 +172,29 @@ export async function ensureEmbedded(dataDir: string, takeOwnership: boolean): P
       rmSync(ownerFile, { force: true });
     },
   };
+}
+
+/**
+ * A killed postmaster whose parent is gone waits for PID 1 to reap it; under an
+ * init that reaps late (containers, some VMs) it lingers as a zombie, which
+ * pg_ctl and postgres both take for a running server. A zombie is dead: its
+ * lock file is stale and goes.
+ */
+function clearZombieLock(pgdata: string): void {
+  const lock = path.join(pgdata, 'postmaster.pid');
+  if (!existsSync(lock)) return;
+  const pid = Number(readFileSync(lock, 'utf8').split('\n')[0]);
+  if (Number.isInteger(pid) && pid > 0 && processState(pid) === 'Z') rmSync(lock, { force: true });
+}
+
+/** The state letter from /proc/<pid>/stat (R, S, Z, …), or null when there is no such process. */
+function processState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).charAt(0) || null;
+  } catch {
+    return null;
+  }
 }
 
 /**
