@@ -95,7 +95,7 @@ describe('daemon shutdown and crash', () => {
     const answers = await Promise.all(inflight);
     expect(answers.map((a) => a.body?.result)).toEqual(Array(8).fill('ok'));
     expect(await code).toBe(0);
-  });
+  }, 120_000);
 
   it('a rotation committed while the node was down is applied when it comes back (crash between commit and fan-out)', async () => {
     const dir = tempDir('doveadm');
