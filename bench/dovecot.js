@@ -128,6 +128,7 @@ export async function run(ctx) {
     const a = backends[0].dovecot;
     const effect = [];
     const callDone = [];
+    const probeCost = [];
     let incomplete = 0;
     let gaveUp = 0;
     let rejected = 0;
@@ -136,6 +137,14 @@ export async function run(ctx) {
       // Make sure the old password is in Dovecot's cache right now.
       const pre = await imapLogin(a.imapPort, who.user, who.password, { localAddress: nextSource() });
       if (pre.result !== 'ok') throw new Error(`rotation pre-login of ${who.user} answered ${pre.result}`);
+      // What the probe itself costs, without a rotation: the same pair of logins
+      // (the right password, a wrong one) for this user, right now.
+      const p0 = performance.now();
+      await Promise.all([
+        imapLogin(a.imapPort, who.user, `${who.password}-wrong`, { localAddress: nextSource() }),
+        imapLogin(a.imapPort, who.user, who.password, { localAddress: nextSource() }),
+      ]);
+      probeCost.push(performance.now() - p0);
       const fresh = strongPassword();
       const t0 = performance.now();
       const answer = await postJson(`${d.adminUrl}/v1/mailboxes/${encodeURIComponent(who.user)}/rotate`, { password: fresh, wait_ms: 5000 }, { authorization: `Bearer ${token}` });
@@ -181,7 +190,7 @@ export async function run(ctx) {
       const x = r[b.key][pass];
       return [b.label, pass, fmt(x.rate), ms(median(x.latencies)), ms(percentile(x.latencies, 99)), String(x.failures), fmt(x.rate / (pass === 'first' ? ceilF : ceilR), 2)];
     };
-    console.log(`  rotation through Dovecot: effect p50 ${ms(median(effect))} p99 ${ms(p99)}; API answered p50 ${ms(median(callDone))}; incomplete ${incomplete}; gave up ${gaveUp}`);
+    console.log(`  rotation through Dovecot: effect p50 ${ms(median(effect))} p99 ${ms(p99)}; API answered p50 ${ms(median(callDone))}; probe pair alone p50 ${ms(median(probeCost))} p99 ${ms(percentile(probeCost, 99))}; incomplete ${incomplete}; gave up ${gaveUp}`);
 
     return {
       setup: [
@@ -200,6 +209,7 @@ export async function run(ctx) {
           columns: ['rotation through Dovecot', 'p50', 'p99', 'max', 'n'],
           rows: [
             ['call → old password refused and new accepted over IMAP', ms(median(effect)), ms(p99), ms(Math.max(...effect)), String(effect.length)],
+            ['the probe alone (a wrong and a right IMAP login, no rotation)', ms(median(probeCost)), ms(percentile(probeCost, 99)), ms(Math.max(...probeCost)), String(probeCost.length)],
             ['call → API answered (flush + kick done)', ms(median(callDone)), ms(percentile(callDone, 99)), ms(Math.max(...callDone)), String(callDone.length)],
             ["Dovecot default `auth_cache_ttl` (old password kept by an un-flushed cache)", '', ms(DOVECOT_AUTH_CACHE_TTL_S * 1000), '', ''],
           ],
