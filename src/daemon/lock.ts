@@ -1,7 +1,7 @@
-import { mkdirSync, openSync, readFileSync, rmSync, writeSync, closeSync } from 'node:fs';
+import { mkdirSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { MailpassdError } from '../errors.js';
-import { isAlive } from '../store/embedded.js';
+import { isAlive, readPidFile } from '../store/embedded.js';
 
 /**
  * One daemon per data directory: `<data_dir>/mailpassd.pid`, created exclusively.
@@ -16,11 +16,11 @@ export function acquireDaemonLock(dataDir: string): () => void {
       writeSync(fd, `${process.pid}\n`);
       closeSync(fd);
       return () => {
-        if (readPid(file) === process.pid) rmSync(file, { force: true });
+        if (readPidFile(file) === process.pid) rmSync(file, { force: true });
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = readPid(file);
+      const pid = readPidFile(file);
       if (pid !== null && pid !== process.pid && isAlive(pid)) {
         throw new MailpassdError('daemon_running', `another mailpassd (pid ${pid}) is already serving data directory ${dataDir}`, 'unavailable');
       }
@@ -28,13 +28,4 @@ export function acquireDaemonLock(dataDir: string): () => void {
     }
   }
   throw new MailpassdError('daemon_lock', `cannot lock data directory ${dataDir}`, 'unavailable');
-}
-
-function readPid(file: string): number | null {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
 }

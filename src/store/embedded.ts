@@ -118,10 +118,14 @@ async function startServer(bin: Binaries, dataDir: string, pgdata: string, port:
   return pgCtl(bin, ['start', '-D', pgdata, '-w', '-t', '60', '-l', logFile, '-o', opts], ids);
 }
 
-function ownerOf(file: string): number | null {
-  if (!existsSync(file)) return null;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : null;
+/** The PID written in a pid file, or null when there is none (missing file, garbage). */
+export function readPidFile(file: string): number | null {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
 }
 
 export function isAlive(pid: number): boolean {
@@ -167,7 +171,7 @@ export async function ensureEmbedded(dataDir: string, takeOwnership: boolean): P
   return {
     url,
     release: async () => {
-      if (ownerOf(ownerFile) !== process.pid) return;
+      if (readPidFile(ownerFile) !== process.pid) return;
       await pgCtl(bin, ['stop', '-D', pgdata, '-m', 'fast', '-w', '-t', '30'], ids);
       rmSync(ownerFile, { force: true });
     },

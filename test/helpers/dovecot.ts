@@ -164,7 +164,7 @@ export function adaptSnippet(text: string, from: string, to: string, times: numb
   return out.join('\n');
 }
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -20,7 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CONFIG_DIR, NOBODY_UID, ensureGroup, freePort, groupId, run, runDaemonizing, sleep, stopByPidFile, type DoveadmResult, type DovecotInstance } from './dovecot.js';
+import { CONFIG_DIR, NOBODY_UID, ensureGroup, freePort, groupId, pidAlive, run, runDaemonizing, sleep, stopByPidFile, type DoveadmResult, type DovecotInstance } from './dovecot.js';
 
 export const TRIXIE_DIR = process.env.MAILPASSD_TEST_TRIXIE_DIR ?? '/var/cache/mailpassd-test/trixie';
 const PACKAGES = ['dovecot-core', 'dovecot-imapd', 'dovecot-auth-lua', 'lua-cjson'];
@@ -80,15 +80,6 @@ export function debianMirror(): string {
 function chrootComplete(dir: string): boolean {
   try {
     return readFileSync(join(dir, MARKER), 'utf8') === MARKER_CONTENT && existsSync(join(dir, 'usr/sbin/dovecot'));
-  } catch {
-    return false;
-  }
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
   } catch {
     return false;
   }
