@@ -45,15 +45,18 @@ export async function preparePassword(
     if (!input.ok) throw refused(input.code, input.message);
     password = input.password;
   }
-  // The rules run on the policy thread while the history hashes are verified
-  // here: independent, and together they are most of a rotation's latency.
+  // The rules run on the policy thread while the history hashes are verified and
+  // the new hash is computed here: independent, and one after another they were
+  // most of a rotation's latency. A refused password's hash is simply dropped.
+  const hashing = hashPassword(password, ctx.config.hash);
+  hashing.catch(() => undefined); // awaited below unless refused; never an unhandled rejection
   const [violations, reuse] = await Promise.all([
     checkRulesOffThread(password, subject, policy),
     findReuse(password, previousHashes.slice(0, policy.historyCount), verifyPassword),
   ]);
   if (reuse) violations.push(reuse);
   if (violations.length > 0) throw policyRefusal(violations);
-  return { hash: await hashPassword(password, ctx.config.hash), generated: source.kind === 'generate' ? password : null };
+  return { hash: await hashing, generated: source.kind === 'generate' ? password : null };
 }
 
 export function expiryFrom(policy: PolicySettings, now = new Date()): Date | null {

@@ -303,6 +303,13 @@ describe('findReuse', () => {
     const broken = () => Promise.reject(new Error('hash store unreadable'));
     await expect(findReuse('x-Quartz-1', ['$argon2id$bad'], broken)).rejects.toThrow('hash store unreadable');
   });
+
+  it('reports reuse when one hash matches even if another cannot be checked', async () => {
+    const good = await argon2.hash('kept-Quartz-1', cheap);
+    const flaky = (hash: string, password: string) => (hash === good ? verify(hash, password) : Promise.reject(new Error('unreadable')));
+    expect((await findReuse('kept-Quartz-1', ['$argon2id$bad', good], flaky))?.code).toBe('reused');
+    await expect(findReuse('other-Plume-2', ['$argon2id$bad', good], flaky)).rejects.toThrow('unreadable');
+  });
 });
 
 describe('generatePassword', () => {
