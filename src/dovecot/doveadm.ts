@@ -6,6 +6,13 @@ export interface Doveadm {
   readonly kind: DoveadmTarget['kind'];
   flush(user: string): Promise<void>;
   kick(user: string): Promise<void>;
+  /**
+   * One invalidation: flush the user's cached credentials, then (with `kick`) end
+   * their sessions — in that order, because a kicked client reconnects at once and
+   * must then miss the cache. Resolves to what failed, one message per command;
+   * empty when applied.
+   */
+  apply(user: string, kick: boolean): Promise<string[]>;
 }
 
 export class DoveadmError extends Error {
@@ -15,7 +22,7 @@ export class DoveadmError extends Error {
 export function createDoveadm(target: DoveadmTarget, timeoutMs: number): Doveadm {
   switch (target.kind) {
     case 'none':
-      return { kind: 'none', flush: async () => undefined, kick: async () => undefined };
+      return { kind: 'none', flush: async () => undefined, kick: async () => undefined, apply: async () => [] };
     case 'local':
       return localDoveadm(target.binary, target.configFile, timeoutMs);
     case 'http':
@@ -62,26 +69,38 @@ const relevantStderr = (s: string) => s.split('\n').filter((l) => l.trim() && !H
  */
 export function localDoveadm(binary: string, configFile: string | null, timeoutMs: number): Doveadm {
   const base = configFile ? ['-c', configFile] : [];
+  const flush = async (user: string) => {
+    const r = await runDoveadm(binary, [...base, 'auth', 'cache', 'flush', user], timeoutMs);
+    const stderr = relevantStderr(r.stderr);
+    if (r.code !== 0 || /error|fatal|panic/i.test(stderr)) {
+      throw new DoveadmError(`doveadm auth cache flush: ${firstLine(stderr) || `exit ${r.code}`}`);
+    }
+  };
+  const kick = async (user: string) => {
+    const r = await runDoveadm(binary, [...base, 'kick', user], timeoutMs);
+    const stderr = relevantStderr(r.stderr);
+    const failed = /error|fatal|panic|failed|not permitted/i.test(stderr);
+    if (!failed && (r.code === 0 || r.code === EX_NOUSER)) return;
+    throw new DoveadmError(`doveadm kick: ${firstLine(stderr) || `exit ${r.code}`}`);
+  };
   return {
     kind: 'local',
-    async flush(user) {
-      const r = await runDoveadm(binary, [...base, 'auth', 'cache', 'flush', user], timeoutMs);
-      const stderr = relevantStderr(r.stderr);
-      if (r.code !== 0 || /error|fatal|panic/i.test(stderr)) {
-        throw new DoveadmError(`doveadm auth cache flush: ${firstLine(stderr) || `exit ${r.code}`}`);
-      }
-    },
-    async kick(user) {
-      const r = await runDoveadm(binary, [...base, 'kick', user], timeoutMs);
-      const stderr = relevantStderr(r.stderr);
-      const failed = /error|fatal|panic|failed|not permitted/i.test(stderr);
-      if (!failed && (r.code === 0 || r.code === EX_NOUSER)) return;
-      throw new DoveadmError(`doveadm kick: ${firstLine(stderr) || `exit ${r.code}`}`);
+    flush,
+    kick,
+    // One process per command: the kick runs only after the flush has returned.
+    async apply(user, withKick) {
+      const errors: string[] = [];
+      await flush(user).catch((err: Error) => errors.push(err.message));
+      if (withKick) await kick(user).catch((err: Error) => errors.push(err.message));
+      return errors;
     },
   };
 }
 
 type DoveadmReply = Array<[string, unknown, string]>;
+type Command = [name: string, params: Record<string, unknown>];
+/** A command's answer, or why there is none. */
+type Outcome = { kind: string; body: unknown } | { error: string };
 
 /** `http://host:port` means the API's one endpoint; Dovecot answers 404 anywhere else. */
 export function withApiPath(url: string): string {
@@ -90,50 +109,74 @@ export function withApiPath(url: string): string {
   return u.toString();
 }
 
+const FLUSH = (user: string): Command => ['authCacheFlush', { user: [user] }];
+// 2.3 needs `mask` as a string (an array kicks nothing); 2.4 accepts both.
+const KICK = (user: string): Command => ['kick', { mask: user }];
+
+function flushError(o: Outcome): string | null {
+  if ('error' in o) return `doveadm HTTP authCacheFlush: ${o.error}`;
+  return o.kind === 'doveadmResponse' ? null : `doveadm HTTP authCacheFlush: ${JSON.stringify(o.body)}`;
+}
+
+function kickError(o: Outcome): string | null {
+  if ('error' in o) return `doveadm HTTP kick: ${o.error}`;
+  if (o.kind === 'doveadmResponse') return null;
+  const exitCode = (o.body as { exitCode?: number } | null)?.exitCode;
+  if (o.kind === 'error' && exitCode === EX_NOUSER) return null; // nobody to kick
+  return `doveadm HTTP kick: ${JSON.stringify(o.body)}`;
+}
+
 /**
- * The doveadm HTTP API. Each command goes in its own request, so a server that
- * dies on one (2.4.1's authCacheFlush) cannot hide the other's outcome.
+ * The doveadm HTTP API. A request carries a list of commands that Dovecot runs in
+ * order; flush and kick travel together (2.3 forks a doveadm server process per
+ * connection, so two requests cost twice). Each command's outcome is read from its
+ * own tagged answer: a server that dies part-way (2.4.1's authCacheFlush) leaves
+ * the unanswered commands reported as "no answer", never as done.
  */
 export function httpDoveadm(baseUrl: string, apiKey: string, timeoutMs: number): Doveadm {
   const url = withApiPath(baseUrl);
   const auth = `X-Dovecot-API ${Buffer.from(apiKey).toString('base64')}`;
-  async function call(command: string, params: Record<string, unknown>): Promise<{ kind: string; body: unknown }> {
+  async function call(commands: Command[]): Promise<Outcome[]> {
+    const tagged = commands.map(([name, params], i) => [name, params, `c${i + 1}`]);
+    const none = (why: string): Outcome[] => commands.map(() => ({ error: why }));
     let res: Response;
     try {
       res = await fetch(url, {
         method: 'POST',
         headers: { authorization: auth, 'content-type': 'application/json' },
-        body: JSON.stringify([[command, params, 'c1']]),
+        body: JSON.stringify(tagged),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
-      throw new DoveadmError(`doveadm HTTP ${command}: no answer (${cause})`);
+      return none(`no answer (${cause})`);
     }
-    if (res.status !== 200) throw new DoveadmError(`doveadm HTTP ${command}: status ${res.status}`);
+    if (res.status !== 200) return none(`status ${res.status}`);
     let reply: DoveadmReply;
     try {
       reply = (await res.json()) as DoveadmReply;
     } catch {
-      throw new DoveadmError(`doveadm HTTP ${command}: unreadable answer`);
+      return none('unreadable answer');
     }
-    const first = Array.isArray(reply) ? reply[0] : undefined;
-    if (!Array.isArray(first)) throw new DoveadmError(`doveadm HTTP ${command}: unexpected answer`);
-    return { kind: String(first[0]), body: first[1] };
+    if (!Array.isArray(reply)) return none('unexpected answer');
+    return tagged.map(([, , tag]) => {
+      const answer = reply.find((r) => Array.isArray(r) && r[2] === tag);
+      return answer ? { kind: String(answer[0]), body: answer[1] } : { error: 'no answer (the server answered the commands before it)' };
+    });
   }
+  const single = async (command: Command, judge: (o: Outcome) => string | null) => {
+    const [outcome] = await call([command]);
+    const error = judge(outcome!);
+    if (error) throw new DoveadmError(error);
+  };
   return {
     kind: 'http',
-    async flush(user) {
-      const r = await call('authCacheFlush', { user: [user] });
-      if (r.kind !== 'doveadmResponse') throw new DoveadmError(`doveadm HTTP authCacheFlush: ${JSON.stringify(r.body)}`);
-    },
-    async kick(user) {
-      // 2.3 needs `mask` as a string (an array kicks nothing); 2.4 accepts both.
-      const r = await call('kick', { mask: user });
-      if (r.kind === 'doveadmResponse') return;
-      const exitCode = (r.body as { exitCode?: number } | null)?.exitCode;
-      if (r.kind === 'error' && exitCode === EX_NOUSER) return;
-      throw new DoveadmError(`doveadm HTTP kick: ${JSON.stringify(r.body)}`);
+    flush: (user) => single(FLUSH(user), flushError),
+    kick: (user) => single(KICK(user), kickError),
+    async apply(user, kick) {
+      const outcomes = await call(kick ? [FLUSH(user), KICK(user)] : [FLUSH(user)]);
+      const errors = [flushError(outcomes[0]!), kick ? kickError(outcomes[1]!) : null];
+      return errors.filter((e): e is string => e !== null);
     },
   };
 }

@@ -124,10 +124,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null, mem
   };
 }
 
-/** Flush first, then kick: a kicked client reconnects, and must then miss the cache. */
 async function applyOne(doveadm: Doveadm, inv: InvalidationRow): Promise<string | null> {
-  const errors: string[] = [];
-  await doveadm.flush(inv.address).catch((err: Error) => errors.push(err.message));
-  if (inv.kick) await doveadm.kick(inv.address).catch((err: Error) => errors.push(err.message));
+  const errors = await doveadm.apply(inv.address, inv.kick);
   return errors.length ? errors.join('; ') : null;
 }
