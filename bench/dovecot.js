@@ -3,26 +3,20 @@
 // (dovecot-pgsql) on the same table and the same argon2id hashes, with
 // `passdb static nopassword=y` as the ceiling (Dovecot's own cost per login:
 // login process, auth round trip, imap process). First logins (each user once)
-// and repeat logins (the same users again) are reported separately. Then
-// rotation-to-effect through Dovecot: rotate via the admin API (daemon with
-// MAILPASSD_DOVEADM=local → doveadm auth cache flush + kick on that Dovecot)
-// and time until an IMAP LOGIN with the old password fails and the new one works.
+// and repeat logins (the same users again) are reported separately.
+// Rotation through Dovecot is measured by rotation.js.
 import { randomInt } from 'node:crypto';
 import { NO_THROTTLE, createToken, startDaemon, strongPassword } from './lib/daemon.js';
-import { dovecotDir, dovecotMissing, dovecotVersion, imapLogin, loginRun, mailRoot, nextSource, startDovecot } from './lib/dovecot.js';
+import { dovecotMissing, dovecotVersion, imapLogin, loginRun, mailRoot, nextSource, startDovecot } from './lib/dovecot.js';
 import { postJson } from './lib/http.js';
-import { sleep } from './lib/procs.js';
 import { storedHash } from './lib/postgres.js';
 import { fmt, median, ms, percentile } from './lib/stats.js';
 
 export const name = 'dovecot';
-export const title = 'IMAP logins/s through Dovecot 2.3: mailpassd vs passdb sql vs static ceiling; rotation through Dovecot';
+export const title = 'IMAP logins/s through Dovecot 2.3: mailpassd vs passdb sql vs static ceiling';
 const CONCURRENCY = 8;
 const FIRST_GOAL = 0.9;
 const REPEAT_GOAL = 3;
-const ROTATION_FLOOR_MS = 1000;
-const DOVECOT_AUTH_CACHE_TTL_S = 3600;
-const GIVE_UP_MS = 10_000;
 
 function shuffle(xs) {
   const a = [...xs];
@@ -59,7 +53,6 @@ export async function run(ctx) {
   const missing = dovecotMissing();
   if (missing) throw new Error(`dovecot benchmark: ${missing}`);
   const nUsers = ctx.quick ? 40 : 200;
-  const nRotations = ctx.quick ? 10 : 40;
 
   const pg = await ctx.postgres();
   const dbUrl = await pg.createDatabase('bench_dovecot');
@@ -68,8 +61,6 @@ export async function run(ctx) {
   if (/\s/.test(pgConn.password)) throw new Error('embedded PostgreSQL password has whitespace; cannot put it in a connect string');
   const home = mailRoot();
 
-  // Dovecot (a)'s config path is known before the daemon starts: the daemon runs doveadm -c <it>.
-  const reservedA = dovecotDir('mailpassd');
   const d = await startDaemon({
     databaseUrl: dbUrl,
     nodeId: 'bench-dovecot',
@@ -79,8 +70,6 @@ export async function run(ctx) {
       MAILPASSD_USERDB_HOME: `${home}/%d/%n`,
       MAILPASSD_USERDB_UID: '5000',
       MAILPASSD_USERDB_GID: '5000',
-      MAILPASSD_DOVEADM: 'local',
-      MAILPASSD_DOVEADM_CONFIG: reservedA.configPath,
     },
   });
   const instances = [];
@@ -95,7 +84,7 @@ export async function run(ctx) {
     if (!/\$m=19456,t=2,p=1\$/.test(sampleHash)) throw new Error(`stored hash not in m=,t=,p= order with the default parameters: ${sampleHash.slice(0, 40)}…`);
 
     const backends = [
-      { key: 'mailpassd', label: 'mailpassd (Lua passdb, cache as shipped: 10M, ttl 5 min)', opts: { kind: 'mailpassd', authUrl: d.authUrl, home, reserved: reservedA, extra: ['# rotation probes: answer a refused login at once instead of the 2 s tarpit', 'auth_failure_delay = 0'] } },
+      { key: 'mailpassd', label: 'mailpassd (Lua passdb, cache as shipped: 10M, ttl 5 min)', opts: { kind: 'mailpassd', authUrl: d.authUrl, home } },
       { key: 'sql', label: 'passdb sql (Dovecot default: auth cache off)', opts: { kind: 'sql', label: 'sql', pg: pgConn, home } },
       { key: 'sqlcache', label: 'passdb sql + auth_cache_size 10M', opts: { kind: 'sql', label: 'sqlcache', pg: pgConn, home, cache: '10M' } },
       { key: 'static', label: 'passdb static nopassword=y (ceiling)', opts: { kind: 'static', home } },
@@ -124,110 +113,41 @@ export async function run(ctx) {
       }
     }
 
-    // Rotation to effect through Dovecot (a). Each user's current password is cached by the passes above.
-    const a = backends[0].dovecot;
-    const effect = [];
-    const callDone = [];
-    const probeCost = [];
-    let incomplete = 0;
-    let gaveUp = 0;
-    let rejected = 0;
-    for (let i = 0; effect.length + gaveUp < nRotations; i++) {
-      const who = users[i % users.length];
-      // Make sure the old password is in Dovecot's cache right now.
-      const pre = await imapLogin(a.imapPort, who.user, who.password, { localAddress: nextSource() });
-      if (pre.result !== 'ok') throw new Error(`rotation pre-login of ${who.user} answered ${pre.result}`);
-      // What the probe itself costs, without a rotation: the same pair of logins
-      // (the right password, a wrong one) for this user, right now.
-      const p0 = performance.now();
-      await Promise.all([
-        imapLogin(a.imapPort, who.user, `${who.password}-wrong`, { localAddress: nextSource() }),
-        imapLogin(a.imapPort, who.user, who.password, { localAddress: nextSource() }),
-      ]);
-      probeCost.push(performance.now() - p0);
-      const fresh = strongPassword();
-      const t0 = performance.now();
-      const answer = await postJson(`${d.adminUrl}/v1/mailboxes/${encodeURIComponent(who.user)}/rotate`, { password: fresh, wait_ms: 5000 }, { authorization: `Bearer ${token}` });
-      const at = performance.now() - t0;
-      if (answer.status === 422) {
-        if (++rejected > 10) throw new Error(`rotation refused repeatedly: ${answer.text}`);
-        continue;
-      }
-      if (answer.status !== 200) throw new Error(`rotation call failed: HTTP ${answer.status}: ${answer.text}`);
-      if (!answer.body.complete) incomplete++;
-      let done = Infinity;
-      for (;;) {
-        // Both probes at once: each is a full IMAP login (+ an argon2 verify in mailpassd).
-        const [old, neu] = await Promise.all([
-          imapLogin(a.imapPort, who.user, who.password, { localAddress: nextSource() }),
-          imapLogin(a.imapPort, who.user, fresh, { localAddress: nextSource() }),
-        ]);
-        if (old.result === 'no' && neu.result === 'ok') {
-          done = performance.now() - t0;
-          break;
-        }
-        if (performance.now() - t0 > GIVE_UP_MS) break;
-        await sleep(10);
-      }
-      if (Number.isFinite(done)) {
-        effect.push(done);
-        callDone.push(at);
-      } else gaveUp++;
-      who.password = fresh;
-      await sleep(100);
-    }
-
     const r = res;
     const sqlBestFirst = Math.max(r.sql.first.rate, r.sqlcache.first.rate);
     const sqlBestRepeat = Math.max(r.sql.repeat.rate, r.sqlcache.repeat.rate);
     const firstRatio = r.mailpassd.first.rate / sqlBestFirst;
     const repeatRatio = r.mailpassd.repeat.rate / sqlBestRepeat;
     const failures = Object.values(r).reduce((s, x) => s + x.first.failures + x.repeat.failures, 0);
-    const p99 = percentile(effect, 99);
     const ceilF = r.static.first.rate;
     const ceilR = r.static.repeat.rate;
     const row = (b, pass) => {
       const x = r[b.key][pass];
       return [b.label, pass, fmt(x.rate), ms(median(x.latencies)), ms(percentile(x.latencies, 99)), String(x.failures), fmt(x.rate / (pass === 'first' ? ceilF : ceilR), 2)];
     };
-    console.log(`  rotation through Dovecot: effect p50 ${ms(median(effect))} p99 ${ms(p99)}; API answered p50 ${ms(median(callDone))}; probe pair alone p50 ${ms(median(probeCost))} p99 ${ms(percentile(probeCost, 99))}; incomplete ${incomplete}; gave up ${gaveUp}`);
-
     return {
       setup: [
         `${dovecotVersion()}: four private instances (own base_dir, loopback IMAP port, \`ssl = no\`), all started before measuring. One embedded PostgreSQL (database \`bench_dovecot\`), one mailpassd daemon (argon2id 19456/2/1, memo on as default, throttle limits raised).`,
         `${users.length} mailboxes created through the admin API with random 20-character passwords; hashes written by mailpassd (\`$argon2id$v=19$m=19456,t=2,p=1$…\`, the order Dovecot's {ARGON2ID} accepts). All four instances use the same users and hashes.`,
-        "mailpassd: the shipped `config/dovecot/2.3/mailpassd.conf` + `mailpassd-auth.lua` with only the documented edits (script path, MAILPASSD_AUTH_URL) — auth cache as shipped (10M, ttl 5 min, verify with worker); plus `auth_failure_delay = 0` (only changes how fast a refused login is answered, used by the rotation probes).",
+        "mailpassd: the shipped `config/dovecot/2.3/mailpassd.conf` + `mailpassd-auth.lua` with only the documented edits (script path, MAILPASSD_AUTH_URL) — auth cache as shipped (10M, ttl 5 min, verify with worker).",
         "passdb sql: `driver = pgsql`, `default_pass_scheme = ARGON2ID`, `password_query = SELECT address AS user, password_hash AS password FROM mailboxes WHERE address = '%u'`, userdb static (same uid/gid/home); run with Dovecot's default (no auth cache) and with `auth_cache_size = 10M`.",
         'Ceiling: `passdb static nopassword=y` + the same userdb static — every login succeeds without any password work: login process + auth + imap process start, i.e. Dovecot’s own cost per login.',
         `Load: a Node IMAP client, connect → \`a LOGIN\` → \`b LOGOUT\`, ${CONCURRENCY} concurrent connections, each from a different 127.x.y.z source address (no per-IP auth penalty). First pass = every user once (shuffled); repeat pass = the same users again (reshuffled), right after. Latency = connect → LOGIN answer. 3 warm-up logins per instance with a separate user. One run; client, Dovecot, mailpassd and PostgreSQL share the machine's cores.`,
         `Goal denominators: the faster of the two passdb sql variants in the same pass.`,
-        `Rotation: ${nRotations} rotations (admin API \`POST /v1/mailboxes/<addr>/rotate\`, wait_ms 5000; daemon with MAILPASSD_DOVEADM=local and MAILPASSD_DOVEADM_CONFIG = instance (a)'s dovecot.conf, run as root → \`doveadm auth cache flush\` + \`kick\`), each on a user whose old password was logged in (cached) just before. Effect = from the call until, in one probe round (two concurrent IMAP logins, started after the call answers, rounds 10 ms apart), the old password is refused and the new one accepted — an upper bound including one probe round.`,
       ],
       tables: [
         { columns: ['passdb', 'pass', 'logins/s', 'p50', 'p99', 'failures', '÷ static ceiling'], rows: backends.flatMap((b) => [row(b, 'first'), row(b, 'repeat')]) },
-        {
-          columns: ['rotation through Dovecot', 'p50', 'p99', 'max', 'n'],
-          rows: [
-            ['call → old password refused and new accepted over IMAP', ms(median(effect)), ms(p99), ms(Math.max(...effect)), String(effect.length)],
-            ['the probe alone (a wrong and a right IMAP login, no rotation)', ms(median(probeCost)), ms(percentile(probeCost, 99)), ms(Math.max(...probeCost)), String(probeCost.length)],
-            ['call → API answered (flush + kick done)', ms(median(callDone)), ms(percentile(callDone, 99)), ms(Math.max(...callDone)), String(callDone.length)],
-            ["Dovecot default `auth_cache_ttl` (old password kept by an un-flushed cache)", '', ms(DOVECOT_AUTH_CACHE_TTL_S * 1000), '', ''],
-          ],
-        },
       ],
       verdicts: [
         { what: 'first logins: mailpassd / passdb sql', value: firstRatio, shown: `${fmt(firstRatio, 2)} (${fmt(r.mailpassd.first.rate)} vs ${fmt(sqlBestFirst)}/s)`, floor: `≥ ${FIRST_GOAL}`, pass: firstRatio >= FIRST_GOAL },
         { what: 'repeat logins: mailpassd / passdb sql', value: repeatRatio, shown: `${fmt(repeatRatio, 2)} (${fmt(r.mailpassd.repeat.rate)} vs ${fmt(sqlBestRepeat)}/s)`, floor: `≥ ${REPEAT_GOAL}`, pass: repeatRatio >= REPEAT_GOAL },
         { what: 'failed logins in the measured passes', value: failures, shown: String(failures), floor: '0', pass: failures === 0 },
-        { what: 'rotation through Dovecot, effect p99', value: p99, shown: ms(p99), floor: `< ${ROTATION_FLOOR_MS} ms`, pass: p99 < ROTATION_FLOOR_MS && gaveUp === 0 },
-        { what: 'rotations answered complete', value: nRotations - incomplete, shown: `${effect.length + gaveUp - incomplete} / ${effect.length + gaveUp}`, floor: 'all', pass: incomplete === 0 },
       ],
       notes: [
         `Against the ceiling: mailpassd first ${fmt(r.mailpassd.first.rate / ceilF, 2)}, repeat ${fmt(r.mailpassd.repeat.rate / ceilR, 2)}; passdb sql first ${fmt(r.sql.first.rate / ceilF, 2)}, repeat ${fmt(r.sql.repeat.rate / ceilR, 2)} (with cache: ${fmt(r.sqlcache.first.rate / ceilF, 2)} / ${fmt(r.sqlcache.repeat.rate / ceilR, 2)}).`,
         `Ratios against each sql variant: first ${fmt(r.mailpassd.first.rate / r.sql.first.rate, 2)} (no cache) / ${fmt(r.mailpassd.first.rate / r.sqlcache.first.rate, 2)} (cache); repeat ${fmt(r.mailpassd.repeat.rate / r.sql.repeat.rate, 2)} / ${fmt(r.mailpassd.repeat.rate / r.sqlcache.repeat.rate, 2)}.`,
-        `For scale: without the flush, Dovecot's default auth_cache_ttl keeps an old password valid for up to ${DOVECOT_AUTH_CACHE_TTL_S} s — ${fmt((DOVECOT_AUTH_CACHE_TTL_S * 1000) / p99, 0)}× the rotation p99 here.${gaveUp ? ` ${gaveUp} rotation(s) had no effect within ${GIVE_UP_MS / 1000} s.` : ''}`,
       ],
-      figures: { res: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { first: v.first.rate, repeat: v.repeat.rate }])), firstRatio, repeatRatio, rotationP50: median(effect), rotationP99: p99 },
+      figures: { res: Object.fromEntries(Object.entries(r).map(([k, v]) => [k, { first: v.first.rate, repeat: v.repeat.rate }])), firstRatio, repeatRatio },
     };
   } finally {
     for (const inst of instances) await inst.stop();

@@ -108,11 +108,27 @@ export function dovecotDir(label) {
 }
 
 /**
+ * Dovecot 2.3 holds every refused login back: failures wait in a queue that is
+ * flushed by a 500 ms timer, even with `auth_failure_delay = 0`
+ * (src/auth/auth-request-handler.c, AUTH_FAILURE_DELAY_CHECK_MSECS), so an IMAP
+ * "NO" arrives ≥ 500 ms after Dovecot decided it. A passdb may ask for its
+ * failure to skip that queue with the `nodelay` field, but a failed passdb's own
+ * fields are rolled back; a field-only passdb placed first (static,
+ * `noauthenticate`: it authenticates nobody, its result is "next") keeps it.
+ * The password decision, the auth cache and the shipped passdb are unchanged:
+ * only the refusal is delivered when it is made, so a probe times the decision
+ * rather than Dovecot's tarpit. Benchmarks only — never in production.
+ */
+const REFUSE_AT_ONCE = ['# bench probe: deliver refusals when decided (see bench/lib/dovecot.js)', 'passdb {', '  driver = static', '  args = noauthenticate nodelay=y', '}'];
+
+/**
  * Starts one private Dovecot. kind: 'mailpassd' (authUrl), 'sql' (pg {host,port,dbname,user,password}),
  * 'static'. cache: undefined = as that passdb is deployed (shipped snippet / Dovecot default: off),
  * false = auth_cache_size 0, a string = that auth_cache_size. extra: lines appended.
+ * refuseAtOnce: see REFUSE_AT_ONCE. doveadmHttp: {port, apiKey} opens the doveadm HTTP API
+ * the way the README tells 2.3 users to (`doveadm_api_key` + `service doveadm { inet_listener http }`).
  */
-export async function startDovecot({ kind, label = kind, authUrl, pg, home, cache, extra = [], reserved }) {
+export async function startDovecot({ kind, label = kind, authUrl, pg, home, cache, extra = [], refuseAtOnce = false, doveadmHttp = null, reserved }) {
   ensureGroup('mailpassd');
   const { dir, configPath } = reserved ?? dovecotDir(label);
   const baseDir = path.join(dir, 'run');
@@ -183,6 +199,8 @@ export async function startDovecot({ kind, label = kind, authUrl, pg, home, cach
     '    port = 0',
     '  }',
     '}',
+    ...(doveadmHttp ? [`doveadm_api_key = ${doveadmHttp.apiKey}`, 'service doveadm {', '  inet_listener http {', '    address = 127.0.0.1', `    port = ${doveadmHttp.port}`, '  }', '}'] : []),
+    ...(refuseAtOnce ? REFUSE_AT_ONCE : []),
     ...auth,
     ...cacheLines,
     ...extra,
@@ -265,6 +283,49 @@ export function imapLogin(port, user, password, { localAddress, timeoutMs = 15_0
           }
         } else if (state === 'logout' && line.startsWith('b ')) {
           finish(result);
+        }
+      }
+    });
+  });
+}
+
+/**
+ * An IMAP session that logs in and then stays open, to be kicked. Resolves once
+ * LOGIN succeeded (rejects otherwise) with `closed` (a promise of the moment the
+ * server closed it) and `close()` (the client's own LOGOUT-less close).
+ */
+export function openSession(port, user, password, { localAddress, timeoutMs = 15_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    let loggedIn = false;
+    let markClosed;
+    const closed = new Promise((r) => (markClosed = r));
+    const sock = net.connect({ host: '127.0.0.1', port, localAddress });
+    const timer = setTimeout(() => sock.destroy(new Error('session: no LOGIN answer')), timeoutMs);
+    sock.setEncoding('latin1');
+    sock.on('error', (e) => {
+      if (!loggedIn) reject(e);
+    });
+    sock.on('close', () => {
+      markClosed(performance.now());
+      if (!loggedIn) reject(new Error('session closed before LOGIN answered'));
+    });
+    sock.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (!loggedIn && line.startsWith('* OK')) sock.write(`a LOGIN ${quote(user)} ${quote(password)}\r\n`);
+        else if (!loggedIn && line.startsWith('a ')) {
+          clearTimeout(timer);
+          if (!line.startsWith('a OK')) {
+            sock.destroy();
+            reject(new Error(`session LOGIN answered ${line}`));
+            return;
+          }
+          loggedIn = true;
+          resolve({ closed, close: () => sock.destroy() });
         }
       }
     });
