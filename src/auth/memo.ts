@@ -3,7 +3,9 @@ import { createHmac, randomBytes } from 'node:crypto';
 /**
  * Remembers recent successful verifications so a repeat login skips argon2.
  * The key is HMAC(process key, stored hash ‖ password): a rotated hash can never
- * hit a stale entry, and the memo holds nothing that reveals a password.
+ * hit a stale entry, and the memo holds nothing that reveals a password. So a
+ * rotation needs no purge: other users' entries stay, and the node does not pay
+ * an argon2 run per active user after every change anywhere in the cluster.
  */
 export class VerificationMemo {
   private readonly key = randomBytes(32);
@@ -43,9 +45,5 @@ export class VerificationMemo {
     this.entries.set(key, now + this.ttlMs);
     // Map keeps insertion order: the first key is the oldest.
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-  }
-
-  clear(): void {
-    this.entries.clear();
   }
 }

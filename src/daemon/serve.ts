@@ -48,7 +48,7 @@ export async function startDaemon(config: Config, opts: ServeOptions): Promise<R
     const authenticator = new Authenticator(ctx, metrics);
     await authenticator.init();
     prewarmPolicy(config.policy);
-    const worker = await startNodeWorker(ctx, metrics, authenticator.memo);
+    const worker = await startNodeWorker(ctx, metrics);
     cleanups.push(() => worker.stop());
     const auth = buildAuthListener(ctx, authenticator);
     const admin = buildAdminListener(ctx, { metrics, authenticator });

@@ -2,7 +2,6 @@ import { hostname } from 'node:os';
 import type { Client } from '../store/pool.js';
 import type { Context } from '../context.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { VerificationMemo } from '../auth/memo.js';
 import { createDoveadm, type Doveadm } from '../dovecot/doveadm.js';
 import { INVALIDATION_CHANNEL, invalidationsAfter } from '../store/sql/invalidations.js';
 import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode } from '../store/sql/nodes.js';
@@ -24,7 +23,7 @@ const BATCH = 100;
  * advance this node's cursor. A failure is recorded on the node and retried; it
  * never advances the cursor, so nothing is skipped.
  */
-export async function startNodeWorker(ctx: Context, metrics: Metrics | null, memo: VerificationMemo | null): Promise<NodeWorker> {
+export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Promise<NodeWorker> {
   const { config, pool, log } = ctx;
   const nodeId = config.nodeId;
   const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs);
@@ -46,7 +45,6 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null, mem
         await recordNodeError(pool, nodeId, error);
         return;
       }
-      memo?.clear();
       await advanceCursor(pool, nodeId, inv.id);
       cursor = inv.id;
       metrics?.invalidationsApplied.inc({ outcome: 'applied' });

@@ -5,6 +5,8 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { addDomain } from '../../src/accounts/domains.js';
 import { createMailbox, updateMailbox } from '../../src/accounts/mailboxes.js';
 import { rotatePassword } from '../../src/rotation/rotate.js';
+import { rotateAndWait } from '../../src/rotation/service.js';
+import { startNodeWorker } from '../../src/rotation/node-worker.js';
 import { hashPassword } from '../../src/auth/hash.js';
 import type { App } from '../../src/http/server.js';
 import { createTestDatabase } from '../helpers/postgres.js';
@@ -107,11 +109,27 @@ describe('auth listener: the memo never outlives a password', () => {
     expect((await verify('alice@example.org', 'Another-Strong-Secret-42')).json().result).toBe('ok');
   });
 
+  it("a rotation applied by this node's worker leaves other users' entries: bob's repeat login still skips argon2", async () => {
+    const worker = await startNodeWorker(ctx, null);
+    try {
+      await verify('bob@example.org', PW);
+      const rotated = await rotateAndWait(ctx, null, actor, { address: 'alice@example.org', password: { kind: 'given', value: 'Yet-Another-Secret-58' }, kick: true, reason: 'rotate', waitMs: 5000 });
+      expect(rotated.nodes.find((n) => n.node_id === worker.nodeId)?.applied).toBe(true);
+      argon2Runs = 0;
+      expect((await verify('bob@example.org', PW)).json().result).toBe('ok');
+      expect(argon2Runs).toBe(0);
+      expect((await verify('alice@example.org', 'Another-Strong-Secret-42')).json().result).toBe('password_mismatch');
+      expect((await verify('alice@example.org', 'Yet-Another-Secret-58')).json().result).toBe('ok');
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('a hash changed behind our back (another writer, same table) is honoured on the next verify', async () => {
-    await verify('alice@example.org', 'Another-Strong-Secret-42');
+    await verify('alice@example.org', 'Yet-Another-Secret-58');
     const hash = await hashPassword('Third-Strong-Secret-77', ctx.config.hash);
     await ctx.pool.query('UPDATE mailboxes SET password_hash = $1 WHERE address = $2', [hash, 'alice@example.org']);
-    expect((await verify('alice@example.org', 'Another-Strong-Secret-42')).json().result).toBe('password_mismatch');
+    expect((await verify('alice@example.org', 'Yet-Another-Secret-58')).json().result).toBe('password_mismatch');
     expect((await verify('alice@example.org', 'Third-Strong-Secret-77')).json().result).toBe('ok');
   });
 });
