@@ -69,12 +69,14 @@ async function imapRound(port, old, fresh) {
 }
 
 /**
- * `n` rotations of USER through `api`; `hooks.before(current)` runs before each
+ * `n` rotations of USER through the first daemon's admin API; `hooks.before(current)` runs before each
  * call (untimed), `hooks.effect(old, fresh, t0)` returns the time to effect on
  * all nodes, `hooks.after(old, fresh)` runs after it (untimed). The first
  * WARMUP_ROTATIONS are run in full but not recorded.
  */
-async function rotateMany({ n, api, token, nodes, initial, hooks }) {
+async function rotateMany({ n, daemons, token, initial, hooks }) {
+  const api = daemons[0].adminUrl;
+  const nodes = daemons.length;
   let warmups = WARMUP_ROTATIONS;
   /** Sums of what the hooks counted (objects of numbers), recorded rotations only. */
   const seen = {};
@@ -127,9 +129,8 @@ async function listenerPhase(ctx, n) {
     for (const d of daemons) if ((await verify(d.authUrl, USER, initial)) !== 'ok') throw new Error(`rotation preflight failed on ${d.nodeId}`);
     const run = await rotateMany({
       n,
-      api: daemons[0].adminUrl,
+      daemons,
       token,
-      nodes: daemons.length,
       initial,
       hooks: {
         effect: async (old, fresh, t0) => Math.max(...(await Promise.all(daemons.map((d) => until(() => listenerRound(d.authUrl, old, fresh), t0))))),
@@ -187,9 +188,8 @@ async function dovecotPhase(ctx, n, mode) {
     let rounds = 0;
     const run = await rotateMany({
       n,
-      api: daemons[0].adminUrl,
+      daemons,
       token,
-      nodes: daemons.length,
       initial,
       hooks: {
         async before(current) {

@@ -239,6 +239,21 @@ export function nextSource() {
 
 const quote = (s) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
+/** Calls onLine for each CRLF-terminated line the server sends. */
+function onImapLines(sock, onLine) {
+  let buf = '';
+  sock.setEncoding('latin1');
+  sock.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\r\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      onLine(line);
+    }
+  });
+}
+
 /**
  * One IMAP session: connect (from `localAddress`), LOGIN, LOGOUT. Resolves
  * 'ok' | 'no' (authentication failed) | 'tempfail' | 'error:<text>', and the
@@ -247,7 +262,6 @@ const quote = (s) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 export function imapLogin(port, user, password, { localAddress, timeoutMs = 15_000 } = {}) {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    let buf = '';
     let state = 'greeting';
     let result = null;
     let loginMs = NaN;
@@ -259,31 +273,24 @@ export function imapLogin(port, user, password, { localAddress, timeoutMs = 15_0
       resolve({ result: r, ms: loginMs });
     };
     const timer = setTimeout(() => finish('error:timeout'), timeoutMs);
-    sock.setEncoding('latin1');
     sock.on('error', (e) => finish(`error:${e.code ?? e.message}`));
     sock.on('close', () => finish(result ?? 'error:closed'));
-    sock.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\r\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        if (state === 'greeting' && line.startsWith('* OK')) {
-          state = 'login';
-          sock.write(`a LOGIN ${quote(user)} ${quote(password)}\r\n`);
-        } else if (state === 'login' && line.startsWith('a ')) {
-          loginMs = performance.now() - t0;
-          if (line.startsWith('a OK')) {
-            result = 'ok';
-            state = 'logout';
-            sock.write('b LOGOUT\r\n');
-          } else {
-            result = /UNAVAILABLE|Temporary/i.test(line) ? 'tempfail' : line.startsWith('a NO') ? 'no' : `error:${line}`;
-            finish(result);
-          }
-        } else if (state === 'logout' && line.startsWith('b ')) {
+    onImapLines(sock, (line) => {
+      if (state === 'greeting' && line.startsWith('* OK')) {
+        state = 'login';
+        sock.write(`a LOGIN ${quote(user)} ${quote(password)}\r\n`);
+      } else if (state === 'login' && line.startsWith('a ')) {
+        loginMs = performance.now() - t0;
+        if (line.startsWith('a OK')) {
+          result = 'ok';
+          state = 'logout';
+          sock.write('b LOGOUT\r\n');
+        } else {
+          result = /UNAVAILABLE|Temporary/i.test(line) ? 'tempfail' : line.startsWith('a NO') ? 'no' : `error:${line}`;
           finish(result);
         }
+      } else if (state === 'logout' && line.startsWith('b ')) {
+        finish(result);
       }
     });
   });
@@ -296,13 +303,11 @@ export function imapLogin(port, user, password, { localAddress, timeoutMs = 15_0
  */
 export function openSession(port, user, password, { localAddress, timeoutMs = 15_000 } = {}) {
   return new Promise((resolve, reject) => {
-    let buf = '';
     let loggedIn = false;
     let markClosed;
     const closed = new Promise((r) => (markClosed = r));
     const sock = net.connect({ host: '127.0.0.1', port, localAddress });
     const timer = setTimeout(() => sock.destroy(new Error('session: no LOGIN answer')), timeoutMs);
-    sock.setEncoding('latin1');
     sock.on('error', (e) => {
       if (!loggedIn) reject(e);
     });
@@ -310,23 +315,18 @@ export function openSession(port, user, password, { localAddress, timeoutMs = 15
       markClosed(performance.now());
       if (!loggedIn) reject(new Error('session closed before LOGIN answered'));
     });
-    sock.on('data', (d) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\r\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        if (!loggedIn && line.startsWith('* OK')) sock.write(`a LOGIN ${quote(user)} ${quote(password)}\r\n`);
-        else if (!loggedIn && line.startsWith('a ')) {
-          clearTimeout(timer);
-          if (!line.startsWith('a OK')) {
-            sock.destroy();
-            reject(new Error(`session LOGIN answered ${line}`));
-            return;
-          }
-          loggedIn = true;
-          resolve({ closed, close: () => sock.destroy() });
+    onImapLines(sock, (line) => {
+      if (loggedIn) return;
+      if (line.startsWith('* OK')) sock.write(`a LOGIN ${quote(user)} ${quote(password)}\r\n`);
+      else if (line.startsWith('a ')) {
+        clearTimeout(timer);
+        if (!line.startsWith('a OK')) {
+          sock.destroy();
+          reject(new Error(`session LOGIN answered ${line}`));
+          return;
         }
+        loggedIn = true;
+        resolve({ closed, close: () => sock.destroy() });
       }
     });
   });
