@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
 import type { DoveadmTarget } from '../config/index.js';
+import { runBinary, type RunBinary } from './run-binary.js';
 
 /** How this node reaches its Dovecot to make a change take effect: flush the auth cache, kick sessions. */
 export interface Doveadm {
@@ -19,12 +19,13 @@ export class DoveadmError extends Error {
   readonly code = 'doveadm_failed';
 }
 
-export function createDoveadm(target: DoveadmTarget, timeoutMs: number): Doveadm {
+/** `run`: how `local` runs doveadm — the daemon passes its spawner (spawner.ts), a CLI command runs it directly. */
+export function createDoveadm(target: DoveadmTarget, timeoutMs: number, run: RunBinary = runBinary): Doveadm {
   switch (target.kind) {
     case 'none':
       return { kind: 'none', flush: async () => undefined, kick: async () => undefined, apply: async () => [] };
     case 'local':
-      return localDoveadm(target.binary, target.configFile, timeoutMs);
+      return localDoveadm(target.binary, target.configFile, timeoutMs, run);
     case 'http':
       return httpDoveadm(target.url, target.apiKey, timeoutMs);
   }
@@ -32,23 +33,6 @@ export function createDoveadm(target: DoveadmTarget, timeoutMs: number): Doveadm
 
 /** Exit status of `doveadm kick` when nobody matched (EX_NOUSER). */
 const EX_NOUSER = 68;
-
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runDoveadm(binary: string, args: string[], timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(binary, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: number | string; killed?: boolean }) | null;
-      if (e && typeof e.code === 'string') resolve({ code: -1, stdout, stderr: `${stderr}${e.code === 'ENOENT' ? `${binary} not found` : e.message}` });
-      else if (e?.killed) resolve({ code: -1, stdout, stderr: `${stderr}timed out after ${timeoutMs} ms` });
-      else resolve({ code: e ? Number(e.code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const firstLine = (s: string) => s.trim().split('\n').find((l) => l.trim()) ?? '';
 
@@ -67,17 +51,17 @@ const relevantStderr = (s: string) => s.split('\n').filter((l) => l.trim() && !H
  * reach auth-master prints "Error: …" and still exits 0, and a 2.3 `kick` that
  * may not signal the session prints an error and exits 68 like "nobody to kick".
  */
-export function localDoveadm(binary: string, configFile: string | null, timeoutMs: number): Doveadm {
+export function localDoveadm(binary: string, configFile: string | null, timeoutMs: number, run: RunBinary = runBinary): Doveadm {
   const base = configFile ? ['-c', configFile] : [];
   const flush = async (user: string) => {
-    const r = await runDoveadm(binary, [...base, 'auth', 'cache', 'flush', user], timeoutMs);
+    const r = await run(binary, [...base, 'auth', 'cache', 'flush', user], timeoutMs);
     const stderr = relevantStderr(r.stderr);
     if (r.code !== 0 || /error|fatal|panic/i.test(stderr)) {
       throw new DoveadmError(`doveadm auth cache flush: ${firstLine(stderr) || `exit ${r.code}`}`);
     }
   };
   const kick = async (user: string) => {
-    const r = await runDoveadm(binary, [...base, 'kick', user], timeoutMs);
+    const r = await run(binary, [...base, 'kick', user], timeoutMs);
     const stderr = relevantStderr(r.stderr);
     const failed = /error|fatal|panic|failed|not permitted/i.test(stderr);
     if (!failed && (r.code === 0 || r.code === EX_NOUSER)) return;

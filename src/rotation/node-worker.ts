@@ -3,6 +3,7 @@ import type { Client } from '../store/pool.js';
 import type { Context } from '../context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createDoveadm, type Doveadm } from '../dovecot/doveadm.js';
+import { startSpawner } from '../dovecot/spawner.js';
 import { INVALIDATION_CHANNEL, invalidationsAfter } from '../store/sql/invalidations.js';
 import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode } from '../store/sql/nodes.js';
 import type { InvalidationRow } from '../store/sql/rows.js';
@@ -26,7 +27,8 @@ const BATCH = 100;
 export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Promise<NodeWorker> {
   const { config, pool, log } = ctx;
   const nodeId = config.nodeId;
-  const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs);
+  const spawner = config.doveadm.kind === 'local' ? startSpawner() : null;
+  const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs, spawner?.run);
   const node = await registerNode(pool, nodeId, hostname(), config.doveadm.kind);
   let cursor = node.applied_invalidation_id;
   let stopped = false;
@@ -118,6 +120,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
       }
       // Marked stale at once, so a rotation does not wait for a node that said goodbye.
       await markNodeStopped(pool, nodeId).catch(() => undefined);
+      await spawner?.stop();
     },
   };
 }
