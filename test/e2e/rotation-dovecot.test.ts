@@ -22,22 +22,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminToken, postJson, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
+import { adminToken, verify } from '../helpers/daemon.js';
 import { ensureUser, freePort, groupId, NOBODY_UID, run, startDovecot, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
-import { freshLoopback, ImapSession, imapLogin } from '../helpers/imap.js';
+import { freshLoopback } from '../helpers/imap.js';
+import { expectKicked, nodeIn, RotationScenario, WAIT_FAIL_MS, WAIT_OK_MS, type Account, type RotateBody } from '../helpers/rotation-scenario.js';
 
 const API_KEY = 'rotation-e2e-doveadm-api-key-0123456789';
-/** How long a rotation may wait for a node that should confirm (never reached when it works). */
-const WAIT_OK_MS = 15_000;
-/** How long a rotation waits when a node is expected NOT to confirm. */
-const WAIT_FAIL_MS = 4_000;
-const REFUSED = 'a1 NO [AUTHENTICATIONFAILED] Authentication failed.';
-
-interface Account {
-  address: string;
-  old: string;
-  new: string;
-}
 const account = (local: string, n: number): Account => ({
   address: `${local}@rotation.example.net`,
   old: `Harbor-Violet-Quokka-${n}1-Stencil`,
@@ -51,88 +41,28 @@ const HTTP_UNPRIV = account('niaj', 5);
 const FAILING = account('olivia', 6);
 const FAILING_CLI_PW = 'Thimble-Cascade-Marmot-68-Quiver';
 
-interface NodeOutcome {
-  node_id: string;
-  applied: boolean;
-  stale: boolean;
-  error?: string;
-}
-interface RotateBody {
-  address: string;
-  complete: boolean;
-  nodes: NodeOutcome[];
-}
-
 let backend: E2eBackend;
 let dc: DovecotInstance;
-let token: string;
+let sc: RotationScenario;
 let mailpassd: { uid: number; gid: number };
-const nodes = new Set<TestDaemon>();
-
-/** A node daemon for this Dovecot, on the same database; stopped by the caller or in afterAll. */
-async function startNode(nodeId: string, env: Record<string, string>, user?: { uid: number; gid: number }): Promise<TestDaemon> {
-  const d = await startTestDaemon({ databaseUrl: backend.cluster.url, nodeId, env, ...(user ? { user } : {}) });
-  nodes.add(d);
-  return d;
-}
-
-async function stopNode(d: TestDaemon): Promise<void> {
-  nodes.delete(d);
-  await d.stop();
-}
 
 const localEnv = () => ({ MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_CONFIG: dc.configPath });
 const httpEnv = (port = dc.doveadmHttpPort!) => ({ MAILPASSD_DOVEADM: `http://127.0.0.1:${port}/doveadm/v1`, MAILPASSD_DOVEADM_API_KEY: API_KEY });
 
-async function rotate(address: string, password: string, waitMs: number): Promise<RotateBody> {
-  const r = await postJson(`${backend.daemon.adminUrl}/v1/mailboxes/${encodeURIComponent(address)}/rotate`, { password, wait_ms: waitMs }, { authorization: `Bearer ${token}` });
-  expect(r.status, r.text).toBe(200);
-  return r.body as RotateBody;
-}
-
-function nodeIn(body: RotateBody, nodeId: string): NodeOutcome {
-  const n = body.nodes.find((x) => x.node_id === nodeId);
-  if (!n) throw new Error(`node ${nodeId} missing from ${JSON.stringify(body)}`);
-  return n;
-}
-
-const authTest = (user: string, password: string) => dc.doveadm(['auth', 'test', '-x', `rip=${freshLoopback()}`, user, password]);
-
-/** An IMAP session logged in with the old password (which also puts it in Dovecot's cache). */
-async function openSession(a: Account): Promise<ImapSession> {
-  const s = await ImapSession.open(dc.imapPort, { localAddress: freshLoopback() });
-  const login = await s.login(a.address, a.old);
-  expect(login.line).toMatch(/^a1 OK .*Logged in/);
-  return s;
-}
-
-/** The session's next command finds the connection ended by the server. */
-async function expectKicked(s: ImapSession): Promise<void> {
-  const after = await s.command('NOOP', 10_000);
-  expect(after.status === 'CLOSED' || after.untagged.some((l) => /^\* BYE/.test(l)), JSON.stringify(after)).toBe(true);
-}
-
-async function expectOldRefusedNewAccepted(a: Account): Promise<void> {
-  const old = await imapLogin(dc.imapPort, a.address, a.old, { localAddress: freshLoopback() });
-  expect(old.line).toBe(REFUSED);
-  const fresh = await imapLogin(dc.imapPort, a.address, a.new, { localAddress: freshLoopback() });
-  expect(fresh.line).toMatch(/^a1 OK .*Logged in/);
-}
-
 /** The whole story for a node that must confirm: warm cache + open session → rotate → in force on Dovecot. */
 async function rotationTakesEffect(nodeId: string, a: Account, env: Record<string, string>, user?: { uid: number; gid: number }): Promise<void> {
-  const node = await startNode(nodeId, env, user);
-  const session = await openSession(a);
+  const node = await sc.startNode(nodeId, env, user);
+  const session = await sc.openSession(a);
   try {
-    expect((await authTest(a.address, a.old)).stdout).toContain(`passdb: ${a.address} auth succeeded`);
-    const body = await rotate(a.address, a.new, WAIT_OK_MS);
+    expect((await sc.authTest(a.address, a.old)).stdout).toContain(`passdb: ${a.address} auth succeeded`);
+    const body = await sc.rotate(a.address, a.new, WAIT_OK_MS);
     expect(nodeIn(body, nodeId), JSON.stringify(body)).toEqual({ node_id: nodeId, applied: true, stale: false });
     expect(body.complete).toBe(true);
     await expectKicked(session);
-    await expectOldRefusedNewAccepted(a);
+    await sc.expectOldRefusedNewAccepted(a);
   } finally {
     session.close();
-    await stopNode(node);
+    await sc.stopNode(node);
   }
 }
 
@@ -148,13 +78,13 @@ beforeAll(async () => {
   backend = await startE2eBackend({ MAILPASSD_DOVEADM: 'none' });
   await backend.mailbox(CTRL.address, CTRL.old); // creates the domain first
   await Promise.all([LOCAL_ROOT, HTTP_ROOT, LOCAL_UNPRIV, HTTP_UNPRIV, FAILING].map((a) => backend.mailbox(a.address, a.old)));
-  token = await adminToken(backend.daemon);
   dc = await startDovecot({ authUrl: backend.daemon.authUrl, passdb: 'lua', cache: { size: '10M', ttl: '1 hour' }, doveadmApiKey: API_KEY });
+  sc = new RotationScenario(backend, dc, await adminToken(backend.daemon));
 });
 
 afterAll(async () => {
   if (process.env.MAILPASSD_E2E_VERBOSE) console.log(dc?.log());
-  for (const d of [...nodes]) await stopNode(d).catch(() => undefined);
+  await sc?.stopAll();
   await dc?.stop();
   await backend?.stop();
 });
@@ -168,11 +98,11 @@ describe('Dovecot 2.3 auth cache is on (otherwise nothing below proves anything)
   });
 
   it('without a flush, Dovecot keeps accepting the old password from its cache after the change', async () => {
-    const first = await imapLogin(dc.imapPort, CTRL.address, CTRL.old, { localAddress: freshLoopback() });
+    const first = await sc.login(CTRL.address, CTRL.old);
     expect(first.line).toMatch(/^a1 OK .*Logged in/);
 
     // Only doveadm=none nodes are live: the change is committed, nobody tells Dovecot.
-    const body = await rotate(CTRL.address, CTRL.new, WAIT_OK_MS);
+    const body = await sc.rotate(CTRL.address, CTRL.new, WAIT_OK_MS);
     expect(body.complete).toBe(true);
     expect(body.nodes.filter((n) => !n.stale).map((n) => n.node_id)).toEqual([backend.daemon.env.MAILPASSD_NODE_ID]);
 
@@ -180,15 +110,15 @@ describe('Dovecot 2.3 auth cache is on (otherwise nothing below proves anything)
     const direct = await verify(backend.daemon, CTRL.address, CTRL.old, { remote_ip: freshLoopback() });
     expect(direct.body).toMatchObject({ result: 'password_mismatch' });
     // ... yet Dovecot, answering from its cache, still lets it in.
-    const stale = await imapLogin(dc.imapPort, CTRL.address, CTRL.old, { localAddress: freshLoopback() });
+    const stale = await sc.login(CTRL.address, CTRL.old);
     expect(stale.line).toMatch(/^a1 OK .*Logged in/);
-    expect((await authTest(CTRL.address, CTRL.old)).stdout).toContain(`passdb: ${CTRL.address} auth succeeded`);
+    expect((await sc.authTest(CTRL.address, CTRL.old)).stdout).toContain(`passdb: ${CTRL.address} auth succeeded`);
 
     // The flush finds that entry, and only then is the old password refused.
     const flush = await dc.doveadm(['auth', 'cache', 'flush', CTRL.address]);
     expect(flush.stderr).not.toMatch(/Error:/);
     expect(flush.stdout).toMatch(/^[1-9]\d* cache entries flushed$/m); // passdb (+ userdb after an IMAP login)
-    const after = await authTest(CTRL.address, CTRL.old);
+    const after = await sc.authTest(CTRL.address, CTRL.old);
     expect(after.stdout).toContain(`passdb: ${CTRL.address} auth failed`);
     expect(after.stdout).not.toContain('code=temp_fail');
   });
@@ -218,14 +148,14 @@ describe('rotate with the daemon as the unprivileged user mailpassd (only the sh
 
   it('local: the flush works but 2.3 cannot kick unprivileged → reported as NOT applied with the kick error', async () => {
     const nodeId = 'mail-local-mailpassd';
-    const node = await startNode(nodeId, localEnv(), mailpassd);
-    const session = await openSession(LOCAL_UNPRIV);
+    const node = await sc.startNode(nodeId, localEnv(), mailpassd);
+    const session = await sc.openSession(LOCAL_UNPRIV);
     try {
       const ids = processIds(node.pid);
       expect(ids).toMatchObject({ uid: mailpassd.uid, gid: mailpassd.gid });
       expect(ids.groups.split(/\s+/).filter(Boolean).map(Number).filter((g) => g !== mailpassd.gid)).toEqual([]);
 
-      const body = await rotate(LOCAL_UNPRIV.address, LOCAL_UNPRIV.new, WAIT_FAIL_MS);
+      const body = await sc.rotate(LOCAL_UNPRIV.address, LOCAL_UNPRIV.new, WAIT_FAIL_MS);
       expect(body.complete).toBe(false);
       const n = nodeIn(body, nodeId);
       expect(n.applied, JSON.stringify(body)).toBe(false);
@@ -236,13 +166,13 @@ describe('rotate with the daemon as the unprivileged user mailpassd (only the sh
       expect(n.error).toMatch(/^doveadm kick: kill\(\d+, SIGTERM\) failed: Operation not permitted$/);
 
       // What Dovecot shows: the flush did reach it, the session stays open.
-      await expectOldRefusedNewAccepted(LOCAL_UNPRIV);
+      await sc.expectOldRefusedNewAccepted(LOCAL_UNPRIV);
       const still = await session.command('NOOP', 10_000);
       expect(still.status).toBe('OK');
       expect(node.logs()).toMatch(/invalidation not applied; will retry/);
     } finally {
       session.close();
-      await stopNode(node);
+      await sc.stopNode(node);
     }
   });
 
@@ -256,13 +186,13 @@ describe('a node whose doveadm fails is reported as not applied, next to a healt
     const closedPort = await freePort(); // nothing listens there
     const nogroup = { uid: NOBODY_UID, gid: groupId('nogroup') };
     const [down, noperm, healthy] = await Promise.all([
-      startNode('mail-doveadm-down', httpEnv(closedPort)),
-      startNode('mail-no-grants', localEnv(), nogroup),
-      startNode('mail-healthy', httpEnv(), mailpassd),
+      sc.startNode('mail-doveadm-down', httpEnv(closedPort)),
+      sc.startNode('mail-no-grants', localEnv(), nogroup),
+      sc.startNode('mail-healthy', httpEnv(), mailpassd),
     ]);
-    const session = await openSession(FAILING);
+    const session = await sc.openSession(FAILING);
     try {
-      const body = await rotate(FAILING.address, FAILING.new, WAIT_FAIL_MS);
+      const body = await sc.rotate(FAILING.address, FAILING.new, WAIT_FAIL_MS);
       expect(body.complete).toBe(false);
 
       const d = nodeIn(body, 'mail-doveadm-down');
@@ -280,7 +210,7 @@ describe('a node whose doveadm fails is reported as not applied, next to a healt
       expect(nodeIn(body, 'mail-healthy')).toEqual({ node_id: 'mail-healthy', applied: true, stale: false });
       // The healthy node alone made it take effect on this Dovecot.
       await expectKicked(session);
-      await expectOldRefusedNewAccepted(FAILING);
+      await sc.expectOldRefusedNewAccepted(FAILING);
 
       // The CLI says the same and exits 1.
       const cli = await backend.daemon.cli(['rotate', FAILING.address, '--password-stdin', '--wait', '3'], FAILING_CLI_PW);
@@ -299,7 +229,7 @@ describe('a node whose doveadm fails is reported as not applied, next to a healt
       expect(nodeIn(out, 'mail-healthy')).toMatchObject({ applied: true });
     } finally {
       session.close();
-      await Promise.all([stopNode(down), stopNode(noperm), stopNode(healthy)]);
+      await Promise.all([sc.stopNode(down), sc.stopNode(noperm), sc.stopNode(healthy)]);
     }
   });
 });

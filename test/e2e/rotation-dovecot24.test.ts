@@ -20,21 +20,13 @@
 import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminToken, postJson, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
+import { adminToken, verify } from '../helpers/daemon.js';
 import { ensureUser, groupId, makeTempDir, NOBODY_UID, run, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { startDovecot24, TRIXIE_DIR } from '../helpers/dovecot24.js';
-import { freshLoopback, ImapSession, imapLogin } from '../helpers/imap.js';
+import { freshLoopback } from '../helpers/imap.js';
+import { expectKicked, nodeIn, RotationScenario, WAIT_FAIL_MS, WAIT_OK_MS, type Account } from '../helpers/rotation-scenario.js';
 
 const API_KEY = 'rotation24-e2e-doveadm-api-key-0123456789';
-const WAIT_OK_MS = 15_000;
-const WAIT_FAIL_MS = 4_000;
-const REFUSED = 'a1 NO [AUTHENTICATIONFAILED] Authentication failed.';
-
-interface Account {
-  address: string;
-  old: string;
-  new: string;
-}
 const account = (local: string, n: number): Account => ({
   address: `${local}@rotation24.example.net`,
   old: `Pelican-Zephyr-Rhubarb-${n}3-Anvil`,
@@ -44,58 +36,14 @@ const CTRL = account('peggy', 1);
 const LOCAL = account('rupert', 2);
 const HTTP = account('sybil', 3);
 
-interface NodeOutcome {
-  node_id: string;
-  applied: boolean;
-  stale: boolean;
-  error?: string;
-}
-interface RotateBody {
-  complete: boolean;
-  nodes: NodeOutcome[];
-}
-
 let backend: E2eBackend;
 let dc: DovecotInstance;
-let token: string;
+let sc: RotationScenario;
 let mailpassd: { uid: number; gid: number };
 let wrapperDir: string;
 let wrapper: string;
 /** dovecot.conf as the chroot's doveadm sees it. */
 let configInChroot: string;
-const nodes = new Set<TestDaemon>();
-
-async function startNode(nodeId: string, env: Record<string, string>, user?: { uid: number; gid: number }): Promise<TestDaemon> {
-  const d = await startTestDaemon({ databaseUrl: backend.cluster.url, nodeId, env, ...(user ? { user } : {}) });
-  nodes.add(d);
-  return d;
-}
-
-async function stopNode(d: TestDaemon): Promise<void> {
-  nodes.delete(d);
-  await d.stop();
-}
-
-async function rotate(address: string, password: string, waitMs: number): Promise<RotateBody> {
-  const r = await postJson(`${backend.daemon.adminUrl}/v1/mailboxes/${encodeURIComponent(address)}/rotate`, { password, wait_ms: waitMs }, { authorization: `Bearer ${token}` });
-  expect(r.status, r.text).toBe(200);
-  return r.body as RotateBody;
-}
-
-function nodeIn(body: RotateBody, nodeId: string): NodeOutcome {
-  const n = body.nodes.find((x) => x.node_id === nodeId);
-  if (!n) throw new Error(`node ${nodeId} missing from ${JSON.stringify(body)}`);
-  return n;
-}
-
-const authTest = (user: string, password: string) => dc.doveadm(['auth', 'test', '-x', `rip=${freshLoopback()}`, user, password]);
-const login = (user: string, password: string) => imapLogin(dc.imapPort, user, password, { localAddress: freshLoopback() });
-
-async function openSession(a: Account): Promise<ImapSession> {
-  const s = await ImapSession.open(dc.imapPort, { localAddress: freshLoopback() });
-  expect((await s.login(a.address, a.old)).line).toMatch(/^a1 OK .*Logged in/);
-  return s;
-}
 
 /** The wrapper as another user/group, the way the daemon runs it. */
 const wrapperAs = (uid: number, gid: number, args: string[]) =>
@@ -106,8 +54,8 @@ beforeAll(async () => {
   backend = await startE2eBackend({ MAILPASSD_DOVEADM: 'none' });
   await backend.mailbox(CTRL.address, CTRL.old);
   await Promise.all([LOCAL, HTTP].map((a) => backend.mailbox(a.address, a.old)));
-  token = await adminToken(backend.daemon);
   dc = await startDovecot24({ authUrl: backend.daemon.authUrl, cache: { size: '10M', ttl: '1 hour' }, doveadmApiKey: API_KEY, mailRoot: backend.mailRoot });
+  sc = new RotationScenario(backend, dc, await adminToken(backend.daemon));
   configInChroot = dc.configPath.slice(TRIXIE_DIR.length);
   wrapperDir = makeTempDir('doveadm24');
   wrapper = join(wrapperDir, 'doveadm');
@@ -117,7 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (process.env.MAILPASSD_E2E_VERBOSE) console.log(dc?.log());
-  for (const d of [...nodes]) await stopNode(d).catch(() => undefined);
+  await sc?.stopAll();
   await dc?.stop();
   await backend?.stop();
   if (wrapperDir) rmSync(wrapperDir, { recursive: true, force: true });
@@ -133,18 +81,18 @@ describe('Dovecot 2.4 auth cache is on', () => {
   });
 
   it('without a flush, Dovecot keeps accepting the old password from its cache after the change', async () => {
-    expect((await login(CTRL.address, CTRL.old)).line).toMatch(/^a1 OK .*Logged in/);
-    const body = await rotate(CTRL.address, CTRL.new, WAIT_OK_MS);
+    expect((await sc.login(CTRL.address, CTRL.old)).line).toMatch(/^a1 OK .*Logged in/);
+    const body = await sc.rotate(CTRL.address, CTRL.new, WAIT_OK_MS);
     expect(body.complete).toBe(true);
     expect(body.nodes.filter((n) => !n.stale).map((n) => n.node_id)).toEqual([backend.daemon.env.MAILPASSD_NODE_ID]);
 
     expect((await verify(backend.daemon, CTRL.address, CTRL.old, { remote_ip: freshLoopback() })).body).toMatchObject({ result: 'password_mismatch' });
-    expect((await login(CTRL.address, CTRL.old)).line).toMatch(/^a1 OK .*Logged in/);
+    expect((await sc.login(CTRL.address, CTRL.old)).line).toMatch(/^a1 OK .*Logged in/);
 
     const flush = await dc.doveadm(['auth', 'cache', 'flush', CTRL.address]);
     expect(flush.stderr).not.toMatch(/Error:/);
     expect(flush.stdout).toMatch(/^[1-9]\d* cache entries flushed$/m);
-    const after = await authTest(CTRL.address, CTRL.old);
+    const after = await sc.authTest(CTRL.address, CTRL.old);
     expect(after.stdout).toContain(`passdb: ${CTRL.address} auth failed`);
     expect(after.stdout).not.toContain('code=temp_fail');
   });
@@ -168,25 +116,23 @@ describe('rotate → in force on Dovecot 2.4, daemon as the unprivileged user ma
 
   it('MAILPASSD_DOVEADM=local: node applied, session kicked, old password refused although cached, new accepted', async () => {
     const nodeId = 'mail24-local-mailpassd';
-    const node = await startNode(nodeId, { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_BINARY: wrapper, MAILPASSD_DOVEADM_CONFIG: configInChroot }, mailpassd);
-    const session = await openSession(LOCAL);
+    const node = await sc.startNode(nodeId, { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_BINARY: wrapper, MAILPASSD_DOVEADM_CONFIG: configInChroot }, mailpassd);
+    const session = await sc.openSession(LOCAL);
     try {
       const status = readFileSync(`/proc/${node.pid}/status`, 'utf8');
       expect(/^Uid:\s+(\d+)/m.exec(status)?.[1]).toBe(String(mailpassd.uid));
       expect(/^Gid:\s+(\d+)/m.exec(status)?.[1]).toBe(String(mailpassd.gid));
-      expect((await authTest(LOCAL.address, LOCAL.old)).stdout).toContain(`passdb: ${LOCAL.address} auth succeeded`);
+      expect((await sc.authTest(LOCAL.address, LOCAL.old)).stdout).toContain(`passdb: ${LOCAL.address} auth succeeded`);
 
-      const body = await rotate(LOCAL.address, LOCAL.new, WAIT_OK_MS);
+      const body = await sc.rotate(LOCAL.address, LOCAL.new, WAIT_OK_MS);
       expect(nodeIn(body, nodeId), JSON.stringify(body)).toEqual({ node_id: nodeId, applied: true, stale: false });
       expect(body.complete).toBe(true);
 
-      const after = await session.command('NOOP', 10_000);
-      expect(after.status === 'CLOSED' || after.untagged.some((l) => /^\* BYE/.test(l)), JSON.stringify(after)).toBe(true);
-      expect((await login(LOCAL.address, LOCAL.old)).line).toBe(REFUSED);
-      expect((await login(LOCAL.address, LOCAL.new)).line).toMatch(/^a1 OK .*Logged in/);
+      await expectKicked(session);
+      await sc.expectOldRefusedNewAccepted(LOCAL);
     } finally {
       session.close();
-      await stopNode(node);
+      await sc.stopNode(node);
     }
   });
 });
@@ -194,20 +140,20 @@ describe('rotate → in force on Dovecot 2.4, daemon as the unprivileged user ma
 describe('Dovecot 2.4 doveadm HTTP API: the flush cannot work, and that is reported', () => {
   it('authCacheFlush gets no answer → applied:false with the error; the old password indeed still works from the cache', async () => {
     const nodeId = 'mail24-http';
-    const node = await startNode(nodeId, { MAILPASSD_DOVEADM: `http://127.0.0.1:${dc.doveadmHttpPort}/doveadm/v1`, MAILPASSD_DOVEADM_API_KEY: API_KEY }, mailpassd);
+    const node = await sc.startNode(nodeId, { MAILPASSD_DOVEADM: `http://127.0.0.1:${dc.doveadmHttpPort}/doveadm/v1`, MAILPASSD_DOVEADM_API_KEY: API_KEY }, mailpassd);
     try {
-      expect((await authTest(HTTP.address, HTTP.old)).stdout).toContain(`passdb: ${HTTP.address} auth succeeded`);
-      const body = await rotate(HTTP.address, HTTP.new, WAIT_FAIL_MS);
+      expect((await sc.authTest(HTTP.address, HTTP.old)).stdout).toContain(`passdb: ${HTTP.address} auth succeeded`);
+      const body = await sc.rotate(HTTP.address, HTTP.new, WAIT_FAIL_MS);
       expect(body.complete).toBe(false);
       const n = nodeIn(body, nodeId);
       expect(n.applied, JSON.stringify(body)).toBe(false);
       expect(n.stale).toBe(false);
       expect(n.error).toMatch(/^doveadm HTTP authCacheFlush: no answer \(/);
       // Not a false alarm: nothing flushed Dovecot's cache.
-      expect((await login(HTTP.address, HTTP.old)).line).toMatch(/^a1 OK .*Logged in/);
+      expect((await sc.login(HTTP.address, HTTP.old)).line).toMatch(/^a1 OK .*Logged in/);
       expect(dc.log()).toMatch(/Panic: .*CMD_PARAM_STR/);
     } finally {
-      await stopNode(node);
+      await sc.stopNode(node);
     }
   });
 });
