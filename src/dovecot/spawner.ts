@@ -34,6 +34,15 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** The compiled child; tests that run from src/ use the one `npm test` builds into dist/. */
 const CHILD_FILE = [path.join(here, 'spawner-child.js'), path.join(here, '..', '..', 'dist', 'dovecot', 'spawner-child.js')].find((f) => existsSync(f));
 
+/**
+ * doveadm needs a PATH and a locale, nothing of the daemon's: the environment may
+ * hold the database URL with its password and the doveadm API key.
+ */
+function spawnerEnv(): NodeJS.ProcessEnv {
+  const keep = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
+  return Object.fromEntries(keep.filter((k) => process.env[k] !== undefined).map((k) => [k, process.env[k]]));
+}
+
 export function startSpawner(): Spawner {
   if (!CHILD_FILE) return { run: runBinary, pid: () => undefined, stop: async () => undefined };
   let child: ChildProcess | null = null;
@@ -47,7 +56,7 @@ export function startSpawner(): Spawner {
   };
   const ensureChild = (): ChildProcess => {
     if (child) return child;
-    const c = fork(CHILD_FILE, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json' });
+    const c = fork(CHILD_FILE, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'json', env: spawnerEnv() });
     c.on('message', (reply: SpawnReply) => {
       pending.get(reply.id)?.(reply.result);
       pending.delete(reply.id);

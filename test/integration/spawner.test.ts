@@ -19,6 +19,21 @@ describe('doveadm spawner', () => {
     expect(r.stderr).toBe('err\n');
   });
 
+  it("hands doveadm none of the daemon's secrets: only PATH and the locale cross over", async () => {
+    process.env.MAILPASSD_DATABASE_URL = 'postgres://u:secret-in-env@127.0.0.1/db';
+    try {
+      spawner = startSpawner();
+      const r = await spawner.run('/usr/bin/env', [], 5000);
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toContain('secret-in-env');
+      expect(r.stdout).toMatch(/^PATH=/m);
+      const names = r.stdout.split('\n').filter(Boolean).map((l) => l.split('=')[0]);
+      expect(names.every((n) => ['PATH', 'LANG', 'LC_ALL', 'TZ'].includes(n)), names.join(' ')).toBe(true);
+    } finally {
+      delete process.env.MAILPASSD_DATABASE_URL;
+    }
+  });
+
   it('a missing binary and a binary past its time limit come back as failures, not exceptions', async () => {
     spawner = startSpawner();
     const missing = await spawner.run('/nonexistent/doveadm', [], 5000);
