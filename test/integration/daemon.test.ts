@@ -176,6 +176,20 @@ describe('daemon start-up', () => {
     await db.drop();
   });
 
+  it('with doveadm = local it runs one spawner child for doveadm, and SIGTERM takes it down too', async () => {
+    const db = await createTestDatabase();
+    const env = { ...(await envFor(tempDir('sp').dir)), MAILPASSD_DATABASE_URL: db.url, MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_BINARY: '/bin/true' };
+    const d = serve(env);
+    expect(await ready(env)).toBe(true);
+    const children = readFileSync(`/proc/${d.child.pid}/task/${d.child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const spawners = children.filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('spawner-child.js'));
+    expect(spawners).toHaveLength(1);
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+    expect(existsSync(`/proc/${spawners[0]}`)).toBe(false);
+    await db.drop();
+  });
+
   it('a broken config file stops the start with exit 78 and the line number', async () => {
     const dir = tempDir('cfg');
     execFileSync('sh', ['-c', `printf '[auth\\nlisten = 1\\n' > ${dir.dir}/bad.toml`]);

@@ -27,7 +27,7 @@ describe('doveadm spawner', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).not.toContain('secret-in-env');
       expect(r.stdout).toMatch(/^PATH=/m);
-      const names = r.stdout.split('\n').filter(Boolean).map((l) => l.split('=')[0]);
+      const names = r.stdout.split('\n').filter(Boolean).map((l) => l.slice(0, l.indexOf('=')));
       expect(names.every((n) => ['PATH', 'LANG', 'LC_ALL', 'TZ'].includes(n)), names.join(' ')).toBe(true);
     } finally {
       delete process.env.MAILPASSD_DATABASE_URL;
