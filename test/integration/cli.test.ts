@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { statSync } from 'node:fs';
 import pg from 'pg';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
+import { MAIN, runCli, type CliResult } from '../helpers/cli.js';
 
 /** The README walk-through and the CONTRACT's exit codes, run through the built binary against a real PostgreSQL. */
 let db: { url: string; drop(): Promise<void> };
@@ -25,6 +27,13 @@ beforeAll(async () => {
 afterAll(async () => db.drop());
 
 describe('mailpassd CLI', () => {
+  it('the package bin (what `npx mailpassd` runs) is executable on its own after a build', async () => {
+    // A fresh clone's `npm install` builds dist/ with tsc, which writes 0644: npx then said "Permission denied".
+    expect(statSync(MAIN).mode & 0o111).toBe(0o111);
+    const version = await new Promise<string>((resolve, reject) => execFile(MAIN, ['--version'], (err, stdout) => (err ? reject(err) : resolve(stdout))));
+    expect(version.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   it('migrate applies the schema once and then reports it current', async () => {
     const first = await cli(['migrate', '--json']);
     expect(first.code).toBe(0);
