@@ -27,9 +27,10 @@ const BATCH = 100;
 export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Promise<NodeWorker> {
   const { config, pool, log } = ctx;
   const nodeId = config.nodeId;
-  const spawner = config.doveadm.kind === 'local' ? startSpawner() : null;
-  const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs, spawner?.run);
   const node = await registerNode(pool, nodeId, hostname(), config.doveadm.kind);
+  // Started only once nothing below can throw: a spawner left behind would keep a failed start alive.
+  const spawner = config.doveadm.kind === 'local' ? startSpawner((message) => log.warn(message)) : null;
+  const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs, spawner?.run);
   let cursor = node.applied_invalidation_id;
   let stopped = false;
   let running: Promise<void> | null = null;
