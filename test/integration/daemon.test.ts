@@ -109,7 +109,7 @@ describe('embedded default', () => {
 
   it('serve runs on the embedded database, and the CLI reaches the same database while it runs', async () => {
     const d = serve(env);
-    expect(await ready(env)).toBe(true);
+    expect(await ready(env), 'not ready; daemon output:\n' + d.output()).toBe(true);
     const add = await runCli(['mailbox', 'add', 'alice@example.org', '--password-stdin'], { env, input: 'Correct-Horse-Battery-9' });
     expect(add.code).toBe(0);
     expect((await verify(env, 'alice@example.org', 'Correct-Horse-Battery-9')).result).toBe('ok');
@@ -128,7 +128,7 @@ describe('embedded default', () => {
 
   it('keeps data across restarts and recovers after a crash (daemon and postgres killed)', async () => {
     const d = serve(env);
-    expect(await ready(env)).toBe(true);
+    expect(await ready(env), 'not ready; daemon output:\n' + d.output()).toBe(true);
     expect((await verify(env, 'alice@example.org', 'Correct-Horse-Battery-9')).result).toBe('ok');
     d.child.kill('SIGKILL');
     await d.exited;
@@ -156,7 +156,7 @@ describe('daemon start-up', () => {
     const db = await createTestDatabase();
     const a = await envFor(tempDir('a').dir);
     const first = serve({ ...a, MAILPASSD_DATABASE_URL: db.url });
-    expect(await ready(a)).toBe(true);
+    expect(await ready(a), 'not ready; daemon output:\n' + first.output()).toBe(true);
     const b = { ...(await envFor(tempDir('b').dir)), MAILPASSD_AUTH_LISTEN: a.MAILPASSD_AUTH_LISTEN!, MAILPASSD_DATABASE_URL: db.url };
     const second = serve(b);
     expect(await second.exited).toBe(69);
@@ -180,7 +180,7 @@ describe('daemon start-up', () => {
     const db = await createTestDatabase();
     const env = { ...(await envFor(tempDir('sp').dir)), MAILPASSD_DATABASE_URL: db.url, MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_BINARY: '/bin/true' };
     const d = serve(env);
-    expect(await ready(env)).toBe(true);
+    expect(await ready(env), 'not ready; daemon output:\n' + d.output()).toBe(true);
     const children = readFileSync(`/proc/${d.child.pid}/task/${d.child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
     const spawners = children.filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('spawner-child.js'));
     expect(spawners).toHaveLength(1);
