@@ -4,8 +4,8 @@ import { runBinary, type RunBinary } from './run-binary.js';
 /** How this node reaches its Dovecot to make a change take effect: flush the auth cache, kick sessions. */
 export interface Doveadm {
   readonly kind: DoveadmTarget['kind'];
+  /** Flush one user's cached credentials (doctor uses it to prove the path works). */
   flush(user: string): Promise<void>;
-  kick(user: string): Promise<void>;
   /**
    * One invalidation: flush the user's cached credentials, then (with `kick`) end
    * their sessions — in that order, because a kicked client reconnects at once and
@@ -23,7 +23,7 @@ export class DoveadmError extends Error {
 export function createDoveadm(target: DoveadmTarget, timeoutMs: number, run: RunBinary = runBinary): Doveadm {
   switch (target.kind) {
     case 'none':
-      return { kind: 'none', flush: async () => undefined, kick: async () => undefined, apply: async () => [] };
+      return { kind: 'none', flush: async () => undefined, apply: async () => [] };
     case 'local':
       return localDoveadm(target.binary, target.configFile, timeoutMs, run);
     case 'http':
@@ -70,7 +70,6 @@ export function localDoveadm(binary: string, configFile: string | null, timeoutM
   return {
     kind: 'local',
     flush,
-    kick,
     // One process per command: the kick runs only after the flush has returned.
     async apply(user, withKick) {
       const errors: string[] = [];
@@ -148,15 +147,13 @@ export function httpDoveadm(baseUrl: string, apiKey: string, timeoutMs: number):
       return answer ? { kind: String(answer[0]), body: answer[1] } : { error: 'no answer (the server answered the commands before it)' };
     });
   }
-  const single = async (command: Command, judge: (o: Outcome) => string | null) => {
-    const [outcome] = await call([command]);
-    const error = judge(outcome!);
-    if (error) throw new DoveadmError(error);
-  };
   return {
     kind: 'http',
-    flush: (user) => single(FLUSH(user), flushError),
-    kick: (user) => single(KICK(user), kickError),
+    async flush(user) {
+      const [outcome] = await call([FLUSH(user)]);
+      const error = flushError(outcome!);
+      if (error) throw new DoveadmError(error);
+    },
     async apply(user, kick) {
       const outcomes = await call(kick ? [FLUSH(user), KICK(user)] : [FLUSH(user)]);
       const errors = [flushError(outcomes[0]!), kick ? kickError(outcomes[1]!) : null];
