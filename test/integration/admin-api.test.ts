@@ -511,3 +511,52 @@ describe('API description and metrics', () => {
     expect(r.text).toMatch(/^mailpassd_invalidations_applied_total\{outcome="applied"\} \d+$/m);
   });
 });
+
+describe('schema changes under a running daemon', () => {
+  it('every admin route keeps answering after a migration adds columns to the tables it reads (no cached SELECT * plans)', async () => {
+    // Its own database and daemon: columns are added to every table. Two pooled
+    // connections, one held by the node worker for LISTEN, leave one for the routes:
+    // every named statement runs again on the connection that prepared it.
+    const own = await createTestDatabase();
+    const ownPool = new pg.Pool({ connectionString: own.url, max: 1 });
+    const daemon = await startTestDaemon({ databaseUrl: own.url, nodeId: 'schema-change-node', env: { MAILPASSD_DATABASE_POOL_SIZE: '2' } });
+    try {
+      const token = await adminToken(daemon, 'schema-root');
+      const req = async (method: string, path: string, json?: unknown) => {
+        const res = await fetch(`${daemon.adminUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) },
+          ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+          signal: AbortSignal.timeout(20_000),
+        });
+        return { status: res.status, text: await res.text() };
+      };
+      /** Every statement a route prepares: domains, mailboxes, history, audit, tokens. */
+      const exercise = async (n: number) => {
+        const results = [
+          await req('POST', '/v1/domains', { name: `d${n}.example` }),
+          await req('GET', '/v1/domains'),
+          await req('PUT', `/v1/domains/d${n}.example/policy`, { minLength: 14 }),
+          await req('POST', '/v1/mailboxes', { address: `u@d${n}.example`, password: PW }),
+          await req('GET', `/v1/mailboxes/u@d${n}.example`),
+          await req('GET', `/v1/domains/d${n}.example/mailboxes`),
+          await req('PATCH', `/v1/mailboxes/u@d${n}.example`, { display_name: 'Someone Else' }),
+          await req('POST', `/v1/mailboxes/u@d${n}.example/rotate`, { password: PW2, wait_ms: 0 }),
+        ];
+        for (const r of results) expect(r.status, r.text).toBeLessThan(300);
+      };
+      await exercise(1);
+      for (const table of ['domains', 'mailboxes', 'password_history', 'audit_log', 'admin_tokens']) {
+        await ownPool.query(`ALTER TABLE ${table} ADD COLUMN added_later text`);
+      }
+      await exercise(2);
+      const cli = await daemon.cli(['audit', '--json']);
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(Object.keys(JSON.parse(cli.stdout)[0])).not.toContain('added_later'); // the documented shape, not whatever the table holds
+    } finally {
+      await daemon.stop();
+      await ownPool.end();
+      await own.drop();
+    }
+  }, 60_000);
+});
