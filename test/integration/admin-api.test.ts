@@ -197,6 +197,42 @@ describe('mailboxes', () => {
     expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', ['dan@example.org'])).toHaveLength(0);
   });
 
+  it('checks the policy and hashes before its transaction: no lock or pooled connection is held across argon2 and zxcvbn', async () => {
+    expect((await call('POST', '/v1/domains', { json: { name: 'locked.example' } })).status).toBe(201);
+    // Hold the domain row the creation's transaction locks (FOR SHARE, against a concurrent removal).
+    const holder = await pool.connect();
+    let settled = false;
+    const lockWaiter = async (): Promise<'waiting'> => {
+      for (;;) {
+        const [w] = await q("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'mailpassd' AND wait_event_type = 'Lock'");
+        if (w.n > 0 || settled) return 'waiting';
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT name FROM domains WHERE name = 'locked.example' FOR UPDATE");
+      // A refused password is answered without waiting for the lock: the policy ran before any transaction began.
+      const refusing = call('POST', '/v1/mailboxes', { json: { address: 'dan@locked.example', display_name: 'Dan Smith', password: 'Smith-Dan-1985' } });
+      const first = await Promise.race([refusing, lockWaiter()]);
+      settled = true;
+      expect(first, 'the refusal waited for the domain lock: the policy ran inside the transaction').not.toBe('waiting');
+      expectProblem(first as Res, 422, 'policy_refused');
+      // An accepted one still takes the lock (after hashing), and completes once it is free.
+      settled = false;
+      const creating = call('POST', '/v1/mailboxes', { json: { address: 'erin@locked.example', password: PW } });
+      expect(await lockWaiter()).toBe('waiting');
+      await holder.query('ROLLBACK');
+      const created = await creating;
+      expect(created.status, created.text).toBe(201);
+      expect((await verify(d, 'erin@locked.example', PW)).body.result).toBe('ok');
+    } finally {
+      settled = true;
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+    }
+  });
+
   it('shows one mailbox and lists a domain (the control-panel list)', async () => {
     const shown = await call('GET', '/v1/mailboxes/ALICE@example.org');
     expect(shown.status).toBe(200);

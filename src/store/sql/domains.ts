@@ -18,6 +18,12 @@ export async function getDomain(db: Queryable, name: string): Promise<DomainRow 
   return r.rows[0] ?? null;
 }
 
+/** Keeps the domain (and its policy) from changing or going away until the transaction ends. */
+export async function lockDomainShared(db: Queryable, name: string): Promise<DomainRow | null> {
+  const r = await db.query<DomainRow>({ name: 'domain-lock-shared', text: `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE name = $1 FOR SHARE`, values: [name] });
+  return r.rows[0] ?? null;
+}
+
 export async function listDomains(db: Queryable, only: string | null): Promise<DomainRow[]> {
   const r = await db.query<DomainRow>({
     name: 'domain-list',
