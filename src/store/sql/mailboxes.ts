@@ -32,7 +32,7 @@ export async function insertMailbox(db: Queryable, m: NewMailbox): Promise<Mailb
 export async function getAuthRow(db: Queryable, address: string): Promise<AuthRow | null> {
   const r = await db.query<AuthRow>({
     name: 'mailbox-get-auth',
-    text: `SELECT id, address, password_hash, enabled, disabled_reason, password_expires_at, quota_bytes, home, uid, gid, mail_location
+    text: `SELECT id, address, password_hash, credential_version, enabled, disabled_reason, password_expires_at, quota_bytes, home, uid, gid, mail_location
            FROM mailboxes WHERE address = $1`,
     values: [address],
   });
