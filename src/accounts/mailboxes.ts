@@ -1,8 +1,9 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Actor, Context } from '../context.js';
 import { conflict, notFound } from '../errors.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
-import { getDomain } from '../store/sql/domains.js';
+import { getDomain, lockDomainShared } from '../store/sql/domains.js';
 import { appendHistory } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
 import * as sql from '../store/sql/mailboxes.js';
@@ -58,28 +59,48 @@ export interface NewMailboxInput {
   quotaBytes?: number | null;
 }
 
+/** Rounds before giving up on a domain whose policy keeps changing under us. */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * The expensive part first, holding nothing: the policy (zxcvbn, on its thread)
+ * and argon2. Then one short transaction: the domain locked against removal and
+ * policy changes → still the policy we checked? → insert → history → audit.
+ * Holding a transaction and a pooled connection across the hash starved logins
+ * of connections, as it did in rotation (see rotatePassword).
+ */
 export async function createMailbox(ctx: Context, actor: Actor, input: NewMailboxInput): Promise<{ mailbox: MailboxView; generated: string | null }> {
   const { address, domain } = normalizeAddress(input.address);
   const displayName = input.displayName?.trim() || null;
-  return withTransaction(ctx.pool, async (tx) => {
-    const dom = await tx.query<{ policy: Record<string, unknown> }>('SELECT policy FROM domains WHERE name = $1 FOR SHARE', [domain]);
-    if (dom.rowCount === 0) throw notFound('domain_not_found', `domain ${domain} does not exist; add it first (mailpassd domain add ${domain})`);
-    if (await sql.getMailbox(tx, address)) throw conflict('mailbox_exists', `mailbox ${address} already exists`);
-    const policy = policyFor(ctx, dom.rows[0]!.policy);
+  const domainMissing = () => notFound('domain_not_found', `domain ${domain} does not exist; add it first (mailpassd domain add ${domain})`);
+  const exists = () => conflict('mailbox_exists', `mailbox ${address} already exists`);
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const dom = await getDomain(ctx.pool, domain);
+    if (!dom) throw domainMissing();
+    // Answered before hashing; the insert re-checks it.
+    if (await sql.getMailbox(ctx.pool, address)) throw exists();
+    const policy = policyFor(ctx, dom.policy);
     const prepared = await preparePassword(ctx, input.password, { address, displayName }, policy, []);
-    const row = await sql.insertMailbox(tx, {
-      address,
-      domain,
-      displayName,
-      passwordHash: prepared.hash,
-      expiresAt: expiryFrom(policy),
-      quotaBytes: input.quotaBytes ?? null,
+    const created = await withTransaction(ctx.pool, async (tx) => {
+      const locked = await lockDomainShared(tx, domain);
+      if (!locked) throw domainMissing();
+      if (!isDeepStrictEqual(locked.policy, dom.policy)) return null;
+      const row = await sql.insertMailbox(tx, {
+        address,
+        domain,
+        displayName,
+        passwordHash: prepared.hash,
+        expiresAt: expiryFrom(policy),
+        quotaBytes: input.quotaBytes ?? null,
+      });
+      if (!row) throw exists();
+      await appendHistory(tx, row.id, prepared.hash);
+      await appendAudit(tx, { ...actor, action: 'mailbox.add', target: address, details: { generated: prepared.generated !== null } });
+      return { mailbox: toView(row), generated: prepared.generated };
     });
-    if (!row) throw conflict('mailbox_exists', `mailbox ${address} already exists`);
-    await appendHistory(tx, row.id, prepared.hash);
-    await appendAudit(tx, { ...actor, action: 'mailbox.add', target: address, details: { generated: prepared.generated !== null } });
-    return { mailbox: toView(row), generated: prepared.generated };
-  });
+    if (created) return created;
+  }
+  throw conflict('domain_policy_contended', `the policy of domain ${domain} kept changing while ${address} was created; try again`);
 }
 
 export async function findMailbox(ctx: Context, input: string): Promise<MailboxRow> {

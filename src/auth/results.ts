@@ -1,10 +1,11 @@
 /** The closed set of passdb answers (DESIGN §3), mapped 1:1 onto Dovecot's PASSDB_RESULT_*. */
 export type AuthResult =
-  | { kind: 'ok'; user: string; extra: Record<string, string> }
+  /** credentialVersion: the version whose password matched, so a change can be bound to it (self-service). */
+  | { kind: 'ok'; user: string; extra: Record<string, string>; credentialVersion: number }
   | { kind: 'password_mismatch' }
   | { kind: 'user_unknown' }
   | { kind: 'user_disabled'; reason: string }
-  | { kind: 'pass_expired' }
+  | { kind: 'pass_expired'; credentialVersion: number }
   | { kind: 'throttled' }
   | { kind: 'internal_failure' };
 

@@ -43,9 +43,14 @@ export class Authenticator {
     this.dummyHash = await hashPassword(randomBytes(18).toString('base64'), this.ctx.config.hash);
   }
 
-  async verify(req: AuthRequest): Promise<AuthResult> {
+  /**
+   * `throttle: false` is for callers with a throttle of their own (self-service,
+   * keyed by mailbox): charging the login throttle by the HTTP peer let one
+   * webmail host's wrong guesses lock out every user's logins.
+   */
+  async verify(req: AuthRequest, opts: { throttle?: boolean } = {}): Promise<AuthResult> {
     const started = process.hrtime.bigint();
-    const result = await this.withDeadline(this.decide(req));
+    const result = await this.withDeadline(opts.throttle === false ? this.check(req, canonicalUser(req.user)) : this.decide(req));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.record(result.kind, serviceLabel(req.service), seconds);
     return result;
@@ -119,10 +124,10 @@ export class Authenticator {
     if (!match) return { kind: 'password_mismatch' };
     // Disabled and expired are only revealed to someone who knows the password.
     if (!row.enabled) return { kind: 'user_disabled', reason: row.disabled_reason ?? 'mailbox disabled' };
-    if (row.password_expires_at && row.password_expires_at.getTime() <= Date.now()) return { kind: 'pass_expired' };
+    if (row.password_expires_at && row.password_expires_at.getTime() <= Date.now()) return { kind: 'pass_expired', credentialVersion: row.credential_version };
     if (memoKey !== null) this.memo.remember(memoKey);
     if (needsRehash(row.password_hash, this.ctx.config.hash)) this.rehashInBackground(row, req.password);
-    return { kind: 'ok', user: row.address, extra: prefetchExtra(userdbFields(row, this.ctx.config.userdb)) };
+    return { kind: 'ok', user: row.address, extra: prefetchExtra(userdbFields(row, this.ctx.config.userdb)), credentialVersion: row.credential_version };
   }
 
   /** New parameters apply on the next successful login; the row update is conditional on the old hash. */

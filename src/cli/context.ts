@@ -23,14 +23,16 @@ export function cliActor(): Actor {
 
 /**
  * Opens the database (the running daemon's embedded server, or one started for
- * this command), makes sure the schema exists, runs `fn`, and closes.
+ * this command), makes sure the schema is current, runs `fn`, and closes. Only
+ * `serve` and `migrate` upgrade a schema; here an empty database is initialised
+ * and an older one refused (exit 69, "run mailpassd migrate").
  */
-export async function withContext<T>(opts: GlobalOptions, fn: (ctx: Context) => Promise<T>, schema: { migrate: boolean } = { migrate: true }): Promise<T> {
+export async function withContext<T>(opts: GlobalOptions, fn: (ctx: Context) => Promise<T>, schema: { check: boolean } = { check: true }): Promise<T> {
   const config = configFrom(opts);
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   const db = await openDatabase(config, 'cli');
   try {
-    if (schema.migrate) await migrate(db.pool);
+    if (schema.check) await migrate(db.pool, 'initialise-only');
     return await fn({ config, pool: db.pool, log });
   } finally {
     await db.close();

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import type { ConfigFile } from './schema.js';
 import type { Source } from './load.js';
@@ -36,6 +37,15 @@ export interface Config {
     requestTimeoutMs: number;
   };
   admin: { listen: Listen };
+  selfService: {
+    /** Normalised addresses and CIDRs (`a.b.c.d/n`, `x::/n`). */
+    trustedProxies: string[];
+    /** Normalised origins (`URL.origin`). */
+    allowedOrigins: string[];
+    maxFailuresPerMailbox: number;
+    maxFailuresPerClientIp: number;
+    throttleWindowMs: number;
+  };
   database: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number; poolWaitMs: number };
   hash: { memoryCost: number; timeCost: number; parallelism: number };
   policy: { minLength: number; minClasses: number; minScore: 0 | 1 | 2 | 3 | 4; historyCount: number; maxAgeDays: number | null };
@@ -73,6 +83,37 @@ function doveadmTarget(raw: ConfigFile, sources: ReadonlyMap<string, Source>): D
   return { kind: 'http', url: raw.doveadm, apiKey: raw.doveadm_api_key };
 }
 
+const listOf = (value: string) => value.split(',').map((v) => v.trim()).filter(Boolean);
+
+function invalid(key: string, message: string, sources: ReadonlyMap<string, Source>): ConfigError {
+  return new ConfigError('config_invalid', `${key}: ${message} (from ${sources.get(key) ?? 'default'})`, { key });
+}
+
+/** `addr` or `addr/prefix`, IPv4 or IPv6; a bare address is a /32 or /128. */
+function parseCidr(key: string, value: string, sources: ReadonlyMap<string, Source>): string {
+  const [addr = '', prefix, ...rest] = value.split('/');
+  const family = isIP(addr);
+  const max = family === 4 ? 32 : 128;
+  const bits = prefix === undefined ? max : Number(prefix);
+  if (family === 0 || rest.length > 0 || !/^\d+$/.test(String(bits)) || bits > max) {
+    throw invalid(key, `"${value}" is not an IP address or CIDR (e.g. 127.0.0.1, 10.0.0.0/8, ::1)`, sources);
+  }
+  return `${addr.toLowerCase()}/${bits}`;
+}
+
+function parseOrigin(key: string, value: string, sources: ReadonlyMap<string, Source>): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    /* reported below */
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
+    throw invalid(key, `"${value}" is not an origin (scheme://host[:port], no path)`, sources);
+  }
+  return url.origin;
+}
+
 export function buildConfig(
   raw: ConfigFile,
   ctx: { file: string | null; sources: ReadonlyMap<string, Source>; defaultNodeId: string; defaultDataDir: string },
@@ -100,6 +141,13 @@ export function buildConfig(
       requestTimeoutMs: a.request_timeout_ms,
     },
     admin: { listen: checkPort('admin.listen', parseListen(raw.admin.listen, raw.admin.socket_mode), ctx.sources) },
+    selfService: {
+      trustedProxies: listOf(raw.self_service.trusted_proxies).map((v) => parseCidr('self_service.trusted_proxies', v, ctx.sources)),
+      allowedOrigins: listOf(raw.self_service.allowed_origins).map((v) => parseOrigin('self_service.allowed_origins', v, ctx.sources)),
+      maxFailuresPerMailbox: raw.self_service.max_failures_per_mailbox,
+      maxFailuresPerClientIp: raw.self_service.max_failures_per_client_ip,
+      throttleWindowMs: raw.self_service.throttle_window_seconds * 1000,
+    },
     database: {
       poolSize: raw.database.pool_size,
       connectTimeoutMs: raw.database.connect_timeout_ms,

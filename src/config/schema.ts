@@ -47,6 +47,13 @@ export const ConfigSchema = Type.Object(
       listen: Str('127.0.0.1:7412', 'admin listener: host:port or unix:/path', { pattern: LISTEN_PATTERN }),
       socket_mode: Str('0600', 'file mode of a unix: admin socket', { pattern: '^0?[0-7]{3}$' }),
     }),
+    self_service: Section({
+      trusted_proxies: Str('127.0.0.0/8, ::1', 'addresses or CIDRs (comma-separated) whose X-Forwarded-For names the end user\'s address; empty: none'),
+      allowed_origins: Str('', 'browser origins (scheme://host[:port], comma-separated) allowed besides the admin listener\'s own'),
+      max_failures_per_mailbox: Int(1, 1_000_000, 10, 'wrong current passwords per mailbox per window, from all clients'),
+      max_failures_per_client_ip: Int(1, 1_000_000, 30, 'wrong current passwords per forwarded end-user address per window'),
+      throttle_window_seconds: Int(1, 86_400, 900, 'self-service throttle window'),
+    }),
     database: Section({
       pool_size: Int(1, 1000, 10, 'connections per daemon'),
       connect_timeout_ms: Int(100, 60_000, 2_000, 'allowed for opening a new connection (a checkout waits the longer of this and pool_wait_ms)'),

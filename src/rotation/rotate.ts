@@ -17,6 +17,12 @@ export interface RotateInput {
   kick: boolean;
   /** `rotate` (admin), `self_service` (mailbox owner) — recorded in the log and audit. */
   reason: 'rotate' | 'self_service';
+  /**
+   * Self-service: the credential version the current password was verified
+   * against. If the mailbox was rotated or disabled since, the
+   * change is refused (409 credential_changed) instead of overwriting it.
+   */
+  expectedVersion?: number;
 }
 
 export interface RotateResult {
@@ -43,11 +49,20 @@ export async function rotatePassword(ctx: Context, actor: Actor, input: RotateIn
   const { address, domain } = normalizeAddress(input.address);
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const base = await readCurrent(ctx, address, domain);
+    checkExpected(input, base.row);
     const prepared = await preparePassword(ctx, input.password, { address, displayName: base.row.display_name }, base.policy, base.history);
     const done = await commitIfUnchanged(ctx, actor, input, base, prepared);
     if (done) return done;
   }
   throw conflict('rotation_contended', `mailbox ${address} kept changing during the rotation; try again`);
+}
+
+/** A verified current password is only good for the version (and enabled state) it was verified against. */
+function checkExpected(input: RotateInput, row: MailboxRow): void {
+  if (input.expectedVersion === undefined) return;
+  if (row.credential_version !== input.expectedVersion || !row.enabled) {
+    throw conflict('credential_changed', `the password or state of ${row.address} changed after the current password was checked; nothing was changed`);
+  }
 }
 
 interface Base {
@@ -71,6 +86,7 @@ async function commitIfUnchanged(ctx: Context, actor: Actor, input: RotateInput,
   return withTransaction(ctx.pool, async (tx) => {
     const row = await lockMailbox(tx, address);
     if (!row) throw notFound('mailbox_not_found', `mailbox ${address} does not exist`);
+    checkExpected(input, row);
     if (row.id !== base.row.id || row.credential_version !== base.row.credential_version || row.display_name !== base.row.display_name) return null;
     const updated = await setPassword(tx, row.id, prepared.hash, expiryFrom(base.policy), false);
     await appendHistory(tx, row.id, prepared.hash);

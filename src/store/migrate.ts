@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../config/index.js';
+import { unavailable } from '../errors.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 
 export const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'migrations');
@@ -20,9 +21,13 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
     .map((f) => ({ version: Number(f.slice(0, 4)), name: f, sql: readFileSync(path.join(dir, f), 'utf8') }));
 }
 
-async function appliedVersions(db: Queryable): Promise<Set<number>> {
+async function hasMigrationsTable(db: Queryable): Promise<boolean> {
   const exists = await db.query<{ t: string | null }>({ name: 'migrations-table', text: "SELECT to_regclass('schema_migrations')::text AS t" });
-  if (!exists.rows[0]?.t) return new Set();
+  return Boolean(exists.rows[0]?.t);
+}
+
+async function appliedVersions(db: Queryable): Promise<Set<number>> {
+  if (!(await hasMigrationsTable(db))) return new Set();
   const rows = await db.query<{ version: number }>({ name: 'migrations-applied', text: 'SELECT version FROM schema_migrations' });
   return new Set(rows.rows.map((r) => r.version));
 }
@@ -30,23 +35,36 @@ async function appliedVersions(db: Queryable): Promise<Set<number>> {
 /**
  * Applies every pending migration in one transaction under a transaction-scoped
  * advisory lock, so two daemons starting at once apply each migration exactly once.
+ *
+ * `initialise-only` is for every command but `serve` and `migrate`: it creates the
+ * schema of an empty database (nothing can be serving it yet), and refuses to
+ * change one that is merely older. Migrating a shared database from an admin
+ * command would change it under daemons still running the previous version.
  */
-export async function migrate(pool: Pool): Promise<string[]> {
+export async function migrate(pool: Pool, mode: 'all' | 'initialise-only' = 'all'): Promise<string[]> {
   return withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    const fresh = !(await hasMigrationsTable(client));
     const done = await appliedVersions(client);
-    const applied: string[] = [];
-    for (const m of listMigrations()) {
-      if (done.has(m.version)) continue;
+    const pending = listMigrations().filter((m) => !done.has(m.version));
+    if (mode === 'initialise-only' && !fresh) {
+      if (pending.length) throw schemaBehind(pending.map((m) => m.name));
+      return [];
+    }
+    if (fresh) {
+      await client.query(`CREATE TABLE schema_migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+    }
+    for (const m of pending) {
       await client.query(m.sql);
       await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
-      applied.push(m.name);
     }
-    return applied;
+    return pending.map((m) => m.name);
   });
 }
+
+export const schemaBehind = (pending: string[]) =>
+  unavailable('migrations_pending', `the database schema is older than this mailpassd (pending: ${pending.join(', ')}); run mailpassd migrate`);
 
 /** Migrations present on disk but not applied: `/readyz` and `doctor` report them. */
 export async function pendingMigrations(db: Queryable): Promise<string[]> {

@@ -197,6 +197,42 @@ describe('mailboxes', () => {
     expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', ['dan@example.org'])).toHaveLength(0);
   });
 
+  it('checks the policy and hashes before its transaction: no lock or pooled connection is held across argon2 and zxcvbn', async () => {
+    expect((await call('POST', '/v1/domains', { json: { name: 'locked.example' } })).status).toBe(201);
+    // Hold the domain row the creation's transaction locks (FOR SHARE, against a concurrent removal).
+    const holder = await pool.connect();
+    let settled = false;
+    const lockWaiter = async (): Promise<'waiting'> => {
+      for (;;) {
+        const [w] = await q("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'mailpassd' AND wait_event_type = 'Lock'");
+        if (w.n > 0 || settled) return 'waiting';
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await holder.query('BEGIN');
+      await holder.query("SELECT name FROM domains WHERE name = 'locked.example' FOR UPDATE");
+      // A refused password is answered without waiting for the lock: the policy ran before any transaction began.
+      const refusing = call('POST', '/v1/mailboxes', { json: { address: 'dan@locked.example', display_name: 'Dan Smith', password: 'Smith-Dan-1985' } });
+      const first = await Promise.race([refusing, lockWaiter()]);
+      settled = true;
+      expect(first, 'the refusal waited for the domain lock: the policy ran inside the transaction').not.toBe('waiting');
+      expectProblem(first as Res, 422, 'policy_refused');
+      // An accepted one still takes the lock (after hashing), and completes once it is free.
+      settled = false;
+      const creating = call('POST', '/v1/mailboxes', { json: { address: 'erin@locked.example', password: PW } });
+      expect(await lockWaiter()).toBe('waiting');
+      await holder.query('ROLLBACK');
+      const created = await creating;
+      expect(created.status, created.text).toBe(201);
+      expect((await verify(d, 'erin@locked.example', PW)).body.result).toBe('ok');
+    } finally {
+      settled = true;
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+    }
+  });
+
   it('shows one mailbox and lists a domain (the control-panel list)', async () => {
     const shown = await call('GET', '/v1/mailboxes/ALICE@example.org');
     expect(shown.status).toBe(200);
@@ -510,4 +546,53 @@ describe('API description and metrics', () => {
     expect(r.text).toMatch(/^mailpassd_rotations_total\{reason="rotate"\} 4$/m);
     expect(r.text).toMatch(/^mailpassd_invalidations_applied_total\{outcome="applied"\} \d+$/m);
   });
+});
+
+describe('schema changes under a running daemon', () => {
+  it('every admin route keeps answering after a migration adds columns to the tables it reads (no cached SELECT * plans)', async () => {
+    // Its own database and daemon: columns are added to every table. Two pooled
+    // connections, one held by the node worker for LISTEN, leave one for the routes:
+    // every named statement runs again on the connection that prepared it.
+    const own = await createTestDatabase();
+    const ownPool = new pg.Pool({ connectionString: own.url, max: 1 });
+    const daemon = await startTestDaemon({ databaseUrl: own.url, nodeId: 'schema-change-node', env: { MAILPASSD_DATABASE_POOL_SIZE: '2' } });
+    try {
+      const token = await adminToken(daemon, 'schema-root');
+      const req = async (method: string, path: string, json?: unknown) => {
+        const res = await fetch(`${daemon.adminUrl}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) },
+          ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+          signal: AbortSignal.timeout(20_000),
+        });
+        return { status: res.status, text: await res.text() };
+      };
+      /** Every statement a route prepares: domains, mailboxes, history, audit, tokens. */
+      const exercise = async (n: number) => {
+        const results = [
+          await req('POST', '/v1/domains', { name: `d${n}.example` }),
+          await req('GET', '/v1/domains'),
+          await req('PUT', `/v1/domains/d${n}.example/policy`, { minLength: 14 }),
+          await req('POST', '/v1/mailboxes', { address: `u@d${n}.example`, password: PW }),
+          await req('GET', `/v1/mailboxes/u@d${n}.example`),
+          await req('GET', `/v1/domains/d${n}.example/mailboxes`),
+          await req('PATCH', `/v1/mailboxes/u@d${n}.example`, { display_name: 'Someone Else' }),
+          await req('POST', `/v1/mailboxes/u@d${n}.example/rotate`, { password: PW2, wait_ms: 0 }),
+        ];
+        for (const r of results) expect(r.status, r.text).toBeLessThan(300);
+      };
+      await exercise(1);
+      for (const table of ['domains', 'mailboxes', 'password_history', 'audit_log', 'admin_tokens']) {
+        await ownPool.query(`ALTER TABLE ${table} ADD COLUMN added_later text`);
+      }
+      await exercise(2);
+      const cli = await daemon.cli(['audit', '--json']);
+      expect(cli.code, cli.stderr).toBe(0);
+      expect(Object.keys(JSON.parse(cli.stdout)[0])).not.toContain('added_later'); // the documented shape, not whatever the table holds
+    } finally {
+      await daemon.stop();
+      await ownPool.end();
+      await own.drop();
+    }
+  }, 60_000);
 });

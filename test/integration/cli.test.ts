@@ -4,6 +4,7 @@ import { statSync } from 'node:fs';
 import pg from 'pg';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { MAIN, runCli, type CliResult } from '../helpers/cli.js';
+import { listMigrations } from '../../src/store/migrate.js';
 
 /** The README walk-through and the CONTRACT's exit codes, run through the built binary against a real PostgreSQL. */
 let db: { url: string; drop(): Promise<void> };
@@ -165,5 +166,59 @@ describe('mailpassd CLI', () => {
     expect(r.stdout).not.toContain('a-very-secret-value-123');
     expect(out.checks.find((c: { check: string }) => c.check === 'database').ok).toBe(true);
     expect(out.checks.find((c: { check: string }) => c.check === 'migrations').ok).toBe(true);
+  });
+
+  it('only serve and migrate migrate: other commands against an older schema exit 69 with "run mailpassd migrate" and change nothing', async () => {
+    // A database one migration behind this binary, as another host's older daemon left it.
+    const old = await createTestDatabase();
+    const oldEnv = { ...env, MAILPASSD_DATABASE_URL: old.url };
+    const c = new pg.Client({ connectionString: old.url });
+    await c.connect();
+    const schema = async () =>
+      (await c.query<{ t: string }>("SELECT table_name AS t FROM information_schema.columns WHERE table_schema = 'public' ORDER BY 1, column_name")).rows
+        .map((r) => r.t)
+        .join(',') + '|' + (await c.query<{ v: number }>('SELECT version AS v FROM schema_migrations ORDER BY 1')).rows.map((r) => r.v).join(',');
+    try {
+      const all = listMigrations();
+      await c.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+      for (const m of all.slice(0, -1)) {
+        await c.query(m.sql);
+        await c.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      }
+      const before = await schema();
+      for (const args of [['mailbox', 'list'], ['domain', 'add', 'late.example'], ['token', 'list'], ['audit']]) {
+        const r = await runCli(args, { env: oldEnv });
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(69);
+        expect(r.stderr).toMatch(/run mailpassd migrate/);
+        expect(r.stderr).toContain(all.at(-1)!.name);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      }
+      expect(await schema()).toBe(before);
+
+      const migrated = await runCli(['migrate', '--json'], { env: oldEnv });
+      expect(migrated.code, migrated.stderr).toBe(0);
+      expect(JSON.parse(migrated.stdout).applied).toEqual([all.at(-1)!.name]);
+      const list = await runCli(['mailbox', 'list', '--json'], { env: oldEnv });
+      expect(list.code, list.stderr).toBe(0);
+      expect(JSON.parse(list.stdout)).toEqual([]);
+    } finally {
+      await c.end();
+      await old.drop();
+    }
+  });
+
+  it('a command on an empty database (nothing has ever served it) creates the schema', async () => {
+    const fresh = await createTestDatabase();
+    try {
+      const r = await runCli(['domain', 'add', 'fresh.example'], { env: { ...env, MAILPASSD_DATABASE_URL: fresh.url } });
+      expect(r.code, r.stderr).toBe(0);
+      const c = new pg.Client({ connectionString: fresh.url });
+      await c.connect();
+      const versions = (await c.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY 1')).rows.map((x) => x.version);
+      await c.end();
+      expect(versions).toEqual(listMigrations().map((m) => m.version));
+    } finally {
+      await fresh.drop();
+    }
   });
 });

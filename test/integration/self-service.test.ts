@@ -4,7 +4,9 @@ import path from 'node:path';
 import pg from 'pg';
 import { ROOT } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { postJson, seedMailbox, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
+import { adminToken, postJson, seedMailbox, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
+import { hashPassword } from '../../src/auth/hash.js';
+import { MAX_PASSWORD_BYTES } from '../../src/policy/password-input.js';
 
 /**
  * `POST /v1/self-service/password` as Roundcube's password plugin (`httpapi`
@@ -57,6 +59,15 @@ async function state(address: string) {
   const [a] = await q('SELECT count(*)::int AS n FROM audit_log');
   const [i] = await q('SELECT count(*)::int AS n FROM invalidations');
   return { row, history: h.n, audit: a.n, invalidations: i.n };
+}
+
+/** Resolves once a mailpassd session waits for a lock held by the test. */
+async function lockWaiter(): Promise<void> {
+  for (;;) {
+    const [w] = await q("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'mailpassd' AND wait_event_type = 'Lock'");
+    if (w.n > 0) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function expectProblem(r: Res, status: number, code: string): void {
@@ -249,9 +260,86 @@ describe('self-service password change (Roundcube httpapi driver)', () => {
     expect((await verify(d, 'alice@example.org', alicePw)).body.result).toBe('ok');
   });
 
-  it('throttles like logins: after repeated wrong current passwords, 429 even with the right one; logins throttled too', async () => {
+  it('caps curpass and newpass at the auth listener\'s byte limit, before argon2', async () => {
+    const before = await state('alice@example.org');
+    expectProblem(await roundcube({ user: 'alice@example.org', curpass: 'x'.repeat(MAX_PASSWORD_BYTES + 1), newpass: 'Saffron-Glacier-Pivot-58' }), 400, 'invalid_request');
+    expectProblem(await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: 'x'.repeat(MAX_PASSWORD_BYTES + 1) }), 400, 'invalid_request');
+    // Characters under the cap, bytes over it (é is two bytes in UTF-8).
+    expectProblem(await roundcube({ user: 'alice@example.org', curpass: 'é'.repeat(MAX_PASSWORD_BYTES / 2 + 1), newpass: 'Saffron-Glacier-Pivot-58' }), 400, 'password_too_long');
+    expectProblem(await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: 'é'.repeat(MAX_PASSWORD_BYTES / 2 + 1) }), 422, 'password_too_long');
+    expect(await state('alice@example.org')).toEqual(before);
+  });
+
+  it('refuses a cross-site Origin (403 cross_origin) before reading the body; its own origin and no Origin at all are served', async () => {
+    const before = await state('alice@example.org');
+    for (const origin of ['https://evil.example', 'null', `http://localhost.evil.example:${new URL(d.adminUrl).port}`]) {
+      const r = await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: 'Saffron-Glacier-Pivot-58' }, { origin });
+      expectProblem(r, 403, 'cross_origin');
+    }
+    expect(await state('alice@example.org')).toEqual(before);
+    const next = 'Harbor-Velvet-Compass-33';
+    const same = await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: next }, { origin: new URL(d.adminUrl).origin });
+    expect(same.status, same.text).toBe(200);
+    alicePw = next;
+    expect(d.logs()).toMatch(/"origin":"https:\/\/evil.example".*"reason":"cross_origin".*"msg":"self-service refused"/);
+  });
+
+  it('binds the change to the credential version verified: an admin rotation in between wins (409), nothing overwritten', async () => {
+    const addr = 'erin@example.org';
+    await seedMailbox(d, addr, PW, 'Erin Wolfe');
+    const adminPw = 'Granite-Orchid-Lattice-85';
+    const holder = await pool.connect();
+    try {
+      // Hold the row the change's commit locks; the self-service request verifies, then waits there.
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM mailboxes WHERE address = $1 FOR UPDATE', [addr]);
+      const changing = roundcube({ user: addr, curpass: PW, newpass: 'Lantern-Quarry-Meadow-19' });
+      await lockWaiter();
+      // What an administrator's rotation commits meanwhile: a new hash and the next credential version.
+      const hash = await hashPassword(adminPw, { memoryCost: 4096, timeCost: 1, parallelism: 1 });
+      await holder.query('UPDATE mailboxes SET password_hash = $2, credential_version = credential_version + 1 WHERE address = $1', [addr, hash]);
+      await holder.query('COMMIT');
+      const r = await changing;
+      expectProblem(r, 409, 'credential_changed');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+    }
+    expect((await verify(d, addr, adminPw)).body.result).toBe('ok');
+    expect((await verify(d, addr, 'Lantern-Quarry-Meadow-19')).body.result).toBe('password_mismatch');
+    expect((await q('SELECT credential_version FROM mailboxes WHERE address = $1', [addr]))[0].credential_version).toBe(2);
+  });
+
+  it('binds the change to the state verified: a disable through the admin API in between wins (409), the password is not changed', async () => {
+    const addr = 'frank@example.org';
+    await seedMailbox(d, addr, PW, 'Frank Ocean');
+    const token = await adminToken(d, 'self-service-admin');
+    const holder = await pool.connect();
+    try {
+      // Hold up the change after its check (reading the password history), while the admin's disable, which needs no history, goes through.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE password_history IN ACCESS EXCLUSIVE MODE');
+      const changing = roundcube({ user: addr, curpass: PW, newpass: 'Lantern-Quarry-Meadow-19' });
+      await lockWaiter();
+      const disabled = await fetch(`${d.adminUrl}/v1/mailboxes/${addr}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ enabled: false, disabled_reason: 'left the company' }),
+      });
+      expect(disabled.status).toBe(200);
+      await holder.query('COMMIT');
+      expectProblem(await changing, 409, 'credential_changed');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+    }
+    const [row] = await q('SELECT enabled, credential_version FROM mailboxes WHERE address = $1', [addr]);
+    expect(row).toEqual({ enabled: false, credential_version: 1 });
+  });
+
+  it('has its own throttle, by mailbox: one user\'s wrong guesses through the webmail host lock neither other users nor anyone\'s logins', async () => {
     const before = await state('bob@example.org');
-    const limit = 10; // auth.max_failures_per_user_ip default
+    const limit = 10; // self_service.max_failures_per_mailbox default
     for (let i = 0; i < limit; i++) {
       const r = await roundcube({ user: 'bob@example.org', curpass: `wrong-guess-${i}`, newpass: 'Saffron-Glacier-Pivot-58' });
       expectProblem(r, 403, 'wrong_current_password');
@@ -259,16 +347,68 @@ describe('self-service password change (Roundcube httpapi driver)', () => {
     const blocked = await roundcube({ user: 'bob@example.org', curpass: PW, newpass: 'Saffron-Glacier-Pivot-58' });
     expectProblem(blocked, 429, 'throttled');
     expect(await state('bob@example.org')).toEqual(before);
-    // Same counters as the auth listener: the login from this address is throttled as well.
+    // The webmail host's IMAP logins (its address as remote_ip) are not charged by self-service.
     const login = await verify(d, 'bob@example.org', PW, { remote_ip: '127.0.0.1' });
-    expect(login.status).toBe(429);
-    expect(login.body.result).toBe('throttled');
-    // Other mailboxes are not affected.
+    expect(login.body.result).toBe('ok');
+    // Other mailboxes changed through the same webmail host are not affected.
     const next = 'Cobalt-Harbor-Falcon-17x';
     expect((await roundcube({ user: 'alice@example.org', curpass: alicePw, newpass: next })).text).toBe('ok');
     alicePw = next;
+    // Refusals are logged with the mailbox and addresses, never a password.
+    const lines = d.logs().split('\n').filter((l) => l.includes('self-service refused') && l.includes('bob@example.org'));
+    expect(lines.some((l) => /"reason":"throttled"/.test(l) && /"peer_ip":"127\.0\.0\.1"/.test(l) && /"limit":"mailbox"/.test(l))).toBe(true);
+    expect(lines.some((l) => /"reason":"wrong_current_password"/.test(l) && /"result":"password_mismatch"/.test(l))).toBe(true);
+    expect(d.logs()).not.toMatch(/wrong-guess-|Saffron-Glacier|Correct-Horse/);
     const metrics = await (await fetch(`${d.adminUrl}/metrics`)).text();
     expect(metrics).toMatch(/^mailpassd_throttled_total [1-9]\d*$/m);
     expect(metrics).toMatch(/^mailpassd_rotations_total\{reason="self_service"\} [1-9]\d*$/m);
+  });
+
+  it('a hundred wrong guesses for many users through one webmail host leave everyone else\'s self-service and logins working', async () => {
+    for (let i = 0; i < 110; i++) {
+      expectProblem(await roundcube({ user: `nobody-${i}@example.org`, curpass: 'whatever-it-is', newpass: 'Saffron-Glacier-Pivot-58' }), 403, 'wrong_current_password');
+    }
+    await Promise.all([seedMailbox(d, 'gina@example.org', PW, 'Gina Park'), seedMailbox(d, 'hank@example.org', PW, 'Hank Hill')]);
+    const r = await roundcube({ user: 'gina@example.org', curpass: PW, newpass: 'Prairie-Beacon-Walnut-64' });
+    expect(r.status, r.text).toBe(200);
+    expect((await verify(d, 'hank@example.org', PW, { remote_ip: '127.0.0.1' })).body.result).toBe('ok');
+  });
+
+  it('counts by the end user\'s address when a trusted caller forwards it (X-Forwarded-For), and ignores the header from anyone else', async () => {
+    const addr = 'ivan@example.org';
+    await seedMailbox(d, addr, PW, 'Ivan Drago');
+    const limit = 30; // self_service.max_failures_per_client_ip default
+    for (let i = 0; i < limit; i++) {
+      const r = await roundcube({ user: `guess-${i}@example.org`, curpass: 'whatever-it-is', newpass: 'Saffron-Glacier-Pivot-58' }, { 'x-forwarded-for': '203.0.113.7' });
+      expectProblem(r, 403, 'wrong_current_password');
+    }
+    // That address is cut off, even with the right password of a real mailbox...
+    const cut = await roundcube({ user: addr, curpass: PW, newpass: 'Saffron-Glacier-Pivot-58' }, { 'x-forwarded-for': '198.51.100.1, 203.0.113.7' });
+    expectProblem(cut, 429, 'throttled');
+    expect(d.logs()).toMatch(/"client_ip":"203\.0\.113\.7".*"limit":"client_ip".*"reason":"throttled"/);
+    // ...another end user behind the same webmail host is not.
+    const next = 'Sable-Thistle-Quorum-48';
+    const other = await roundcube({ user: addr, curpass: PW, newpass: next }, { 'x-forwarded-for': '203.0.113.8' });
+    expect(other.status, other.text).toBe(200);
+    const [audit] = await q("SELECT source_ip FROM audit_log WHERE target = 'ivan@example.org' AND action = 'password.self_service' ORDER BY id DESC LIMIT 1");
+    expect(audit.source_ip).toBe('203.0.113.8');
+
+    // A daemon that trusts no proxy on loopback takes no address from the header: every request is counted by mailbox only.
+    const strict = await startTestDaemon({
+      databaseUrl: db.url,
+      nodeId: 'self-service-strict',
+      env: { MAILPASSD_SELF_SERVICE_TRUSTED_PROXIES: '10.0.0.0/8', MAILPASSD_SELF_SERVICE_MAX_FAILURES_PER_CLIENT_IP: '2', MAILPASSD_SELF_SERVICE_ALLOWED_ORIGINS: 'https://webmail.example' },
+    });
+    try {
+      const post = (fields: Record<string, string>, headers: Record<string, string>) =>
+        fetch(`${strict.adminUrl}/v1/self-service/password`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(fields).toString() });
+      for (let i = 0; i < 3; i++) expect((await post({ user: `forged-${i}@example.org`, curpass: 'whatever-it-is', newpass: 'x' }, { 'x-forwarded-for': '192.0.2.9' })).status).toBe(403);
+      const last = 'Tundra-Marble-Sprocket-52';
+      const r = await post({ user: addr, curpass: next, newpass: last }, { 'x-forwarded-for': '192.0.2.9', origin: 'https://webmail.example' });
+      expect(r.status, await r.text()).toBe(200);
+      expect(strict.logs()).not.toContain('192.0.2.9');
+    } finally {
+      await strict.stop();
+    }
   });
 });

@@ -93,6 +93,27 @@ describe('config', () => {
     expect(failure(() => load({ configPath: null, env: { MAILPASSD_AUTH_SECRET: 'short' } })).message).toMatch(/auth\.secret/);
   });
 
+  it('self_service: loopback proxies trusted by default; addresses, CIDRs and origins are validated and normalised', () => {
+    expect(load({ configPath: null }).selfService).toEqual({
+      trustedProxies: ['127.0.0.0/8', '::1/128'],
+      allowedOrigins: [],
+      maxFailuresPerMailbox: 10,
+      maxFailuresPerClientIp: 30,
+      throttleWindowMs: 900_000,
+    });
+    const c = load({ env: { MAILPASSD_SELF_SERVICE_TRUSTED_PROXIES: '10.1.2.3, fd00::/8', MAILPASSD_SELF_SERVICE_ALLOWED_ORIGINS: 'https://Webmail.Example' } });
+    expect(c.selfService.trustedProxies).toEqual(['10.1.2.3/32', 'fd00::/8']);
+    expect(c.selfService.allowedOrigins).toEqual(['https://webmail.example']);
+    expect(load({ env: { MAILPASSD_SELF_SERVICE_TRUSTED_PROXIES: '' } }).selfService.trustedProxies).toEqual([]);
+    for (const bad of ['localhost', '10.0.0.0/33', '::1/129', '1.2.3.4/x']) {
+      const err = failure(() => load({ env: { MAILPASSD_SELF_SERVICE_TRUSTED_PROXIES: bad } }));
+      expect(err.message).toMatch(/^self_service\.trusted_proxies: .* is not an IP address or CIDR/);
+    }
+    for (const bad of ['webmail.example', 'https://webmail.example/roundcube', 'ftp://webmail.example']) {
+      expect(failure(() => load({ env: { MAILPASSD_SELF_SERVICE_ALLOWED_ORIGINS: bad } })).message).toMatch(/^self_service\.allowed_origins: .* is not an origin/);
+    }
+  });
+
   it('reads MAILPASSD_CONFIG when no --config is given', () => {
     const f = file('envpath.toml', 'node_id = "via-env-path"\n');
     expect(load({ env: { MAILPASSD_CONFIG: f } }).nodeId).toBe('via-env-path');

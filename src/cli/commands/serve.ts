@@ -37,7 +37,7 @@ export function registerServe(program: Command): void {
     .description('apply pending database migrations and exit')
     .action(async (_flags: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
-      const applied = await withContext(opts, async (ctx) => migrate(ctx.pool), { migrate: false });
+      const applied = await withContext(opts, async (ctx) => migrate(ctx.pool), { check: false });
       if (opts.json) printJson({ applied });
       else printLine(applied.length ? `applied: ${applied.join(', ')}` : 'database schema is current');
     });

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { MAX_PASSWORD_BYTES } from '../../policy/password-input.js';
 
 /** Shared JSON schemas of the admin API: validation, serialisation and OpenAPI from one source. */
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
@@ -95,8 +96,9 @@ export const RotateResult = Type.Object({
 export const SelfServiceBody = Type.Object(
   {
     user: Text(320),
-    curpass: Type.String({ maxLength: 4096 }),
-    newpass: Type.String({ maxLength: 4096 }),
+    // The auth listener's limit: a longer field is refused before argon2 (bytes are checked by the route).
+    curpass: Type.String({ maxLength: MAX_PASSWORD_BYTES }),
+    newpass: Type.String({ maxLength: MAX_PASSWORD_BYTES }),
   },
   { additionalProperties: false },
 );

@@ -1,4 +1,5 @@
 import type { Static } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../context.js';
 import { MailpassdError } from '../../errors.js';
 import { canonicalUser } from '../../auth/verify.js';
@@ -6,13 +7,16 @@ import { rotateAndWait } from '../../rotation/service.js';
 import type { App } from '../server.js';
 import type { AdminDeps } from '../admin-listener.js';
 import { sendProblem } from '../problem.js';
+import { MAX_PASSWORD_BYTES } from '../../policy/password-input.js';
 import { SelfServiceBody } from './schemas.js';
+import { originAllowed, SelfServiceThrottle, TrustedProxies } from './self-service-guard.js';
 
 /**
  * The mailbox owner's own change, shaped for Roundcube's password plugin
  * `httpapi` driver: form-encoded (or JSON) `user`, `curpass`, `newpass`; success
  * is a 2xx whose body is `ok`. The current password is the credential and goes
- * through the same verifier as a login, throttle included.
+ * through the same verifier as a login, under a throttle of its own (see
+ * self-service-guard.ts); the change is bound to the credential version verified.
  */
 export function registerSelfServiceRoutes(app: App, ctx: Context, deps: AdminDeps): void {
   void app.register(async (own) => {
@@ -66,44 +70,74 @@ function decodeFormComponent(s: string): string {
 }
 
 function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void {
+  const cfg = ctx.config.selfService;
+  const proxies = new TrustedProxies(cfg.trustedProxies);
+  const throttle = new SelfServiceThrottle(cfg);
+  /** Every refusal at info, for the operator chasing a lockout or an attack; never a password. */
+  const refuse = (req: FastifyRequest, reply: FastifyReply, fields: Record<string, unknown>, status: number, code: string, detail: string, extra?: Record<string, unknown>) => {
+    req.log.info({ peer_ip: req.ip, ...fields, reason: code }, 'self-service refused');
+    return sendProblem(reply, status, code, detail, extra);
+  };
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (!originAllowed(req.headers.origin, req.headers.host, cfg.allowedOrigins)) {
+      return refuse(req, reply, { origin: req.headers.origin }, 403, 'cross_origin', 'requests from another site\'s pages are refused');
+    }
+  });
+
   app.post<{ Body: Static<typeof SelfServiceBody> }>(
     '/v1/self-service/password',
     { schema: { tags: ['self-service'], security: [], body: SelfServiceBody } },
     async (req, reply) => {
       const { user, curpass, newpass } = req.body;
-      const check = await deps.authenticator.verify({
-        user,
-        password: curpass,
-        service: 'self-service',
-        remoteIp: req.ip ?? null,
-        localIp: null,
-        session: null,
-      });
+      const mailbox = canonicalUser(user);
+      const clientIp = proxies.clientOf(req.ip, req.headers['x-forwarded-for']);
+      const who = { user: mailbox, client_ip: clientIp };
+      if (Buffer.byteLength(curpass, 'utf8') > MAX_PASSWORD_BYTES) {
+        return refuse(req, reply, who, 400, 'password_too_long', `curpass exceeds ${MAX_PASSWORD_BYTES} bytes`);
+      }
+      const limitedBy = throttle.tryAcquire(mailbox, clientIp);
+      if (limitedBy) {
+        deps.metrics.throttled.inc();
+        return refuse(req, reply, { ...who, limit: limitedBy }, 429, 'throttled', 'too many failed attempts; try again later');
+      }
+      const check = await deps.authenticator.verify(
+        { user, password: curpass, service: 'self-service', remoteIp: clientIp ?? req.ip ?? null, localIp: null, session: null },
+        { throttle: false },
+      );
+      throttle.settle(mailbox, clientIp, check);
       switch (check.kind) {
         case 'ok':
         case 'pass_expired': // an expired password may still be used to choose a new one
           break;
         case 'throttled':
-          return sendProblem(reply, 429, 'throttled', 'too many failed attempts; try again later');
+          return refuse(req, reply, who, 429, 'throttled', 'too many failed attempts; try again later');
         case 'internal_failure':
-          return sendProblem(reply, 503, 'temporarily_unavailable', 'cannot check the current password now; try again');
+          return refuse(req, reply, who, 503, 'temporarily_unavailable', 'cannot check the current password now; try again');
         case 'password_mismatch':
         case 'user_unknown':
         case 'user_disabled':
+          req.log.info({ peer_ip: req.ip, ...who, reason: 'wrong_current_password', result: check.kind }, 'self-service refused');
           return sendProblem(reply, 403, 'wrong_current_password', 'the current password is not correct');
       }
-      const address = canonicalUser(user);
       try {
-        await rotateAndWait(ctx, deps.metrics, { actor: `self:${address}`, sourceIp: req.ip ?? null }, {
-          address,
+        await rotateAndWait(ctx, deps.metrics, { actor: `self:${mailbox}`, sourceIp: clientIp ?? req.ip ?? null }, {
+          address: mailbox,
           password: { kind: 'given', value: newpass },
           kick: true,
           reason: 'self_service',
           waitMs: Math.min(ctx.config.rotation.waitMs, 2_000),
+          // Bound to what was verified: an admin rotation or disable in between wins.
+          expectedVersion: check.credentialVersion,
         });
       } catch (err) {
+        if (!(err instanceof MailpassdError)) throw err;
         // A refused password is the user's to fix: 422 with the rules, in the body Roundcube shows.
-        if (err instanceof MailpassdError && err.kind === 'refused') return sendProblem(reply, 422, err.code, err.message, err.details);
+        if (err.kind === 'refused') return refuse(req, reply, { ...who, rules: (err.details.violations as Array<{ code: string }> | undefined)?.map((v) => v.code) }, 422, err.code, err.message, err.details);
+        // Changed or deleted since the check: the later administrative act stands.
+        if (err.code === 'credential_changed' || err.code === 'mailbox_not_found') {
+          return refuse(req, reply, who, 409, 'credential_changed', 'the mailbox changed after the current password was checked; nothing was changed, sign in again');
+        }
         throw err;
       }
       return reply.code(200).type('text/plain; charset=utf-8').send('ok');

@@ -21,7 +21,7 @@ export async function appendAudit(db: Queryable, e: AuditEntry): Promise<void> {
 export async function listAudit(db: Queryable, target: string | null, limit: number): Promise<AuditRow[]> {
   const r = await db.query<AuditRow>({
     name: 'audit-list',
-    text: 'SELECT * FROM audit_log WHERE $1::text IS NULL OR target = $1 ORDER BY id DESC LIMIT $2',
+    text: 'SELECT id, at, actor, action, target, source_ip, details FROM audit_log WHERE $1::text IS NULL OR target = $1 ORDER BY id DESC LIMIT $2',
     values: [target, limit],
   });
   return r.rows;

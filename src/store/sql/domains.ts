@@ -1,24 +1,33 @@
 import type { Queryable } from '../pool.js';
 import type { DomainRow } from './rows.js';
 
+/** Named, never `*`: a column added under a running daemon must not break its prepared statements. */
+const DOMAIN_COLUMNS = 'name, enabled, policy, created_at';
+
 export async function insertDomain(db: Queryable, name: string): Promise<DomainRow | null> {
   const r = await db.query<DomainRow>({
     name: 'domain-insert',
-    text: 'INSERT INTO domains (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING *',
+    text: `INSERT INTO domains (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING ${DOMAIN_COLUMNS}`,
     values: [name],
   });
   return r.rows[0] ?? null;
 }
 
 export async function getDomain(db: Queryable, name: string): Promise<DomainRow | null> {
-  const r = await db.query<DomainRow>({ name: 'domain-get', text: 'SELECT * FROM domains WHERE name = $1', values: [name] });
+  const r = await db.query<DomainRow>({ name: 'domain-get', text: `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE name = $1`, values: [name] });
+  return r.rows[0] ?? null;
+}
+
+/** Keeps the domain (and its policy) from changing or going away until the transaction ends. */
+export async function lockDomainShared(db: Queryable, name: string): Promise<DomainRow | null> {
+  const r = await db.query<DomainRow>({ name: 'domain-lock-shared', text: `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE name = $1 FOR SHARE`, values: [name] });
   return r.rows[0] ?? null;
 }
 
 export async function listDomains(db: Queryable, only: string | null): Promise<DomainRow[]> {
   const r = await db.query<DomainRow>({
     name: 'domain-list',
-    text: `SELECT d.*, (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count
+    text: `SELECT d.name, d.enabled, d.policy, d.created_at, (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count
              FROM domains d WHERE $1::text IS NULL OR d.name = $1 ORDER BY d.name`,
     values: [only],
   });
@@ -42,7 +51,7 @@ export async function countMailboxesInDomain(db: Queryable, name: string): Promi
 export async function setDomainPolicy(db: Queryable, name: string, policy: Record<string, unknown>): Promise<DomainRow | null> {
   const r = await db.query<DomainRow>({
     name: 'domain-set-policy',
-    text: 'UPDATE domains SET policy = $2 WHERE name = $1 RETURNING *',
+    text: `UPDATE domains SET policy = $2 WHERE name = $1 RETURNING ${DOMAIN_COLUMNS}`,
     values: [name, JSON.stringify(policy)],
   });
   return r.rows[0] ?? null;

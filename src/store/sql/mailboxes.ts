@@ -1,6 +1,14 @@
 import type { Queryable } from '../pool.js';
 import type { AuthRow, MailboxRow } from './rows.js';
 
+/**
+ * Every column of MailboxRow, named: a prepared `SELECT *` fails with "cached plan
+ * must not change result type" on every pooled connection once a migration adds a
+ * column under a running daemon.
+ */
+const MAILBOX_COLUMNS = `id, address, domain, display_name, password_hash, credential_version, password_changed_at,
+  password_expires_at, must_change, enabled, disabled_reason, quota_bytes, home, uid, gid, mail_location, created_at, updated_at`;
+
 export interface NewMailbox {
   address: string;
   domain: string;
@@ -14,7 +22,7 @@ export async function insertMailbox(db: Queryable, m: NewMailbox): Promise<Mailb
   const r = await db.query<MailboxRow>({
     name: 'mailbox-insert',
     text: `INSERT INTO mailboxes (address, domain, display_name, password_hash, password_expires_at, quota_bytes)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (address) DO NOTHING RETURNING *`,
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (address) DO NOTHING RETURNING ${MAILBOX_COLUMNS}`,
     values: [m.address, m.domain, m.displayName, m.passwordHash, m.expiresAt, m.quotaBytes],
   });
   return r.rows[0] ?? null;
@@ -24,7 +32,7 @@ export async function insertMailbox(db: Queryable, m: NewMailbox): Promise<Mailb
 export async function getAuthRow(db: Queryable, address: string): Promise<AuthRow | null> {
   const r = await db.query<AuthRow>({
     name: 'mailbox-get-auth',
-    text: `SELECT id, address, password_hash, enabled, disabled_reason, password_expires_at, quota_bytes, home, uid, gid, mail_location
+    text: `SELECT id, address, password_hash, credential_version, enabled, disabled_reason, password_expires_at, quota_bytes, home, uid, gid, mail_location
            FROM mailboxes WHERE address = $1`,
     values: [address],
   });
@@ -32,7 +40,7 @@ export async function getAuthRow(db: Queryable, address: string): Promise<AuthRo
 }
 
 export async function getMailbox(db: Queryable, address: string): Promise<MailboxRow | null> {
-  const r = await db.query<MailboxRow>({ name: 'mailbox-get', text: 'SELECT * FROM mailboxes WHERE address = $1', values: [address] });
+  const r = await db.query<MailboxRow>({ name: 'mailbox-get', text: `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE address = $1`, values: [address] });
   return r.rows[0] ?? null;
 }
 
@@ -40,7 +48,7 @@ export async function getMailbox(db: Queryable, address: string): Promise<Mailbo
 export async function lockMailbox(db: Queryable, address: string): Promise<MailboxRow | null> {
   const r = await db.query<MailboxRow>({
     name: 'mailbox-lock',
-    text: 'SELECT * FROM mailboxes WHERE address = $1 FOR UPDATE',
+    text: `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE address = $1 FOR UPDATE`,
     values: [address],
   });
   return r.rows[0] ?? null;
@@ -49,7 +57,7 @@ export async function lockMailbox(db: Queryable, address: string): Promise<Mailb
 export async function listMailboxes(db: Queryable, domain: string | null): Promise<MailboxRow[]> {
   const r = await db.query<MailboxRow>({
     name: 'mailbox-list',
-    text: 'SELECT * FROM mailboxes WHERE $1::text IS NULL OR domain = $1 ORDER BY domain, address',
+    text: `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE $1::text IS NULL OR domain = $1 ORDER BY domain, address`,
     values: [domain],
   });
   return r.rows;
@@ -66,7 +74,7 @@ export async function setPassword(
     name: 'mailbox-set-password',
     text: `UPDATE mailboxes SET password_hash = $2, credential_version = credential_version + 1,
              password_changed_at = now(), password_expires_at = $3, must_change = $4, updated_at = now()
-           WHERE id = $1 RETURNING *`,
+           WHERE id = $1 RETURNING ${MAILBOX_COLUMNS}`,
     values: [id, hash, expiresAt, mustChange],
   });
   return r.rows[0]!;
@@ -99,7 +107,7 @@ export async function patchMailbox(db: Queryable, id: string, p: MailboxPatch): 
              quota_bytes = CASE WHEN $7::boolean THEN $8::bigint ELSE quota_bytes END,
              must_change = COALESCE($9, must_change),
              updated_at = now()
-           WHERE id = $1 RETURNING *`,
+           WHERE id = $1 RETURNING ${MAILBOX_COLUMNS}`,
     values: [
       id,
       p.enabled ?? null,

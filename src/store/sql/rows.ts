@@ -31,7 +31,7 @@ export interface MailboxRow {
 /** What a login needs of a mailbox: fewer columns to fetch and parse on the hot path. */
 export type AuthRow = Pick<
   MailboxRow,
-  'id' | 'address' | 'password_hash' | 'enabled' | 'disabled_reason' | 'password_expires_at' | 'quota_bytes' | 'home' | 'uid' | 'gid' | 'mail_location'
+  'id' | 'address' | 'password_hash' | 'credential_version' | 'enabled' | 'disabled_reason' | 'password_expires_at' | 'quota_bytes' | 'home' | 'uid' | 'gid' | 'mail_location'
 >;
 
 export interface AuditRow {
