@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import type { Context } from '../context.js';
 import type { TokenRow } from '../store/sql/rows.js';
-import { authenticateToken } from '../admin/tokens.js';
+import { authenticateToken } from '../accounts/tokens.js';
 import { createApp, type App } from './server.js';
 import { sendProblem } from './problem.js';
 import { registerHealth } from './health.js';
