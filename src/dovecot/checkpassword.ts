@@ -228,7 +228,7 @@ function httpJson(
       res.on('error', (e) => done({ kind: 'failed', why: e.message }));
       res.on('end', () => {
         const text = Buffer.concat(parts).toString('utf8');
-        let body: unknown = null;
+        let body: unknown;
         try {
           body = text === '' ? null : JSON.parse(text);
         } catch {
