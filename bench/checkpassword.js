@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { MAIN } from './lib/daemon.js';
 import { cleanEnv } from './lib/procs.js';
-import { fmt, median, ms, percentile } from './lib/stats.js';
+import { median, ms, percentile } from './lib/stats.js';
 
 export const name = 'checkpassword';
 export const title = 'checkpassword process cost (per login fork)';

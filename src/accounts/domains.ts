@@ -5,7 +5,7 @@ import { appendAudit } from '../store/sql/audit.js';
 import * as sql from '../store/sql/domains.js';
 import type { DomainRow } from '../store/sql/rows.js';
 import { parsePolicyOverrides, PolicyOverrideError } from '../policy/settings.js';
-import { normalizeDomain } from './address.js';
+import { normalizeDomain } from '../core/address.js';
 
 export async function addDomain(ctx: Context, actor: Actor, input: string): Promise<DomainRow> {
   const name = normalizeDomain(input);

@@ -6,7 +6,7 @@ import { appendAudit } from '../store/sql/audit.js';
 import { getDomain, insertDomain } from '../store/sql/domains.js';
 import { appendHistory } from '../store/sql/history.js';
 import { insertMailbox } from '../store/sql/mailboxes.js';
-import { normalizeAddress } from './address.js';
+import { normalizeAddress } from '../core/address.js';
 
 export interface ImportLine {
   line: number;

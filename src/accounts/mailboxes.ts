@@ -8,7 +8,7 @@ import { appendHistory } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
 import * as sql from '../store/sql/mailboxes.js';
 import type { MailboxRow } from '../store/sql/rows.js';
-import { normalizeAddress, normalizeDomain } from './address.js';
+import { normalizeAddress, normalizeDomain } from '../core/address.js';
 import { expiryFrom, policyFor, preparePassword, type PasswordSource } from './password.js';
 
 /** What the API and CLI show of a mailbox: never the hash. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from '../context.js';
 import type { Metrics } from '../observability/metrics.js';
-import { normalizeAddress } from '../accounts/address.js';
+import { normalizeAddress } from '../core/address.js';
 import { getAuthRow, upgradeHash } from '../store/sql/mailboxes.js';
 import type { AuthRow } from '../store/sql/rows.js';
 import { hashPassword, needsRehash, verifyPassword } from './hash.js';

@@ -1,4 +1,4 @@
-import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN, formatListen, parseListen } from '../config/config.js';
+import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN, formatListen, parseListen } from '../core/listen.js';
 import { ConfigError } from '../config/errors.js';
 import { existsSync } from 'node:fs';
 import { resolveConfigPath } from '../config/path.js';

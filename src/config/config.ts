@@ -1,13 +1,11 @@
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { ConfigFile } from './schema.js';
-import type { Source } from './load.js';
 import { ConfigError } from './errors.js';
+import { parseListen, type Listen } from '../core/listen.js';
 
-export const LISTEN_PATTERN = '^(unix:/.+|\\[[0-9a-fA-F:.]+\\]:[0-9]{1,5}|[A-Za-z0-9.-]+:[0-9]{1,5})$';
-export const DEFAULT_AUTH_LISTEN = '127.0.0.1:7411';
-
-export type Listen = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode: number };
+/** Where a key's value came from, for error messages and `doctor`. */
+export type Source = 'default' | 'file' | 'env' | 'flag';
 
 export type DoveadmTarget =
   | { kind: 'none' }
@@ -53,18 +51,6 @@ export interface Config {
   rotation: { waitMs: number; pollIntervalMs: number; heartbeatMs: number; staleAfterMs: number; doveadmTimeoutMs: number };
   /** The raw validated file form, for `doctor`. */
   raw: ConfigFile;
-}
-
-export function parseListen(value: string, mode: string): Listen {
-  if (value.startsWith('unix:')) return { kind: 'unix', path: value.slice(5), mode: parseInt(mode, 8) };
-  const idx = value.lastIndexOf(':');
-  const host = value.slice(0, idx).replace(/^\[(.*)\]$/, '$1');
-  return { kind: 'tcp', host, port: Number(value.slice(idx + 1)) };
-}
-
-export function formatListen(listen: Listen): string {
-  if (listen.kind === 'unix') return `unix:${listen.path}`;
-  return listen.host.includes(':') ? `[${listen.host}]:${listen.port}` : `${listen.host}:${listen.port}`;
 }
 
 function checkPort(key: string, listen: Listen, sources: ReadonlyMap<string, Source>): Listen {

@@ -7,9 +7,7 @@ import { type TSchema, type TObject, Kind } from '@sinclair/typebox';
 import { ConfigSchema, type ConfigFile } from './schema.js';
 import { ConfigError } from './errors.js';
 import { readConfigFile, resolveConfigPath } from './file.js';
-import { buildConfig, type Config } from './config.js';
-
-export type Source = 'default' | 'file' | 'env' | 'flag';
+import { buildConfig, type Config, type Source } from './config.js';
 
 export interface LoadOptions {
   /** `--config PATH`; null reads no file at all (tests, embedding). */

@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN } from './config.js';
+import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN } from '../core/listen.js';
 
 /**
  * The one description of every configuration key: TOML path, type, default and

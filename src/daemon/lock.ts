@@ -1,7 +1,7 @@
 import { mkdirSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
 import { MailpassdError } from '../errors.js';
-import { isAlive, readPidFile } from '../store/embedded.js';
+import { isAlive, readPidFile } from '../core/pid.js';
 
 /**
  * One daemon per data directory: `<data_dir>/mailpassd.pid`, created exclusively.

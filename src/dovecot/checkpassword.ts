@@ -100,7 +100,7 @@ type InputResult =
   | { kind: 'error'; message: string };
 
 /** Splits `user\0password\0…`; wipes the buffer. */
-function parseInput(all: Buffer): InputResult {
+export function parseInput(all: Buffer): InputResult {
   const first = all.indexOf(0);
   const second = first < 0 ? -1 : all.indexOf(0, first + 1);
   if (first <= 0 || second < 0) {
@@ -125,7 +125,7 @@ function parseInput(all: Buffer): InputResult {
  * program. Anything else (a manual `3< file`, `3</dev/null`) is read with
  * fs.read; a regular file cannot block.
  */
-function readInput(fd: number, timeoutMs: number): Promise<InputResult> {
+export function readInput(fd: number, timeoutMs: number): Promise<InputResult> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let total = 0;
@@ -228,7 +228,7 @@ function httpJson(
       res.on('error', (e) => done({ kind: 'failed', why: e.message }));
       res.on('end', () => {
         const text = Buffer.concat(parts).toString('utf8');
-        let body: unknown = null;
+        let body: unknown;
         try {
           body = text === '' ? null : JSON.parse(text);
         } catch {

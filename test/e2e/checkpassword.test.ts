@@ -7,9 +7,14 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_ROOT, eventually, freePort, startDovecot, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { freshLoopback, imapLogin } from '../helpers/imap.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describeWithDovecot = requireParts(['root', 'dovecot23']);
+const describe = requireParts(['root']);
 
 const MAIN = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 const REPLY = '/usr/lib/dovecot/checkpassword-reply';
@@ -173,7 +178,7 @@ describe('mailpassd checkpassword, driven directly', () => {
   });
 });
 
-describe('Dovecot 2.3 + checkpassword passdb (config/dovecot/checkpassword.conf)', () => {
+describeWithDovecot('Dovecot 2.3 + checkpassword passdb (config/dovecot/checkpassword.conf)', () => {
   let dc: DovecotInstance;
   const authTest = (user: string, password: string) => dc.doveadm(['auth', 'test', '-x', `rip=${freshLoopback()}`, user, password]);
 

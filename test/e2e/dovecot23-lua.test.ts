@@ -6,9 +6,13 @@
  * temporary failure, never "wrong password", and it heals by itself.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually, startDovecot, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { freshLoopback, ImapSession, imapLogin } from '../helpers/imap.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describe = requireParts(['root', 'dovecot23']);
 
 const SECRET = 'e2e-auth-secret-0123456789abcdef';
 const ALICE = 'alice@example.org';

@@ -7,10 +7,14 @@
  * The first run builds the chroot (debootstrap, 1-3 minutes); later runs
  * reuse /var/cache/mailpassd-test/trixie.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { startDovecot24 } from '../helpers/dovecot24.js';
 import { freshLoopback, ImapSession, imapLogin } from '../helpers/imap.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describe = requireParts(['root', 'trixie']);
 
 const SECRET = 'e2e-24-auth-secret-0123456789abc';
 const FRANK = 'frank@example.com';

@@ -3,10 +3,14 @@
  * a private Dovecot 2.3 (config/dovecot/2.3/, auth-postfix listener) which
  * asks the real mailpassd. Client: swaks, AUTH PLAIN after STARTTLS.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually, startDovecot, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { freshLoopback } from '../helpers/imap.js';
 import { startPostfix, swaksAuth, type PostfixInstance } from '../helpers/postfix.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describe = requireParts(['root', 'dovecot23', 'postfix']);
 
 const ERIN = 'erin@example.net';
 const ERIN_PW = 'Lagoon-Biscuit-Falcon-Rivet-5';

@@ -21,11 +21,15 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminToken, verify } from '../helpers/daemon.js';
 import { ensureUser, freePort, groupId, NOBODY_UID, run, startDovecot, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { freshLoopback } from '../helpers/imap.js';
 import { expectKicked, nodeIn, RotationScenario, WAIT_FAIL_MS, WAIT_OK_MS, type Account, type RotateBody } from '../helpers/rotation-scenario.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describe = requireParts(['root', 'dovecot23']);
 
 const API_KEY = 'rotation-e2e-doveadm-api-key-0123456789';
 const account = (local: string, n: number): Account => ({

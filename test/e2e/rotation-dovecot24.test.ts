@@ -19,12 +19,16 @@
  */
 import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminToken, verify } from '../helpers/daemon.js';
 import { ensureUser, groupId, makeTempDir, NOBODY_UID, run, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { startDovecot24, TRIXIE_DIR } from '../helpers/dovecot24.js';
 import { freshLoopback } from '../helpers/imap.js';
 import { expectKicked, nodeIn, RotationScenario, WAIT_FAIL_MS, WAIT_OK_MS, type Account } from '../helpers/rotation-scenario.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describe = requireParts(['root', 'trixie']);
 
 const API_KEY = 'rotation24-e2e-doveadm-api-key-0123456789';
 const account = (local: string, n: number): Account => ({

@@ -99,7 +99,7 @@ async function startOnce(opts: DaemonOptions): Promise<TestDaemon> {
     if (opts.waitReady !== false) await waitFor(`${adminUrl}/readyz`, child, 30_000);
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`${(err as Error).message}\n${output}`);
+    throw new Error(`${(err as Error).message}\n${output}`, { cause: err });
   }
   return {
     pid: child.pid!,

@@ -387,7 +387,7 @@ async function startIn(dir: string, version: string, opts: DovecotOptions): Prom
   } catch (e) {
     const log = instance.log();
     await stopByPidFile(pidFile);
-    throw new Error(`${(e as Error).message}\n${log}`);
+    throw new Error(`${(e as Error).message}\n${log}`, { cause: e });
   }
   return instance;
 }

@@ -101,7 +101,7 @@ async function withLock<T>(lockDir: string, timeoutMs: number, fn: () => Promise
       } catch {
         /* being created or removed */
       }
-      let age = 0;
+      let age: number;
       try {
         age = Date.now() - statSync(lockDir).mtimeMs;
       } catch {
@@ -111,7 +111,7 @@ async function withLock<T>(lockDir: string, timeoutMs: number, fn: () => Promise
         rmSync(lockDir, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockDir} (held by pid ${holder})`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockDir} (held by pid ${holder})`, { cause: e });
       await sleep(500);
     }
   }

@@ -7,7 +7,7 @@ import { buildAdminListener } from '../../src/http/admin-listener.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { addDomain } from '../../src/accounts/domains.js';
 import { createMailbox } from '../../src/accounts/mailboxes.js';
-import { createToken } from '../../src/admin/tokens.js';
+import { createToken } from '../../src/accounts/tokens.js';
 import type { App } from '../../src/http/server.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { makeContext, type TestContext } from '../helpers/context.js';

@@ -1,7 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import argon2 from 'argon2';
 import { hashPassword, needsRehash, toDovecotOrder, verifyPassword } from '../../src/auth/hash.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describe = requireParts(['doveadm']);
 
 /** Our stored hashes must verify with Dovecot's own {ARGON2ID} scheme, so the table stays usable by passdb sql. */
 function doveadmVerifies(hash: string, password: string): boolean {

@@ -1,9 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
 import { shaCrypt } from '../../src/auth/legacy.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describe = requireParts(['doveadm']);
 
 /** Migrating from Dovecot's passdb sql: imported hashes verify as Dovecot would and become argon2id at the next login. */
 const SCHEMES = ['SHA512-CRYPT', 'SHA256-CRYPT', 'BLF-CRYPT', 'SSHA512', 'SSHA256', 'ARGON2ID'];

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import * as tokens from '../../admin/tokens.js';
+import * as tokens from '../../accounts/tokens.js';
 import { cliActor, withContext } from '../context.js';
 import { printJson, printLine, printTable, type GlobalOptions } from '../io.js';
 

@@ -4,7 +4,7 @@ import * as domains from '../../accounts/domains.js';
 import { listMailboxes } from '../../accounts/mailboxes.js';
 import type { DomainRow } from '../../store/sql/rows.js';
 import type { App } from '../server.js';
-import { actorOf } from '../admin-listener.js';
+import { actorOf } from './actor.js';
 import { Domain, DomainParam, Mailbox } from './schemas.js';
 import { requireGlobalToken, visibleDomain } from './scope.js';
 

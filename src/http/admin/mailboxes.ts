@@ -5,7 +5,8 @@ import * as mailboxes from '../../accounts/mailboxes.js';
 import type { PasswordSource } from '../../accounts/password.js';
 import { rotateAndWait, kickMailbox } from '../../rotation/service.js';
 import type { App } from '../server.js';
-import { actorOf, type AdminDeps } from '../admin-listener.js';
+import { actorOf } from './actor.js';
+import type { AdminDeps } from './deps.js';
 import { AddressParam, Mailbox, MailboxPatch, NewMailbox, RotateBody, RotateResult } from './schemas.js';
 import { visibleAddress } from './scope.js';
 

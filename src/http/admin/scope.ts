@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { MailpassdError, notFound } from '../../errors.js';
-import { normalizeAddress, normalizeDomain } from '../../accounts/address.js';
+import { normalizeAddress, normalizeDomain } from '../../core/address.js';
 
 /**
  * A domain-scoped token sees its own domain only. Anything else answers 404 —

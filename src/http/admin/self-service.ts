@@ -5,7 +5,7 @@ import { MailpassdError } from '../../errors.js';
 import { canonicalUser } from '../../auth/verify.js';
 import { rotateAndWait } from '../../rotation/service.js';
 import type { App } from '../server.js';
-import type { AdminDeps } from '../admin-listener.js';
+import type { AdminDeps } from './deps.js';
 import { sendProblem } from '../problem.js';
 import { MAX_PASSWORD_BYTES } from '../../policy/password-input.js';
 import { SelfServiceBody } from './schemas.js';

@@ -6,7 +6,7 @@ import { appendAudit } from '../store/sql/audit.js';
 import { getDomain } from '../store/sql/domains.js';
 import * as sql from '../store/sql/tokens.js';
 import type { TokenRow } from '../store/sql/rows.js';
-import { normalizeDomain } from '../accounts/address.js';
+import { normalizeDomain } from '../core/address.js';
 
 /** Tokens are `mpd_` + 32 random bytes; only their SHA-256 is stored. */
 const PREFIX = 'mpd_';
