@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ConfigFile } from './schema.js';
 import type { Source } from './load.js';
@@ -35,7 +36,7 @@ export interface Config {
     throttleWindowMs: number;
     requestTimeoutMs: number;
   };
-  admin: { listen: Listen };
+  admin: { listen: Listen; metricsRequireToken: boolean; openapiRequireToken: boolean };
   database: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number; poolWaitMs: number };
   hash: { memoryCost: number; timeCost: number; parallelism: number };
   policy: { minLength: number; minClasses: number; minScore: 0 | 1 | 2 | 3 | 4; historyCount: number; maxAgeDays: number | null };
@@ -73,6 +74,30 @@ function doveadmTarget(raw: ConfigFile, sources: ReadonlyMap<string, Source>): D
   return { kind: 'http', url: raw.doveadm, apiKey: raw.doveadm_api_key };
 }
 
+/**
+ * `auth.secret`, or the first line of `auth.secret_file`. The file form lets the
+ * secret live in one file outside mailpassd.toml: Dovecot reads it directly and
+ * systemd hands the daemon a copy (LoadCredential=), so neither side needs to
+ * read the other's configuration.
+ */
+function authSecret(raw: ConfigFile, sources: ReadonlyMap<string, Source>): string | null {
+  const file = raw.auth.secret_file;
+  if (file === undefined) return raw.auth.secret ?? null;
+  const from = sources.get('auth.secret_file') ?? 'default';
+  if (raw.auth.secret !== undefined) {
+    throw new ConfigError('config_invalid', `auth.secret_file: set together with auth.secret (from ${sources.get('auth.secret') ?? 'default'}); keep one`, { key: 'auth.secret_file' });
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('config_invalid', `auth.secret_file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (from ${from})`, { key: 'auth.secret_file' });
+  }
+  const secret = (text.split('\n')[0] ?? '').trim();
+  if (secret.length < 16) throw new ConfigError('config_invalid', `auth.secret_file: the first line of ${file} must hold at least 16 characters (from ${from})`, { key: 'auth.secret_file' });
+  return secret;
+}
+
 export function buildConfig(
   raw: ConfigFile,
   ctx: { file: string | null; sources: ReadonlyMap<string, Source>; defaultNodeId: string; defaultDataDir: string },
@@ -89,7 +114,7 @@ export function buildConfig(
     doveadm: doveadmTarget(raw, ctx.sources),
     auth: {
       listen: checkPort('auth.listen', parseListen(a.listen, a.socket_mode), ctx.sources),
-      secret: a.secret ?? null,
+      secret: authSecret(raw, ctx.sources),
       argon2Concurrency: a.argon2_concurrency,
       argon2QueueLimit: a.argon2_queue_limit,
       memoTtlMs: a.memo_ttl_seconds * 1000,
@@ -99,7 +124,11 @@ export function buildConfig(
       throttleWindowMs: a.throttle_window_seconds * 1000,
       requestTimeoutMs: a.request_timeout_ms,
     },
-    admin: { listen: checkPort('admin.listen', parseListen(raw.admin.listen, raw.admin.socket_mode), ctx.sources) },
+    admin: {
+      listen: checkPort('admin.listen', parseListen(raw.admin.listen, raw.admin.socket_mode), ctx.sources),
+      metricsRequireToken: raw.admin.metrics_require_token,
+      openapiRequireToken: raw.admin.openapi_require_token,
+    },
     database: {
       poolSize: raw.database.pool_size,
       connectTimeoutMs: raw.database.connect_timeout_ms,

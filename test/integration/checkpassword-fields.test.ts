@@ -12,15 +12,20 @@ import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAIN } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
 
 let server: Server;
 let listen: string;
 let answer: unknown;
+let lastAuthorization: string | undefined;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
+    lastAuthorization = req.headers.authorization;
     req.resume();
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
@@ -30,8 +35,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   listen = `127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
+const tmp = tempDir('cp-fields');
 afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
+  tmp.remove();
 });
 
 /** Runs checkpassword with `env` as reply program; returns its exit code and the reply program's environment. */
@@ -46,7 +53,9 @@ function run(env: Record<string, string> = {}): Promise<{ code: number | null; r
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  (child.stdio[3] as Writable).end('alice@example.org\0Any-Password-123\0\0');
+  const fd3 = child.stdio[3] as Writable;
+  fd3.on('error', () => {}); // the program may exit before reading its input
+  fd3.end('alice@example.org\0Any-Password-123\0\0');
   return new Promise((resolve) => {
     child.on('close', (code) => {
       const replyEnv = new Map<string, string>();
@@ -90,5 +99,22 @@ describe('checkpassword passes only userdb_* fields to the reply program', () =>
     expect(r.code, r.stderr).toBe(0);
     expect([...r.replyEnv.keys()].filter((k) => k.startsWith('MAILPASSD_'))).toEqual([]);
     expect([...r.replyEnv.values()].join('\n')).not.toContain('cp-fields-secret-0123456789');
+  });
+});
+
+describe('checkpassword reads the auth secret from MAILPASSD_AUTH_SECRET_FILE', () => {
+  it('sends the first line of the file as the bearer secret (the file the Lua script reads too)', async () => {
+    const f = join(tmp.dir, 'mailpassd-auth.secret');
+    writeFileSync(f, 'secret-from-the-file-0123456789\n');
+    answer = { result: 'ok', user: 'alice@example.org', extra: {} };
+    const r = await run({ MAILPASSD_AUTH_SECRET: '', MAILPASSD_AUTH_SECRET_FILE: f });
+    expect(r.code, r.stderr).toBe(0);
+    expect(lastAuthorization).toBe('Bearer secret-from-the-file-0123456789');
+  });
+
+  it('an unreadable secret file is a temporary failure (111) naming the key, never a refusal', async () => {
+    const r = await run({ MAILPASSD_AUTH_SECRET: '', MAILPASSD_AUTH_SECRET_FILE: join(tmp.dir, 'absent.secret') });
+    expect(r.code).toBe(111);
+    expect(r.stderr).toMatch(/auth\.secret_file: cannot read .*ENOENT/);
   });
 });
