@@ -20,7 +20,10 @@ describe('admin.metrics_require_token / admin.openapi_require_token', () => {
   let scoped: string;
   beforeAll(async () => {
     db = await createTestDatabase();
-    d = await startTestDaemon({ databaseUrl: db.url, env: { MAILPASSD_ADMIN_METRICS_REQUIRE_TOKEN: 'true', MAILPASSD_ADMIN_OPENAPI_REQUIRE_TOKEN: 'true' } });
+    d = await startTestDaemon({
+      databaseUrl: db.url,
+      env: { MAILPASSD_ADMIN_METRICS_REQUIRE_TOKEN: 'true', MAILPASSD_ADMIN_OPENAPI_REQUIRE_TOKEN: 'true', MAILPASSD_AUTH_SECRET: 'exposure-secret-0123456789' },
+    });
     global = await adminToken(d, 'prometheus');
     expect((await d.cli(['domain', 'add', 'example.org'])).code).toBe(0);
     scoped = await adminToken(d, 'example-org', 'example.org');
@@ -54,6 +57,11 @@ describe('admin.metrics_require_token / admin.openapi_require_token', () => {
     expect((await get(d, '/healthz')).status).toBe(200);
     expect((await get(d, '/readyz')).status).toBe(200);
   });
+
+  it('with a secret, the start logs no warning about the auth listener', () => {
+    expect(d.logs()).toContain('mailpassd serving');
+    expect(d.logs()).not.toContain('without auth.secret');
+  });
 });
 
 describe('/v1/nodes and /readyz', () => {
@@ -72,6 +80,11 @@ describe('/v1/nodes and /readyz', () => {
   afterAll(async () => {
     await d?.stop();
     await db?.drop();
+  });
+
+  it('a TCP auth listener without a secret is a warning at start', () => {
+    const line = d.logs().split('\n').find((l) => l.includes('without auth.secret'));
+    expect(JSON.parse(line ?? '{}')).toMatchObject({ level: 40, msg: expect.stringMatching(/^auth listener is TCP without auth\.secret/) });
   });
 
   it('metrics and openapi are public by default', async () => {
