@@ -1,11 +1,12 @@
 import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN, formatListen, parseListen } from '../core/listen.js';
 import { ConfigError } from '../config/errors.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolveConfigPath } from '../config/path.js';
 import { runCheckpassword, EXIT_TEMPFAIL, type CheckpasswordTarget } from '../dovecot/checkpassword.js';
 
 /**
- * Where the auth listener is: `auth.listen` and `auth.secret` with the usual
+ * Where the auth listener is: `auth.listen` and `auth.secret` (or
+ * `auth.secret_file`) with the usual
  * precedence (environment > file > default). This reads only those two keys,
  * without the TypeBox schema the full loader uses, and opens the TOML file only
  * when the environment leaves something to find there: Dovecot forks
@@ -15,7 +16,8 @@ import { runCheckpassword, EXIT_TEMPFAIL, type CheckpasswordTarget } from '../do
 async function authTarget(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<CheckpasswordTarget> {
   const section = await authSectionIfNeeded(configPath, env);
   const listen = env.MAILPASSD_AUTH_LISTEN ?? section?.listen ?? DEFAULT_AUTH_LISTEN;
-  const secret = env.MAILPASSD_AUTH_SECRET ?? section?.secret ?? null;
+  const secretFile = env.MAILPASSD_AUTH_SECRET_FILE || (env.MAILPASSD_AUTH_SECRET === undefined ? section?.secret_file : undefined);
+  const secret = secretFile !== undefined ? readSecretFile(secretFile) : (env.MAILPASSD_AUTH_SECRET ?? section?.secret ?? null);
   if (typeof listen !== 'string' || !new RegExp(LISTEN_PATTERN).test(listen)) {
     throw new ConfigError('config_invalid', `auth.listen: ${JSON.stringify(listen)} is not host:port or unix:/path`, { key: 'auth.listen' });
   }
@@ -24,8 +26,23 @@ async function authTarget(configPath: string | undefined, env: NodeJS.ProcessEnv
   return { authUrl: where.kind === 'unix' ? formatListen(where) : `http://${formatListen(where)}`, secret };
 }
 
+/** The first line of auth.secret_file (the file Dovecot's Lua script reads too). */
+function readSecretFile(file: unknown): string {
+  if (typeof file !== 'string' || file === '') throw new ConfigError('config_invalid', 'auth.secret_file: must be a path', { key: 'auth.secret_file' });
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('config_invalid', `auth.secret_file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { key: 'auth.secret_file' });
+  }
+  const secret = (text.split('\n')[0] ?? '').trim();
+  if (secret === '') throw new ConfigError('config_invalid', `auth.secret_file: ${file} is empty`, { key: 'auth.secret_file' });
+  return secret;
+}
+
 async function authSectionIfNeeded(configPath: string | undefined, env: NodeJS.ProcessEnv): Promise<Record<string, unknown> | undefined> {
-  if (env.MAILPASSD_AUTH_LISTEN !== undefined && env.MAILPASSD_AUTH_SECRET !== undefined) return undefined;
+  const secretGiven = env.MAILPASSD_AUTH_SECRET !== undefined || !!env.MAILPASSD_AUTH_SECRET_FILE;
+  if (env.MAILPASSD_AUTH_LISTEN !== undefined && secretGiven) return undefined;
   const { file, explicit } = resolveConfigPath(configPath, env);
   if (!file || (!explicit && !existsSync(file))) return undefined;
   const { readConfigFile } = await import('../config/file.js');

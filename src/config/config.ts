@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import type { ConfigFile } from './schema.js';
@@ -34,7 +35,7 @@ export interface Config {
     throttleWindowMs: number;
     requestTimeoutMs: number;
   };
-  admin: { listen: Listen };
+  admin: { listen: Listen; metricsRequireToken: boolean; openapiRequireToken: boolean };
   selfService: {
     /** Normalised addresses and CIDRs (`a.b.c.d/n`, `x::/n`). */
     trustedProxies: string[];
@@ -100,6 +101,30 @@ function parseOrigin(key: string, value: string, sources: ReadonlyMap<string, So
   return url.origin;
 }
 
+/**
+ * `auth.secret`, or the first line of `auth.secret_file`. The file form lets the
+ * secret live in one file outside mailpassd.toml: Dovecot reads it directly and
+ * systemd hands the daemon a copy (LoadCredential=), so neither side needs to
+ * read the other's configuration.
+ */
+function authSecret(raw: ConfigFile, sources: ReadonlyMap<string, Source>): string | null {
+  const file = raw.auth.secret_file;
+  if (file === undefined) return raw.auth.secret ?? null;
+  const from = sources.get('auth.secret_file') ?? 'default';
+  if (raw.auth.secret !== undefined) {
+    throw new ConfigError('config_invalid', `auth.secret_file: set together with auth.secret (from ${sources.get('auth.secret') ?? 'default'}); keep one`, { key: 'auth.secret_file' });
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('config_invalid', `auth.secret_file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (from ${from})`, { key: 'auth.secret_file' });
+  }
+  const secret = (text.split('\n')[0] ?? '').trim();
+  if (secret.length < 16) throw new ConfigError('config_invalid', `auth.secret_file: the first line of ${file} must hold at least 16 characters (from ${from})`, { key: 'auth.secret_file' });
+  return secret;
+}
+
 export function buildConfig(
   raw: ConfigFile,
   ctx: { file: string | null; sources: ReadonlyMap<string, Source>; defaultNodeId: string; defaultDataDir: string },
@@ -116,7 +141,7 @@ export function buildConfig(
     doveadm: doveadmTarget(raw, ctx.sources),
     auth: {
       listen: checkPort('auth.listen', parseListen(a.listen, a.socket_mode), ctx.sources),
-      secret: a.secret ?? null,
+      secret: authSecret(raw, ctx.sources),
       argon2Concurrency: a.argon2_concurrency,
       argon2QueueLimit: a.argon2_queue_limit,
       memoTtlMs: a.memo_ttl_seconds * 1000,
@@ -126,7 +151,11 @@ export function buildConfig(
       throttleWindowMs: a.throttle_window_seconds * 1000,
       requestTimeoutMs: a.request_timeout_ms,
     },
-    admin: { listen: checkPort('admin.listen', parseListen(raw.admin.listen, raw.admin.socket_mode), ctx.sources) },
+    admin: {
+      listen: checkPort('admin.listen', parseListen(raw.admin.listen, raw.admin.socket_mode), ctx.sources),
+      metricsRequireToken: raw.admin.metrics_require_token,
+      openapiRequireToken: raw.admin.openapi_require_token,
+    },
     selfService: {
       trustedProxies: listOf(raw.self_service.trusted_proxies).map((v) => parseCidr('self_service.trusted_proxies', v, ctx.sources)),
       allowedOrigins: listOf(raw.self_service.allowed_origins).map((v) => parseOrigin('self_service.allowed_origins', v, ctx.sources)),

@@ -33,6 +33,7 @@ export const ConfigSchema = Type.Object(
     auth: Section({
       listen: Str(DEFAULT_AUTH_LISTEN, 'auth listener: host:port or unix:/path', { pattern: LISTEN_PATTERN }),
       secret: OptStr('if set, Dovecot must send Authorization: Bearer <secret>', { minLength: 16 }),
+      secret_file: OptStr('or: a file holding that secret (first line), e.g. a systemd credential', { minLength: 1 }),
       socket_mode: Str('0660', 'file mode of a unix: auth socket', { pattern: '^0?[0-7]{3}$' }),
       argon2_concurrency: Int(1, 256, Math.max(1, availableParallelism()), 'argon2 verifications run at once'),
       argon2_queue_limit: Int(1, 100_000, 256, 'verifications waiting for a slot before refusing with 503'),
@@ -46,6 +47,8 @@ export const ConfigSchema = Type.Object(
     admin: Section({
       listen: Str('127.0.0.1:7412', 'admin listener: host:port or unix:/path', { pattern: LISTEN_PATTERN }),
       socket_mode: Str('0600', 'file mode of a unix: admin socket', { pattern: '^0?[0-7]{3}$' }),
+      metrics_require_token: Type.Boolean({ default: false, description: '/metrics answers only with a valid global bearer token' }),
+      openapi_require_token: Type.Boolean({ default: false, description: '/openapi.json answers only with a valid bearer token' }),
     }),
     self_service: Section({
       trusted_proxies: Str('127.0.0.0/8, ::1', 'addresses or CIDRs (comma-separated) whose X-Forwarded-For names the end user\'s address; empty: none'),

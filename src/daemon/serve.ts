@@ -60,6 +60,9 @@ export async function startDaemon(config: Config, opts: ServeOptions): Promise<R
       { auth: formatListen(config.auth.listen), admin: formatListen(config.admin.listen), node_id: config.nodeId, embedded: db.embedded, doveadm: config.doveadm.kind },
       'mailpassd serving',
     );
+    if (config.auth.listen.kind === 'tcp' && config.auth.secret === null) {
+      log.warn('auth listener is TCP without auth.secret: every local user can test passwords through it; set auth.secret_file or listen on unix: (see mailpassd doctor)');
+    }
     let stopping: Promise<void> | null = null;
     return { ctx, auth, admin, worker, stop: () => (stopping ??= unwind()) };
   } catch (err) {

@@ -250,19 +250,32 @@ function httpJson(
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Builds USER/HOME/EXTRA for checkpassword-reply from Dovecot field names. */
+/**
+ * Builds USER/HOME/EXTRA for checkpassword-reply from Dovecot field names.
+ *
+ * Only `userdb_*` fields are passed on. checkpassword-reply hands every name
+ * in EXTRA to Dovecot as a passdb field, and passdb fields steer the login
+ * itself (`proxy`/`host` send the session elsewhere, `nopassword` skips the
+ * check, `allow_nets`, `user` renames it): whatever answers on the auth
+ * listener's address must not be able to set those. mailpassd itself sends
+ * nothing else (prefetch fields only).
+ */
 function replyEnv(
   base: NodeJS.ProcessEnv,
   user: string,
   fields: Record<string, string>,
   authorized: boolean,
 ): NodeJS.ProcessEnv | string {
-  const env: NodeJS.ProcessEnv = { ...base, USER: user };
-  delete env.HOME;
-  delete env.EXTRA;
+  const env: NodeJS.ProcessEnv = { USER: user };
+  // Our own settings (the auth secret among them) are not the reply program's business.
+  for (const [k, v] of Object.entries(base)) if (!k.startsWith('MAILPASSD_') && k !== 'HOME' && k !== 'EXTRA') env[k] = v;
   const extra: string[] = [];
+  const ignored: string[] = [];
   for (const [key, value] of Object.entries(fields)) {
-    if (key === 'user' || key === 'password') continue;
+    if (!key.startsWith('userdb_')) {
+      ignored.push(key);
+      continue;
+    }
     if (!ENV_NAME.test(key)) return `field name ${JSON.stringify(key)} cannot be passed through the environment`;
     if (value.includes('\0')) return `field ${key} contains NUL`;
     if (key === 'userdb_home') {
@@ -272,6 +285,7 @@ function replyEnv(
     env[key] = value;
     extra.push(key);
   }
+  if (ignored.length > 0) log(`ignored non-userdb fields in the answer: ${ignored.slice(0, 10).map((k) => JSON.stringify(k.slice(0, 64))).join(', ')}`);
   if (extra.length > 0) env.EXTRA = extra.join(' ');
   if (authorized) env.AUTHORIZED = '2';
   return env;

@@ -11,6 +11,7 @@ import { registerSelfServiceRoutes } from './admin/self-service.js';
 import { registerNodeRoutes } from './admin/nodes.js';
 import { Problem } from './admin/schemas.js';
 import type { AdminDeps } from './admin/deps.js';
+import { requireGlobalToken } from './admin/scope.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,8 +19,17 @@ declare module 'fastify' {
   }
 }
 
-/** Routes that need no token: probes, the API description, metrics, and self-service (the current password is the credential). */
-const PUBLIC = new Set(['/healthz', '/readyz', '/openapi.json', '/metrics', '/v1/self-service/password']);
+/**
+ * Routes that need no token: probes and self-service (the current password is
+ * the credential), and - unless admin.metrics_require_token /
+ * admin.openapi_require_token say otherwise - metrics and the API description.
+ */
+function publicPaths(config: Context['config']): Set<string> {
+  const paths = ['/healthz', '/readyz', '/v1/self-service/password'];
+  if (!config.admin.metricsRequireToken) paths.push('/metrics');
+  if (!config.admin.openapiRequireToken) paths.push('/openapi.json');
+  return new Set(paths);
+}
 
 export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
   const app = createApp(ctx.log.child({ listener: 'admin' }), { bodyLimit: 64 * 1024, timeoutMs: ctx.config.httpTimeoutMs });
@@ -33,6 +43,7 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
   });
   app.addSchema(Problem);
 
+  const PUBLIC = publicPaths(ctx.config);
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!;
     if (PUBLIC.has(path)) return;
@@ -47,9 +58,11 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
   });
 
   registerHealth(app, ctx);
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
-  );
+  app.get('/metrics', { schema: { hide: true } }, async (req, reply) => {
+    // Counters and node lag are cluster-wide: not for a token limited to one domain.
+    if (ctx.config.admin.metricsRequireToken) requireGlobalToken(req);
+    return reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
+  });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   void app.register(async (scoped) => {
     registerDomainRoutes(scoped, ctx);

@@ -122,6 +122,21 @@ export function ensureUser(name = 'mailpassd'): { uid: number; gid: number } {
 
 export const NOBODY_UID = 65534;
 
+/**
+ * The shipped snippets read the auth secret from a file, 0640 root:dovecot.
+ * With a secret: that file, written here (`dir` as Dovecot sees it is
+ * `visibleDir`); without one: an empty value, which clears the snippet's
+ * default path (test-only: production always has a secret).
+ */
+export function authSecretFile(dir: string, secret: string | undefined, dovecotGid: number, visibleDir = dir): string {
+  if (!secret) return '';
+  const path = join(dir, 'mailpassd-auth.secret');
+  writeFileSync(path, `${secret}\n`, { mode: 0o640 });
+  chownSync(path, 0, dovecotGid);
+  chmodSync(path, 0o640);
+  return join(visibleDir, 'mailpassd-auth.secret');
+}
+
 /** Numeric gid of a host group (throws if missing). */
 export function groupId(name: string): number {
   const r = spawnSync('getent', ['group', name], { encoding: 'utf8' });
@@ -278,15 +293,14 @@ async function startIn(dir: string, version: string, opts: DovecotOptions): Prom
     chmodSync(luaPath, 0o644);
     snippet = adaptSnippet(readFileSync(join(CONFIG_DIR, 'dovecot', '2.3', 'mailpassd.conf'), 'utf8'), `file=${SHIPPED_LUA_PATH}`, `file=${luaPath}`, 2);
     env.push(`MAILPASSD_AUTH_URL=${opts.authUrl}`);
-    if (opts.authSecret) env.push(`MAILPASSD_AUTH_SECRET=${opts.authSecret}`);
+    env.push(`MAILPASSD_AUTH_SECRET_FILE=${authSecretFile(dir, opts.authSecret, groupId('dovecot'))}`);
   } else {
     const command = opts.checkpasswordCommand ?? `${process.execPath} ${join(REPO_ROOT, 'dist', 'cli', 'main.js')} checkpassword`;
     snippet = adaptSnippet(readFileSync(join(CONFIG_DIR, 'dovecot', 'checkpassword.conf'), 'utf8'), SHIPPED_CHECKPASSWORD_COMMAND, command, 2);
     const listen = opts.authListen ?? new URL(opts.authUrl).host;
     env.push(`MAILPASSD_AUTH_LISTEN=${listen}`);
-    if (opts.authSecret) env.push(`MAILPASSD_AUTH_SECRET=${opts.authSecret}`);
-    // No mailpassd.toml is read by the program: nothing but the environment.
-    env.push('MAILPASSD_CONFIG=/dev/null');
+    env.push(`MAILPASSD_AUTH_SECRET_FILE=${authSecretFile(dir, opts.authSecret, groupId('dovecot'))}`);
+    ensureGroup('mailpassd-auth'); // the snippet's extra_groups
   }
   for (const e of env) if (/\s/.test(e)) throw new Error(`import_environment values cannot contain spaces: ${e}`);
   const snippetPath = join(dir, 'mailpassd.conf');

@@ -20,7 +20,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CONFIG_DIR, NOBODY_UID, ensureGroup, freePort, groupId, pidAlive, run, runDaemonizing, sleep, stopByPidFile, type DoveadmResult, type DovecotInstance } from './dovecot.js';
+import { CONFIG_DIR, NOBODY_UID, authSecretFile, ensureGroup, freePort, groupId, pidAlive, run, runDaemonizing, sleep, stopByPidFile, type DoveadmResult, type DovecotInstance } from './dovecot.js';
 
 export const TRIXIE_DIR = process.env.MAILPASSD_TEST_TRIXIE_DIR ?? '/var/cache/mailpassd-test/trixie';
 const PACKAGES = ['dovecot-core', 'dovecot-imapd', 'dovecot-auth-lua', 'lua-cjson'];
@@ -229,7 +229,7 @@ export async function startDovecot24(opts: Dovecot24Options): Promise<DovecotIns
     '# The documented adaptation: listener URL / secret, given after the include.',
     'import_environment {',
     `  MAILPASSD_AUTH_URL = ${opts.authUrl}`,
-    ...(opts.authSecret ? [`  MAILPASSD_AUTH_SECRET = ${opts.authSecret}`] : []),
+    `  MAILPASSD_AUTH_SECRET_FILE = ${authSecretFile(hostDir, opts.authSecret, chrootGroupId(root, 'dovecot'), dir)}`,
     '}',
     ...cacheLines,
     '',
@@ -293,4 +293,11 @@ export async function startDovecot24(opts: Dovecot24Options): Promise<DovecotIns
     await sleep(50);
   }
   return instance;
+}
+
+/** A group's gid as the chroot's /etc/group has it (Debian 13 numbers its dovecot group itself). */
+function chrootGroupId(root: string, name: string): number {
+  const line = readFileSync(join(root, 'etc/group'), 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  if (!line) throw new Error(`group ${name} missing in ${root}/etc/group`);
+  return Number(line.split(':')[2]);
 }

@@ -120,6 +120,26 @@ describe('config', () => {
   });
 });
 
+describe('auth.secret_file and the admin exposure switches', () => {
+  it('reads the secret from the first line of auth.secret_file (a systemd credential)', () => {
+    const f = file('auth.secret', 'file-held-secret-0123456789\nsecond line ignored\n');
+    expect(load({ configPath: null, env: { MAILPASSD_AUTH_SECRET_FILE: f } }).auth.secret).toBe('file-held-secret-0123456789');
+  });
+
+  it('refuses an unreadable or short secret file, and both forms at once, naming the key', () => {
+    expect(failure(() => load({ configPath: null, env: { MAILPASSD_AUTH_SECRET_FILE: path.join(tmp.dir, 'absent.secret') } })).message).toMatch(/^auth\.secret_file: cannot read .*ENOENT/);
+    expect(failure(() => load({ configPath: null, env: { MAILPASSD_AUTH_SECRET_FILE: file('short.secret', 'short\n') } })).message).toMatch(/^auth\.secret_file: .*at least 16/);
+    const both = failure(() => load({ configPath: file('both.toml', '[auth]\nsecret = "in-the-file-0123456789"\n'), env: { MAILPASSD_AUTH_SECRET_FILE: file('b.secret', 'file-held-secret-0123456789\n') } }));
+    expect(both.message).toMatch(/^auth\.secret_file: set together with auth\.secret/);
+  });
+
+  it('metrics and openapi are public by default; the switches take true/false from the environment', () => {
+    expect(load({ configPath: null }).admin).toMatchObject({ metricsRequireToken: false, openapiRequireToken: false });
+    const on = load({ configPath: null, env: { MAILPASSD_ADMIN_METRICS_REQUIRE_TOKEN: 'true', MAILPASSD_ADMIN_OPENAPI_REQUIRE_TOKEN: 'true' } });
+    expect(on.admin).toMatchObject({ metricsRequireToken: true, openapiRequireToken: true });
+  });
+});
+
 describe('config/mailpassd.toml.example', () => {
   it('documents every key with its environment name, and loads when uncommented', async () => {
     const { readFileSync } = await import('node:fs');

@@ -11,16 +11,20 @@ const Node = Type.Object({
   started_at: Type.String({ format: 'date-time' }),
   applied_invalidation_id: Type.String(),
   doveadm: Type.String(),
-  last_error: Type.Union([Type.String(), Type.Null()]),
+  // Only for global tokens: a doveadm error names hosts, paths and other
+  // domains' users, which a domain-scoped token has no business seeing.
+  last_error: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 });
 
 /** The cluster as the rotation sees it: which nodes are live and how far each has applied. */
 export function registerNodeRoutes(app: App, ctx: Context): void {
-  app.get('/v1/nodes', { schema: { tags: ['rotation'], response: { 200: Type.Array(Node) } } }, async () =>
-    (await listNodes(ctx.pool, ctx.config.rotation.staleAfterMs)).map((n) => ({
+  app.get('/v1/nodes', { schema: { tags: ['rotation'], response: { 200: Type.Array(Node) } } }, async (req) => {
+    const global = !req.token?.domain;
+    return (await listNodes(ctx.pool, ctx.config.rotation.staleAfterMs)).map(({ last_error, ...n }) => ({
       ...n,
+      ...(global ? { last_error } : {}),
       heartbeat_at: n.heartbeat_at.toISOString(),
       started_at: n.started_at.toISOString(),
-    })),
-  );
+    }));
+  });
 }
