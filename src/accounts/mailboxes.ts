@@ -7,7 +7,7 @@ import { appendHistory } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
 import * as sql from '../store/sql/mailboxes.js';
 import type { MailboxRow } from '../store/sql/rows.js';
-import { normalizeAddress, normalizeDomain } from './address.js';
+import { newMailboxAddress, normalizeAddress, normalizeDomain } from './address.js';
 import { expiryFrom, policyFor, preparePassword, type PasswordSource } from './password.js';
 
 /** What the API and CLI show of a mailbox: never the hash. */
@@ -59,7 +59,7 @@ export interface NewMailboxInput {
 }
 
 export async function createMailbox(ctx: Context, actor: Actor, input: NewMailboxInput): Promise<{ mailbox: MailboxView; generated: string | null }> {
-  const { address, domain } = normalizeAddress(input.address);
+  const { address, domain } = newMailboxAddress(input.address);
   const displayName = input.displayName?.trim() || null;
   return withTransaction(ctx.pool, async (tx) => {
     const dom = await tx.query<{ policy: Record<string, unknown> }>('SELECT policy FROM domains WHERE name = $1 FOR SHARE', [domain]);
