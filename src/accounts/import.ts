@@ -6,7 +6,7 @@ import { appendAudit } from '../store/sql/audit.js';
 import { getDomain, insertDomain } from '../store/sql/domains.js';
 import { appendHistory } from '../store/sql/history.js';
 import { insertMailbox } from '../store/sql/mailboxes.js';
-import { normalizeAddress } from '../core/address.js';
+import { newMailboxAddress } from '../core/address.js';
 
 export interface ImportLine {
   line: number;
@@ -29,7 +29,7 @@ export function parseImport(text: string): ImportLine[] {
     const [addr = '', hash = '', name = ''] = raw.split('\t');
     try {
       if (!isKnownHash(hash.trim())) throw refused('unknown_hash_scheme', 'hash scheme not recognised (argon2id/i, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, SSHA512, SSHA256)');
-      rows.push({ line: i + 1, address: normalizeAddress(addr).address, hash: hash.trim(), displayName: name.trim() || null });
+      rows.push({ line: i + 1, address: newMailboxAddress(addr.trim()).address, hash: hash.trim(), displayName: name.trim() || null });
     } catch (err) {
       problems.push(`line ${i + 1}: ${(err as Error).message}`);
     }

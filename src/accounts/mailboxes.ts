@@ -8,7 +8,7 @@ import { appendHistory } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
 import * as sql from '../store/sql/mailboxes.js';
 import type { MailboxRow } from '../store/sql/rows.js';
-import { normalizeAddress, normalizeDomain } from '../core/address.js';
+import { newMailboxAddress, normalizeAddress, normalizeDomain } from '../core/address.js';
 import { expiryFrom, policyFor, preparePassword, type PasswordSource } from './password.js';
 
 /** What the API and CLI show of a mailbox: never the hash. */
@@ -70,7 +70,7 @@ const MAX_ATTEMPTS = 3;
  * of connections, as it did in rotation (see rotatePassword).
  */
 export async function createMailbox(ctx: Context, actor: Actor, input: NewMailboxInput): Promise<{ mailbox: MailboxView; generated: string | null }> {
-  const { address, domain } = normalizeAddress(input.address);
+  const { address, domain } = newMailboxAddress(input.address);
   const displayName = input.displayName?.trim() || null;
   const domainMissing = () => notFound('domain_not_found', `domain ${domain} does not exist; add it first (mailpassd domain add ${domain})`);
   const exists = () => conflict('mailbox_exists', `mailbox ${address} already exists`);

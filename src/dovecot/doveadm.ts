@@ -34,6 +34,18 @@ export function createDoveadm(target: DoveadmTarget, timeoutMs: number, run: Run
 /** Exit status of `doveadm kick` when nobody matched (EX_NOUSER). */
 const EX_NOUSER = 68;
 
+/**
+ * `doveadm kick` (local and HTTP, 2.3 and 2.4) takes a user MASK: `*` and `?`
+ * match other users (verified: kicking `a?c@x` ends `abc@x`'s session) and
+ * Dovecot has no escape for them. A name with either is never kicked; the
+ * node reports the kick as failed instead. New mailboxes cannot have such
+ * names (address.ts); `mailpassd doctor` lists the stored ones. The cache
+ * flush matches names exactly (also verified), so it still runs.
+ */
+const WILDCARD = /[*?]/;
+const wildcardRefusal = (user: string) =>
+  `doveadm kick: not run, ${JSON.stringify(user)} contains a doveadm wildcard (* or ?) and would end other users' sessions; end its sessions by hand`;
+
 const firstLine = (s: string) => s.trim().split('\n').find((l) => l.trim()) ?? '';
 
 /**
@@ -53,15 +65,17 @@ const relevantStderr = (s: string) => s.split('\n').filter((l) => l.trim() && !H
  */
 export function localDoveadm(binary: string, configFile: string | null, timeoutMs: number, run: RunBinary = runBinary): Doveadm {
   const base = configFile ? ['-c', configFile] : [];
+  // `--`: a name starting with `-` would otherwise be read as an option (exit 64).
   const flush = async (user: string) => {
-    const r = await run(binary, [...base, 'auth', 'cache', 'flush', user], timeoutMs);
+    const r = await run(binary, [...base, 'auth', 'cache', 'flush', '--', user], timeoutMs);
     const stderr = relevantStderr(r.stderr);
     if (r.code !== 0 || /error|fatal|panic/i.test(stderr)) {
       throw new DoveadmError(`doveadm auth cache flush: ${firstLine(stderr) || `exit ${r.code}`}`);
     }
   };
   const kick = async (user: string) => {
-    const r = await run(binary, [...base, 'kick', user], timeoutMs);
+    if (WILDCARD.test(user)) throw new DoveadmError(wildcardRefusal(user));
+    const r = await run(binary, [...base, 'kick', '--', user], timeoutMs);
     const stderr = relevantStderr(r.stderr);
     const failed = /error|fatal|panic|failed|not permitted/i.test(stderr);
     if (!failed && (r.code === 0 || r.code === EX_NOUSER)) return;
@@ -155,8 +169,10 @@ export function httpDoveadm(baseUrl: string, apiKey: string, timeoutMs: number):
       if (error) throw new DoveadmError(error);
     },
     async apply(user, kick) {
-      const outcomes = await call(kick ? [FLUSH(user), KICK(user)] : [FLUSH(user)]);
-      const errors = [flushError(outcomes[0]!), kick ? kickError(outcomes[1]!) : null];
+      const refuseKick = kick && WILDCARD.test(user);
+      const withKick = kick && !refuseKick;
+      const outcomes = await call(withKick ? [FLUSH(user), KICK(user)] : [FLUSH(user)]);
+      const errors = [flushError(outcomes[0]!), withKick ? kickError(outcomes[1]!) : refuseKick ? wildcardRefusal(user) : null];
       return errors.filter((e): e is string => e !== null);
     },
   };

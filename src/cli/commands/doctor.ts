@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { request } from 'node:http';
 import { CONFIG_KEYS, SECRET_KEYS, envNameOf, formatListen, type Config, type Listen } from '../../config/index.js';
+import { followsNewMailboxRule, LOCAL_PART_RULE } from '../../core/address.js';
 import { createDoveadm } from '../../dovecot/doveadm.js';
+import { listMailboxes } from '../../store/sql/mailboxes.js';
 import { openDatabase, ping } from '../../store/database.js';
 import { pendingMigrations } from '../../store/migrate.js';
 import { configFrom } from '../context.js';
@@ -50,6 +52,7 @@ async function runChecks(config: Config): Promise<Check[]> {
       checks.push({ check: 'database', ok: true, detail: db.embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'reachable' });
       const pending = await pendingMigrations(db.pool);
       checks.push({ check: 'migrations', ok: pending.length === 0, detail: pending.length ? `pending: ${pending.join(', ')} (run mailpassd migrate)` : 'current' });
+      if (pending.length === 0) checks.push(await checkMailboxNames(db.pool));
     } catch (err) {
       checks.push({ check: 'database', ok: false, detail: (err as Error).message });
     } finally {
@@ -66,6 +69,23 @@ async function runChecks(config: Config): Promise<Check[]> {
   checks.push(await checkDoveadm(config));
   checks.push(...exposureChecks(config));
   return checks;
+}
+
+/**
+ * Mailboxes created before the rule for new names keep working (they log in,
+ * rotate, flush - doveadm gets `--`), but one whose name holds a doveadm
+ * wildcard is never kicked, so its rotations are reported not applied. They
+ * are listed so an operator can move them to a new name.
+ */
+async function checkMailboxNames(pool: Parameters<typeof listMailboxes>[0]): Promise<Check> {
+  const offending = (await listMailboxes(pool, null)).map((m) => m.address).filter((a) => !followsNewMailboxRule(a));
+  if (offending.length === 0) return { check: 'mailbox names', ok: true, detail: 'every mailbox name follows the rule for new mailboxes' };
+  const shown = offending.slice(0, 20).join(', ') + (offending.length > 20 ? ` (+${offending.length - 20} more)` : '');
+  return {
+    check: 'mailbox names',
+    ok: false,
+    detail: `${offending.length} mailbox(es) break the rule for new names (${LOCAL_PART_RULE}); they still log in and rotate, but a name with * or ? is never kicked: ${shown}`,
+  };
 }
 
 /** Flushing the cache of a user that cannot exist proves the flush path works, and changes nothing. */
