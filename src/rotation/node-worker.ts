@@ -21,7 +21,9 @@ const BATCH = 100;
  * This daemon's share of the fan-out (DESIGN §5): LISTEN for new invalidations,
  * with polling as the fallback for a lost notification or connection; for each
  * new row flush Dovecot's auth cache for the user and kick the sessions, then
- * advance this node's cursor. A failure is recorded on the node and retried; it
+ * advance this node's cursor. Rows are read in id order, and ids are handed out
+ * in commit order (migration 0002), so moving the cursor never passes over a
+ * row that commits later. A failure is recorded on the node and retried; it
  * never advances the cursor, so nothing is skipped.
  */
 export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Promise<NodeWorker> {

@@ -3,7 +3,11 @@ import type { InvalidationRow } from './rows.js';
 
 export const INVALIDATION_CHANNEL = 'mailpassd_invalidation';
 
-/** Appended in the same transaction as the change; NOTIFY is delivered on commit. */
+/**
+ * Appended in the same transaction as the change, as its LAST statement: the
+ * insert takes the log's commit-order lock (migration 0002), held until commit.
+ * NOTIFY is delivered on commit.
+ */
 export async function appendInvalidation(db: Queryable, address: string, reason: string, kick: boolean): Promise<string> {
   const r = await db.query<{ id: string }>({
     name: 'invalidation-append',
@@ -17,8 +21,8 @@ export async function appendInvalidation(db: Queryable, address: string, reason:
 
 export async function invalidationsAfter(db: Queryable, cursor: string, limit: number): Promise<InvalidationRow[]> {
   const r = await db.query<InvalidationRow>({
-    name: 'invalidation-after',
-    text: 'SELECT * FROM invalidations WHERE id > $1 ORDER BY id LIMIT $2',
+    name: 'invalidation-after-v2',
+    text: 'SELECT id, address, reason, kick, created_at FROM invalidations WHERE id > $1 ORDER BY id LIMIT $2',
     values: [cursor, limit],
   });
   return r.rows;

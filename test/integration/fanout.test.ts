@@ -1,0 +1,172 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+import { createTestDatabase } from '../helpers/postgres.js';
+import { adminToken, postJson, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { tempDir } from '../helpers/tmp.js';
+import { appendInvalidation } from '../../src/store/sql/invalidations.js';
+import { waitForNodes } from '../../src/rotation/wait.js';
+
+/**
+ * The fan-out's guarantees (issue 10, points 1, 2, 5, 6, 7): no node passes
+ * over a rotation whose transaction commits late; one row a node cannot apply
+ * does not hold back the rest; one node_id, one daemon; a long wait gets its
+ * answer; the log is pruned once every node has passed it. Each test has a
+ * database and daemons of its own.
+ */
+const STALE_AFTER_MS = 3000; // what test/helpers/daemon.ts gives every daemon
+
+interface Scope {
+  url: string;
+  pool: pg.Pool;
+  dir: string;
+  daemons: TestDaemon[];
+}
+const scopes: Scope[] = [];
+
+async function scope(): Promise<Scope> {
+  const db = await createTestDatabase();
+  const dir = tempDir('fanout');
+  const s: Scope = { url: db.url, pool: new pg.Pool({ connectionString: db.url, max: 6 }), dir: dir.dir, daemons: [] };
+  cleanups.push(async () => {
+    await Promise.all(s.daemons.map((d) => d.stop()));
+    await s.pool.end();
+    await db.drop();
+    dir.remove();
+  });
+  scopes.push(s);
+  return s;
+}
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  scopes.splice(0);
+});
+
+async function daemon(s: Scope, nodeId: string, env: Record<string, string> = {}): Promise<TestDaemon> {
+  const d = await startTestDaemon({ databaseUrl: s.url, nodeId, env });
+  s.daemons.push(d);
+  return d;
+}
+
+/**
+ * A doveadm stand-in that appends its arguments to `calls` and, for a user
+ * matching `failFor`, fails like `doveadm auth cache flush` does when
+ * auth-master is unreachable (an error on stderr, exit status 0).
+ */
+function fakeDoveadm(s: Scope, name: string, failFor?: string): { env: Record<string, string>; calls: () => string[] } {
+  const calls = path.join(s.dir, `${name}.calls`);
+  const bin = path.join(s.dir, `${name}.doveadm`);
+  const fail = failFor ? `*${failFor}*) echo "Error: auth-master: connect(/run/dovecot/auth-master) failed" >&2; exit 0;;\n` : '';
+  writeFileSync(bin, `#!/bin/sh\necho "$*" >> ${calls}\ncase "$*" in\n${fail}*kick*) exit 68;;\nesac\nexit 0\n`);
+  chmodSync(bin, 0o755);
+  return {
+    env: { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_BINARY: bin },
+    calls: () => (existsSync(calls) ? readFileSync(calls, 'utf8').trim().split('\n') : []),
+  };
+}
+
+/** The users this node flushed Dovecot's auth cache for, in order. */
+const flushed = (calls: string[]) => calls.filter((c) => c.includes('auth cache flush')).map((c) => c.split(' ').at(-1)!);
+
+async function until<T>(what: string, ms: number, check: () => Promise<T | null | undefined | false>): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function cursorOf(s: Scope, nodeId: string): Promise<bigint> {
+  const r = await s.pool.query<{ c: string }>('SELECT applied_invalidation_id::text AS c FROM nodes WHERE node_id = $1', [nodeId]);
+  return BigInt(r.rows[0]!.c);
+}
+
+async function seed(d: TestDaemon, token: string, addresses: string[]): Promise<void> {
+  const auth = { authorization: `Bearer ${token}` };
+  for (const domain of new Set(addresses.map((a) => a.split('@')[1]!))) {
+    const r = await postJson(`${d.adminUrl}/v1/domains`, { name: domain }, auth);
+    expect(r.status, r.text).toBe(201);
+  }
+  for (const address of addresses) {
+    const r = await postJson(`${d.adminUrl}/v1/mailboxes`, { address, password: 'Correct-Horse-Battery-9' }, auth);
+    expect(r.status, r.text).toBe(201);
+  }
+}
+
+const rotate = (d: TestDaemon, token: string, address: string, waitMs: number) =>
+  postJson(`${d.adminUrl}/v1/mailboxes/${address}/rotate`, { generate: true, wait_ms: waitMs }, { authorization: `Bearer ${token}` });
+
+describe('invalidations are applied in commit order (point 1)', () => {
+  it('a transaction that took the lower id and commits last is never passed over, and never reported applied before it is', async () => {
+    const s = await scope();
+    const dove = fakeDoveadm(s, 'order');
+    await daemon(s, 'order', dove.env);
+    const a = await s.pool.connect();
+    const b = await s.pool.connect();
+    try {
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      const idA = await appendInvalidation(a, 'first@example.org', 'rotate', true);
+      const bPid = (await b.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      const bCommitted = appendInvalidation(b, 'second@example.org', 'rotate', true).then(async (id) => {
+        await b.query('COMMIT');
+        return id;
+      });
+      // B either commits at once with the higher id (and a node may see it while A is open),
+      // or is held back until A has committed. Both are awaited conditions, not sleeps.
+      const blocked = until('B to wait for a lock', 10_000, async () => {
+        const r = await s.pool.query('SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted', [bPid]);
+        return (r.rowCount ?? 0) > 0;
+      }).catch(() => false);
+      const first = await Promise.race([bCommitted.then(() => 'b-committed' as const), blocked.then(() => 'b-blocked' as const)]);
+      if (first === 'b-committed') {
+        const idB = await bCommitted;
+        expect(BigInt(idB)).toBeGreaterThan(BigInt(idA));
+        await until('the node to apply B', 10_000, async () => (await cursorOf(s, 'order')) >= BigInt(idB));
+      }
+      // A has not committed: no node can have applied it.
+      const early = await waitForNodes(s.pool, idA, 0, STALE_AFTER_MS);
+      expect(early.find((n) => n.node_id === 'order')).toMatchObject({ applied: false });
+
+      await a.query('COMMIT');
+      const idB = await bCommitted;
+      expect(BigInt(idB)).toBeGreaterThan(BigInt(idA));
+      const idC = await appendInvalidation(s.pool, 'third@example.org', 'rotate', true);
+      await until('the node to apply C', 10_000, async () => (await cursorOf(s, 'order')) >= BigInt(idC));
+      expect(flushed(dove.calls())).toEqual(['first@example.org', 'second@example.org', 'third@example.org']);
+      expect((await waitForNodes(s.pool, idA, 0, STALE_AFTER_MS)).find((n) => n.node_id === 'order')).toMatchObject({ applied: true });
+    } finally {
+      await a.query('ROLLBACK').catch(() => undefined);
+      await b.query('ROLLBACK').catch(() => undefined);
+      a.release();
+      b.release();
+    }
+  });
+
+  it('many concurrent rotations of different mailboxes through three daemons: every node applies every one, once, in id order', async () => {
+    const s = await scope();
+    const nodes = ['load-1', 'load-2', 'load-3'];
+    const doves = nodes.map((n) => fakeDoveadm(s, n));
+    const d1 = await daemon(s, nodes[0]!, doves[0]!.env);
+    const rest = await Promise.all(nodes.slice(1).map((n, i) => daemon(s, n, doves[i + 1]!.env)));
+    const via = [d1, ...rest];
+    const token = await adminToken(d1, 'load');
+    const addresses = Array.from({ length: 30 }, (_, i) => `user${String(i).padStart(2, '0')}@load.example`);
+    await seed(d1, token, addresses);
+    const before = doves.map((d) => flushed(d.calls()).length);
+
+    const results = await Promise.all(addresses.map((a, i) => rotate(via[i % via.length]!, token, a, 30_000)));
+    for (const r of results) {
+      expect(r.status, r.text).toBe(200);
+      expect(r.body.complete, r.text).toBe(true);
+      expect(r.body.nodes, r.text).toEqual(nodes.map((node_id) => ({ node_id, applied: true, stale: false })));
+    }
+    const inIdOrder = [...results].sort((x, y) => (BigInt(x.body.invalidation_id) < BigInt(y.body.invalidation_id) ? -1 : 1)).map((r) => r.body.address);
+    for (const [i, dove] of doves.entries()) expect(flushed(dove.calls()).slice(before[i]), nodes[i]).toEqual(inIdOrder);
+  }, 120_000);
+});
