@@ -1,4 +1,4 @@
--- The fan-out's guarantees (DESIGN §5, issue 10).
+-- The fan-out's guarantees (DESIGN §5, issue 10 points 1, 2, 7).
 
 -- 1. Invalidation ids are handed out in commit order. A node reads `id > cursor`;
 -- with a plain bigserial, a transaction that took id 10 but commits after the
@@ -19,3 +19,16 @@ END $$;
 ALTER TABLE invalidations ALTER COLUMN id DROP DEFAULT;
 CREATE TRIGGER invalidations_in_commit_order BEFORE INSERT ON invalidations
   FOR EACH ROW EXECUTE FUNCTION invalidations_in_commit_order();
+
+-- 2. An invalidation a node gave up on after its retry budget: the node moved
+-- on, and this row says that the rotation was NOT applied there, and why.
+-- Removing the node (`node remove`) or pruning the invalidation removes it.
+CREATE TABLE invalidation_failures (
+  node_id          text NOT NULL REFERENCES nodes(node_id) ON DELETE CASCADE,
+  invalidation_id  bigint NOT NULL REFERENCES invalidations(id) ON DELETE CASCADE,
+  attempts         integer NOT NULL,
+  error            text NOT NULL,
+  failed_at        timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (invalidation_id, node_id)
+);
+CREATE INDEX invalidation_failures_node_idx ON invalidation_failures (node_id, invalidation_id);

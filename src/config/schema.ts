@@ -77,6 +77,7 @@ export const ConfigSchema = Type.Object(
       heartbeat_ms: Int(100, 60_000, 2_000, 'node heartbeat interval'),
       stale_after_ms: Int(500, 600_000, 10_000, 'a node without heartbeat for this long is stale'),
       doveadm_timeout_ms: Int(100, 60_000, 5_000, 'per doveadm call'),
+      retry_attempts: Int(1, 10_000, 10, 'attempts per invalidation (one per poll interval) before a node records it as failed there and moves on'),
     }),
   },
   { additionalProperties: false },

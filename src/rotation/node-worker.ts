@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
-import type { Client } from '../store/pool.js';
+import { withTransaction, type Client } from '../store/pool.js';
 import type { Context } from '../context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createDoveadm, type Doveadm } from '../dovecot/doveadm.js';
 import { startSpawner } from '../dovecot/spawner.js';
-import { INVALIDATION_CHANNEL, invalidationsAfter } from '../store/sql/invalidations.js';
-import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode } from '../store/sql/nodes.js';
+import { INVALIDATION_CHANNEL, invalidationsAfter, recordInvalidationFailure } from '../store/sql/invalidations.js';
+import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode, skipPastFailure } from '../store/sql/nodes.js';
 import type { InvalidationRow } from '../store/sql/rows.js';
 
 export interface NodeWorker {
@@ -23,8 +23,12 @@ const BATCH = 100;
  * new row flush Dovecot's auth cache for the user and kick the sessions, then
  * advance this node's cursor. Rows are read in id order, and ids are handed out
  * in commit order (migration 0002), so moving the cursor never passes over a
- * row that commits later. A failure is recorded on the node and retried; it
- * never advances the cursor, so nothing is skipped.
+ * row that commits later.
+ *
+ * A failing row is retried once per poll interval, up to rotation.retry_attempts;
+ * then it is recorded as failed on this node (invalidation_failures: the
+ * rotation's answer says "not applied" with the error) and the cursor moves on,
+ * so one row Dovecot refuses cannot hold back every later rotation on this node.
  */
 export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Promise<NodeWorker> {
   const { config, pool, log } = ctx;
@@ -38,6 +42,10 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   let running: Promise<void> | null = null;
   let again = false;
   let listener: Client | null = null;
+  /** The row at the head of this node's log that keeps failing, and how often it failed. */
+  let failing: { id: string; attempts: number } | null = null;
+  /** Set while waiting to retry a failed row: NOTIFYs in between do not burn the retry budget. */
+  let backoff: NodeJS.Timeout | null = null;
 
   const applyPending = async (): Promise<void> => {
     const batch = await invalidationsAfter(pool, cursor, BATCH);
@@ -45,13 +53,31 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
       if (stopped) return;
       const error = await applyOne(doveadm, inv);
       if (error) {
-        metrics?.invalidationsApplied.inc({ outcome: 'failed' });
-        log.warn({ invalidation_id: inv.id, address: inv.address, error }, 'invalidation not applied; will retry');
-        await recordNodeError(pool, nodeId, error);
-        return;
+        const attempts = failing?.id === inv.id ? failing.attempts + 1 : 1;
+        failing = { id: inv.id, attempts };
+        if (attempts < config.rotation.retryAttempts) {
+          metrics?.invalidationsApplied.inc({ outcome: 'failed' });
+          log.warn({ invalidation_id: inv.id, address: inv.address, attempt: attempts, error }, 'invalidation not applied; will retry');
+          await recordNodeError(pool, nodeId, error);
+          backoff = setTimeout(() => {
+            backoff = null;
+            poke();
+          }, config.rotation.pollIntervalMs);
+          return;
+        }
+        await withTransaction(pool, async (tx) => {
+          await recordInvalidationFailure(tx, nodeId, inv.id, attempts, error);
+          await skipPastFailure(tx, nodeId, inv.id, error);
+        });
+        cursor = inv.id;
+        failing = null;
+        metrics?.invalidationsApplied.inc({ outcome: 'gave_up' });
+        log.error({ invalidation_id: inv.id, address: inv.address, attempts, error }, 'invalidation failed on this node after its retry budget; recorded as not applied here, moving on');
+        continue;
       }
       await advanceCursor(pool, nodeId, inv.id);
       cursor = inv.id;
+      failing = null;
       metrics?.invalidationsApplied.inc({ outcome: 'applied' });
       log.info({ invalidation_id: inv.id, address: inv.address, reason: inv.reason }, 'invalidation applied');
     }
@@ -59,7 +85,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   };
 
   const poke = () => {
-    if (stopped) return;
+    if (stopped || backoff) return;
     if (running) {
       again = true;
       return;
@@ -115,6 +141,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
       stopped = true;
       clearInterval(poll);
       clearInterval(beat);
+      if (backoff) clearTimeout(backoff);
       await running;
       if (listener) {
         await listener.query(`UNLISTEN ${INVALIDATION_CHANNEL}`).catch(() => undefined);

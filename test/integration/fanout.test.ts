@@ -170,3 +170,57 @@ describe('invalidations are applied in commit order (point 1)', () => {
     for (const [i, dove] of doves.entries()) expect(flushed(dove.calls()).slice(before[i]), nodes[i]).toEqual(inIdOrder);
   }, 120_000);
 });
+
+describe('a row a node cannot apply (point 2)', () => {
+  it('is retried within the budget, then recorded as not applied on that node, which moves on to the next rotations', async () => {
+    const s = await scope();
+    const dove = fakeDoveadm(s, 'picky', 'poison@');
+    const healthy = await daemon(s, 'healthy');
+    const picky = await daemon(s, 'picky', { ...dove.env, MAILPASSD_ROTATION_RETRY_ATTEMPTS: '3' });
+    const token = await adminToken(healthy, 'budget');
+    await seed(healthy, token, ['poison@example.org', 'fine@example.org']);
+
+    const bad = await rotate(healthy, token, 'poison@example.org', 30_000);
+    expect(bad.status, bad.text).toBe(200);
+    expect(bad.body.complete).toBe(false);
+    expect(bad.body.nodes).toEqual([
+      { node_id: 'healthy', applied: true, stale: false },
+      { node_id: 'picky', applied: false, stale: false, failed: true, error: expect.stringMatching(/auth-master/) },
+    ]);
+    expect(dove.calls().filter((c) => /auth cache flush .*poison@example\.org/.test(c))).toHaveLength(3);
+
+    // The next rotation is not held back on the node that gave up.
+    const good = await rotate(healthy, token, 'fine@example.org', 30_000);
+    expect(good.status, good.text).toBe(200);
+    expect(good.body.complete).toBe(true);
+    expect(good.body.nodes).toEqual([
+      { node_id: 'healthy', applied: true, stale: false },
+      { node_id: 'picky', applied: true, stale: false },
+    ]);
+    expect(flushed(dove.calls()).at(-1)).toBe('fine@example.org');
+    // Asked again later, the failed rotation is still not applied there (the cursor has passed it).
+    const later = await waitForNodes(s.pool, bad.body.invalidation_id, 0, STALE_AFTER_MS);
+    expect(later.find((n) => n.node_id === 'picky')).toMatchObject({ applied: false, failed: true });
+
+    const listed = JSON.parse((await healthy.cli(['node', 'list', '--json'])).stdout) as Array<Record<string, unknown>>;
+    expect(listed.find((n) => n.node_id === 'picky')).toMatchObject({ failed_invalidations: 1, last_failed_invalidation_id: bad.body.invalidation_id });
+    expect(listed.find((n) => n.node_id === 'healthy')).toMatchObject({ failed_invalidations: 0, last_failed_invalidation_id: null });
+    const [header, ...lines] = (await healthy.cli(['node', 'list'])).stdout.trim().split('\n');
+    const columns = header!.split(/\s+/);
+    const row = Object.fromEntries(lines.find((l) => l.startsWith('picky '))!.split(/\s+/).map((v, i) => [columns[i], v]));
+    expect(row).toMatchObject({ FAILED: '1', LAST_FAILED: bad.body.invalidation_id });
+    const api = (await (await fetch(`${healthy.adminUrl}/v1/nodes`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<Record<string, unknown>>;
+    expect(api.find((n) => n.node_id === 'picky')).toMatchObject({ failed_invalidations: 1, last_failed_invalidation_id: bad.body.invalidation_id });
+
+    const metrics = await (await fetch(`${picky.adminUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^mailpassd_invalidation_failures\{node_id="picky"\} 1$/m);
+    expect(metrics).toMatch(/^mailpassd_invalidation_failures\{node_id="healthy"\} 0$/m);
+    expect(metrics).toMatch(/^mailpassd_invalidations_applied_total\{outcome="gave_up"\} 1$/m);
+    expect(picky.logs()).toMatch(/recorded as not applied here/);
+
+    // The CLI says the same and exits 1 for a rotation a node gave up on.
+    const cli = await healthy.cli(['rotate', 'poison@example.org', '--generate', '--json', '--wait', '30']);
+    expect(cli.code, cli.stderr).toBe(1);
+    expect(JSON.parse(cli.stdout).nodes.find((n: { node_id: string }) => n.node_id === 'picky')).toMatchObject({ applied: false, failed: true });
+  }, 120_000);
+});

@@ -12,6 +12,9 @@ const Node = Type.Object({
   applied_invalidation_id: Type.String(),
   doveadm: Type.String(),
   last_error: Type.Union([Type.String(), Type.Null()]),
+  /** Invalidations this node gave up on after its retry budget (not applied there). */
+  failed_invalidations: Type.Integer(),
+  last_failed_invalidation_id: Type.Union([Type.String(), Type.Null()]),
 });
 
 /** The cluster as the rotation sees it: which nodes are live and how far each has applied. */

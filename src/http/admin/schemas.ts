@@ -81,6 +81,7 @@ export const NodeOutcome = Type.Object({
   applied: Type.Boolean(),
   stale: Type.Boolean(),
   error: Type.Optional(Type.String()),
+  failed: Type.Optional(Type.Literal(true)),
 });
 
 export const RotateResult = Type.Object({

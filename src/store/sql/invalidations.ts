@@ -1,5 +1,5 @@
 import type { Queryable } from '../pool.js';
-import type { InvalidationRow } from './rows.js';
+import type { InvalidationFailureRow, InvalidationRow } from './rows.js';
 
 export const INVALIDATION_CHANNEL = 'mailpassd_invalidation';
 
@@ -31,4 +31,24 @@ export async function invalidationsAfter(db: Queryable, cursor: string, limit: n
 export async function latestInvalidationId(db: Queryable): Promise<string> {
   const r = await db.query<{ id: string }>({ name: 'invalidation-latest', text: 'SELECT COALESCE(max(id), 0)::text AS id FROM invalidations' });
   return r.rows[0]?.id ?? '0';
+}
+
+/** A node gives up on an invalidation: recorded in the same transaction that moves its cursor past it. */
+export async function recordInvalidationFailure(db: Queryable, nodeId: string, invalidationId: string, attempts: number, error: string): Promise<void> {
+  await db.query({
+    name: 'invalidation-failure-record',
+    text: `INSERT INTO invalidation_failures (node_id, invalidation_id, attempts, error) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (invalidation_id, node_id) DO UPDATE SET attempts = $3, error = $4, failed_at = now()`,
+    values: [nodeId, invalidationId, attempts, error],
+  });
+}
+
+/** The nodes that gave up on one invalidation (a rotation's per-node answer). */
+export async function failuresOf(db: Queryable, invalidationId: string): Promise<InvalidationFailureRow[]> {
+  const r = await db.query<InvalidationFailureRow>({
+    name: 'invalidation-failures-of',
+    text: 'SELECT node_id, invalidation_id, attempts, error, failed_at FROM invalidation_failures WHERE invalidation_id = $1 ORDER BY node_id',
+    values: [invalidationId],
+  });
+  return r.rows;
 }
