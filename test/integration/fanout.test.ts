@@ -224,3 +224,20 @@ describe('a row a node cannot apply (point 2)', () => {
     expect(JSON.parse(cli.stdout).nodes.find((n: { node_id: string }) => n.node_id === 'picky')).toMatchObject({ applied: false, failed: true });
   }, 120_000);
 });
+
+describe('one node_id, one daemon (point 5)', () => {
+  it('a second daemon with a node_id already running refuses to start with exit 78 and says how to fix it; the id is free again once the first stops', async () => {
+    const s = await scope();
+    const one = await daemon(s, 'twin');
+    const two = await startTestDaemon({ databaseUrl: s.url, nodeId: 'twin', waitReady: false });
+    s.daemons.push(two);
+    expect(await two.exited, two.logs()).toBe(78);
+    expect(two.logs()).toMatch(/node_id "twin" is already used by another running mailpassd/);
+    expect(two.logs()).toContain('MAILPASSD_NODE_ID');
+    expect((await fetch(`${one.adminUrl}/readyz`)).status).toBe(200);
+
+    await one.stop();
+    const three = await daemon(s, 'twin');
+    expect((await fetch(`${three.adminUrl}/readyz`)).status).toBe(200);
+  }, 60_000);
+});

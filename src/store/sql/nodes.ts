@@ -84,6 +84,29 @@ export async function nodeLags(db: Queryable): Promise<Array<{ node_id: string; 
   return r.rows;
 }
 
+/** Two-key advisory locks: a key space of their own, apart from the single-key migration, commit-order and prune locks. */
+const NODE_LOCK_CLASS = 7411;
+
+/**
+ * A session lock on this node_id, taken on the connection that LISTENs and
+ * held while the daemon runs: a second daemon with the same node_id would
+ * share the cursor and each would skip the rows the other applied. Keyed by
+ * hashtext(node_id); two different ids colliding would only make the second
+ * refuse to start, never let two share a cursor.
+ */
+export async function tryLockNodeId(db: Queryable, nodeId: string): Promise<boolean> {
+  const r = await db.query<{ locked: boolean }>({
+    name: 'node-lock',
+    text: 'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
+    values: [NODE_LOCK_CLASS, nodeId],
+  });
+  return r.rows[0]!.locked;
+}
+
+export async function unlockNodeId(db: Queryable, nodeId: string): Promise<void> {
+  await db.query({ name: 'node-unlock', text: 'SELECT pg_advisory_unlock($1, hashtext($2))', values: [NODE_LOCK_CLASS, nodeId] });
+}
+
 /** A node retired for good (decommissioned mail host): it stops being listed as stale. */
 export async function deleteNode(db: Queryable, nodeId: string): Promise<boolean> {
   const r = await db.query({ name: 'node-delete', text: 'DELETE FROM nodes WHERE node_id = $1', values: [nodeId] });
