@@ -13,6 +13,7 @@ import { registerMailboxRoutes } from './admin/mailboxes.js';
 import { registerSelfServiceRoutes } from './admin/self-service.js';
 import { registerNodeRoutes } from './admin/nodes.js';
 import { Problem } from './admin/schemas.js';
+import { MAX_WAIT_MS } from '../rotation/wait.js';
 
 export interface AdminDeps {
   metrics: Metrics;
@@ -33,7 +34,7 @@ export function actorOf(req: FastifyRequest): Actor {
 }
 
 export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
-  const app = createApp(ctx.log.child({ listener: 'admin' }), { bodyLimit: 64 * 1024, timeoutMs: ctx.config.httpTimeoutMs });
+  const app = createApp(ctx.log.child({ listener: 'admin' }), { bodyLimit: 64 * 1024, timeoutMs: ctx.config.httpTimeoutMs, longestWaitMs: MAX_WAIT_MS });
   app.decorateRequest('token', null);
   void app.register(swagger, {
     openapi: {

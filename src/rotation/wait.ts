@@ -13,6 +13,9 @@ export interface NodeOutcome {
 
 const POLL_MS = 20;
 
+/** The longest a caller may ask a rotation or kick to wait for its nodes (the admin listener's sockets must outlast it). */
+export const MAX_WAIT_MS = 120_000;
+
 /**
  * Waits until every live node's cursor has passed the invalidation, or the time
  * is up. A cursor past the row means applied, unless the node recorded that it

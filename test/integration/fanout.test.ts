@@ -241,3 +241,38 @@ describe('one node_id, one daemon (point 5)', () => {
     expect((await fetch(`${three.adminUrl}/readyz`)).status).toBe(200);
   }, 60_000);
 });
+
+describe('long waits (point 6)', () => {
+  it('an API rotation waiting 15 s on a live node that never confirms gets its per-node answer; a client slow to send its headers is still cut off', async () => {
+    const s = await scope();
+    const d = await daemon(s, 'patient', { MAILPASSD_HTTP_TIMEOUT_MS: '2000' });
+    const token = await adminToken(d, 'patient');
+    await seed(d, token, ['slow@example.org']);
+    // A node that is alive (fresh heartbeat) but never moves its cursor.
+    await s.pool.query("INSERT INTO nodes (node_id, hostname, applied_invalidation_id) VALUES ('ghost', 'nowhere', 0)");
+    const beat = setInterval(() => void s.pool.query("UPDATE nodes SET heartbeat_at = now() WHERE node_id = 'ghost'").catch(() => undefined), 300);
+    try {
+      const r = await rotate(d, token, 'slow@example.org', 15_000);
+      expect(r.status, r.text).toBe(200);
+      expect(r.body.complete).toBe(false);
+      expect(r.body.nodes).toEqual([
+        { node_id: 'ghost', applied: false, stale: false },
+        { node_id: 'patient', applied: true, stale: false },
+      ]);
+    } finally {
+      clearInterval(beat);
+    }
+
+    const [host, port] = d.adminUrl.replace('http://', '').split(':');
+    const closed = await new Promise<boolean>((resolve) => {
+      const sock = connect({ host: host!, port: Number(port) }, () => sock.write('POST /v1/domains HTTP/1.1\r\nHost: x\r\n'));
+      sock.on('data', () => undefined);
+      sock.on('close', () => resolve(true));
+      setTimeout(() => {
+        sock.destroy();
+        resolve(false);
+      }, 30_000).unref();
+    });
+    expect(closed).toBe(true);
+  }, 60_000);
+});

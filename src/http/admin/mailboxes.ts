@@ -8,6 +8,7 @@ import type { App } from '../server.js';
 import { actorOf, type AdminDeps } from '../admin-listener.js';
 import { AddressParam, Mailbox, MailboxPatch, NewMailbox, RotateBody, RotateResult } from './schemas.js';
 import { visibleAddress } from './scope.js';
+import { MAX_WAIT_MS } from '../../rotation/wait.js';
 
 const errors = {
   400: { $ref: 'Problem#' },
@@ -100,7 +101,7 @@ export function registerMailboxRoutes(app: App, ctx: Context, deps: AdminDeps): 
       schema: {
         tags: ['rotation'],
         params: AddressParam,
-        body: Type.Optional(Type.Object({ wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 120_000 })) }, { additionalProperties: false })),
+        body: Type.Optional(Type.Object({ wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_MS })) }, { additionalProperties: false })),
         response: { 200: Type.Object({ address: Type.String(), invalidation_id: Type.String(), complete: Type.Boolean(), nodes: RotateResult.properties.nodes }), ...errors },
       },
     },
