@@ -47,6 +47,8 @@ export interface Config {
     staleAfterMs: number;
     doveadmTimeoutMs: number;
     retryAttempts: number;
+    retentionMs: number;
+    pruneIntervalMs: number;
   };
   /** The raw validated file form, for `doctor`. */
   raw: ConfigFile;
@@ -129,6 +131,8 @@ export function buildConfig(
       staleAfterMs: raw.rotation.stale_after_ms,
       doveadmTimeoutMs: raw.rotation.doveadm_timeout_ms,
       retryAttempts: raw.rotation.retry_attempts,
+      retentionMs: raw.rotation.retention_hours * 3_600_000,
+      pruneIntervalMs: raw.rotation.prune_interval_ms,
     },
     raw,
   };

@@ -78,6 +78,8 @@ export const ConfigSchema = Type.Object(
       stale_after_ms: Int(500, 600_000, 10_000, 'a node without heartbeat for this long is stale'),
       doveadm_timeout_ms: Int(100, 60_000, 5_000, 'per doveadm call'),
       retry_attempts: Int(1, 10_000, 10, 'attempts per invalidation (one per poll interval) before a node records it as failed there and moves on'),
+      retention_hours: Int(0, 876_000, 720, 'invalidation log entries every registered node has passed are kept this long (audit trail), then pruned'),
+      prune_interval_ms: Int(1_000, 86_400_000, 600_000, 'how often a daemon prunes the invalidation log'),
     }),
   },
   { additionalProperties: false },

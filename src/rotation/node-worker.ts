@@ -5,7 +5,7 @@ import { MailpassdError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createDoveadm, type Doveadm } from '../dovecot/doveadm.js';
 import { startSpawner } from '../dovecot/spawner.js';
-import { INVALIDATION_CHANNEL, invalidationsAfter, recordInvalidationFailure } from '../store/sql/invalidations.js';
+import { INVALIDATION_CHANNEL, invalidationsAfter, pruneInvalidations, recordInvalidationFailure } from '../store/sql/invalidations.js';
 import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode, skipPastFailure, tryLockNodeId, unlockNodeId } from '../store/sql/nodes.js';
 import type { InvalidationRow } from '../store/sql/rows.js';
 
@@ -166,6 +166,11 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
     }
   };
 
+  const prune = async () => {
+    const deleted = await pruneInvalidations(pool, config.rotation.retentionMs);
+    if (deleted) log.info({ deleted }, 'invalidation log pruned');
+  };
+
   await connectListener(true);
   let node;
   try {
@@ -180,6 +185,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   cursor = node.applied_invalidation_id;
   const poll = setInterval(poke, config.rotation.pollIntervalMs);
   const beat = setInterval(() => void heartbeat(pool, nodeId).catch(() => undefined), config.rotation.heartbeatMs);
+  const pruner = setInterval(() => void prune().catch((err: Error) => log.warn({ err: err.message }, 'invalidation log prune failed; will retry')), config.rotation.pruneIntervalMs);
   poke();
 
   async function releaseListener(): Promise<void> {
@@ -200,6 +206,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
       stopped = true;
       clearInterval(poll);
       clearInterval(beat);
+      clearInterval(pruner);
       if (backoff) clearTimeout(backoff);
       await running;
       // Marked stale before the node_id is released, so a rotation does not wait for a node that said goodbye.

@@ -276,3 +276,27 @@ describe('long waits (point 6)', () => {
     expect(closed).toBe(true);
   }, 60_000);
 });
+
+describe('invalidation log retention (point 7)', () => {
+  it('prunes what every registered node has passed once older than retention_hours; a stale node holds its rows until it is removed', async () => {
+    const s = await scope();
+    const d = await daemon(s, 'keeper', { MAILPASSD_ROTATION_RETENTION_HOURS: '1', MAILPASSD_ROTATION_PRUNE_INTERVAL_MS: '1000' });
+    const ids: string[] = [];
+    for (const n of [1, 2, 3, 4]) ids.push(await appendInvalidation(s.pool, `log${n}@example.org`, 'kick', true));
+    await until('keeper to apply the log', 10_000, async () => (await cursorOf(s, 'keeper')) >= BigInt(ids[3]!));
+    // A node that went away after the first entry: it will catch up from there when it returns.
+    await s.pool.query("INSERT INTO nodes (node_id, hostname, heartbeat_at, applied_invalidation_id) VALUES ('away', 'elsewhere', now() - interval '1 day', $1)", [ids[0]]);
+    // The first three are past the audit age; the fourth is not.
+    await s.pool.query("UPDATE invalidations SET created_at = now() - interval '2 hours' WHERE id = ANY($1::bigint[])", [ids.slice(0, 3)]);
+    const present = async () => (await s.pool.query<{ id: string }>('SELECT id::text AS id FROM invalidations ORDER BY id')).rows.map((r) => r.id);
+
+    await until('the entry every node passed to be pruned', 15_000, async () => !(await present()).includes(ids[0]!));
+    expect(await present()).toEqual(ids.slice(1));
+
+    const removed = await d.cli(['node', 'remove', 'away']);
+    expect(removed.code, removed.stderr).toBe(0);
+    await until('the entries only the removed node needed to be pruned', 15_000, async () => !(await present()).includes(ids[2]!));
+    expect(await present()).toEqual([ids[3]]);
+    expect(d.logs()).toMatch(/invalidation log pruned/);
+  }, 60_000);
+});
