@@ -49,7 +49,16 @@ export interface Config {
   hash: { memoryCost: number; timeCost: number; parallelism: number };
   policy: { minLength: number; minClasses: number; minScore: 0 | 1 | 2 | 3 | 4; historyCount: number; maxAgeDays: number | null };
   userdb: { home: string; uid: string; gid: string; mail: string | null };
-  rotation: { waitMs: number; pollIntervalMs: number; heartbeatMs: number; staleAfterMs: number; doveadmTimeoutMs: number };
+  rotation: {
+    waitMs: number;
+    pollIntervalMs: number;
+    heartbeatMs: number;
+    staleAfterMs: number;
+    doveadmTimeoutMs: number;
+    retryAttempts: number;
+    retentionMs: number;
+    pruneIntervalMs: number;
+  };
   /** The raw validated file form, for `doctor`. */
   raw: ConfigFile;
 }
@@ -184,6 +193,9 @@ export function buildConfig(
       heartbeatMs: raw.rotation.heartbeat_ms,
       staleAfterMs: raw.rotation.stale_after_ms,
       doveadmTimeoutMs: raw.rotation.doveadm_timeout_ms,
+      retryAttempts: raw.rotation.retry_attempts,
+      retentionMs: raw.rotation.retention_hours * 3_600_000,
+      pruneIntervalMs: raw.rotation.prune_interval_ms,
     },
     raw,
   };

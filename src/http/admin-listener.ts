@@ -12,6 +12,7 @@ import { registerNodeRoutes } from './admin/nodes.js';
 import { Problem } from './admin/schemas.js';
 import type { AdminDeps } from './admin/deps.js';
 import { requireGlobalToken } from './admin/scope.js';
+import { MAX_WAIT_MS } from '../rotation/wait.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,7 +33,7 @@ function publicPaths(config: Context['config']): Set<string> {
 }
 
 export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
-  const app = createApp(ctx.log.child({ listener: 'admin' }), { bodyLimit: 64 * 1024, timeoutMs: ctx.config.httpTimeoutMs });
+  const app = createApp(ctx.log.child({ listener: 'admin' }), { bodyLimit: 64 * 1024, timeoutMs: ctx.config.httpTimeoutMs, longestWaitMs: MAX_WAIT_MS });
   app.decorateRequest('token', null);
   void app.register(swagger, {
     openapi: {

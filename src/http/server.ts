@@ -16,17 +16,24 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * unknown fields), a JSON parser that refuses non-UTF-8, timeouts against slow
  * clients, and problem+json errors.
  */
-export function createApp(log: Logger, opts: { bodyLimit: number; timeoutMs: number }): App {
+export function createApp(log: Logger, opts: { bodyLimit: number; timeoutMs: number; longestWaitMs?: number }): App {
   const app = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
     // No per-request child logger: nothing we log needs the request id, and a pino
     // child per request is measurable on the login path.
     childLoggerFactory: (logger) => logger,
     bodyLimit: opts.bodyLimit,
-    // Slow clients (slowloris) are cut off: headers and body must arrive within timeoutMs.
+    // Slow clients (slowloris) are cut off: headers and body must arrive within
+    // timeoutMs. Node's headersTimeout/requestTimeout bound only the receiving of
+    // the request, so they stay short.
     http: { headersTimeout: opts.timeoutMs, requestTimeout: opts.timeoutMs, connectionsCheckingInterval: Math.min(1000, opts.timeoutMs / 2) },
     requestTimeout: opts.timeoutMs,
-    connectionTimeout: opts.timeoutMs,
+    // The socket inactivity timeout also runs while WE are silent, composing an
+    // answer: a rotation may wait up to wait_ms (120 s) for its nodes, so it must
+    // outlast the longest wait, or the caller gets "socket hang up" instead of
+    // the per-node answer. An idle client is still cut off by the timeouts above
+    // (before its request is in) and keepAliveTimeout (between requests).
+    connectionTimeout: opts.timeoutMs + (opts.longestWaitMs ?? 0),
     keepAliveTimeout: 30_000,
     // Per-request lines are written by our routes (without secrets), not by fastify.
     logController: new LogController({ disableRequestLogging: true }),

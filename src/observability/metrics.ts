@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export interface NodeLag {
   node_id: string;
   lag: number;
+  /** Invalidations the node gave up on after its retry budget. */
+  failed: number;
 }
 
 /**
@@ -43,9 +45,19 @@ export function createMetrics(nodeLag: () => Promise<NodeLag[]> = async () => []
         for (const n of await nodeLag().catch(() => [])) this.set({ node_id: n.node_id }, n.lag);
       },
     }),
+    invalidationFailures: new Gauge({
+      name: 'mailpassd_invalidation_failures',
+      help: 'invalidations a node gave up on after its retry budget (not applied there), per node',
+      labelNames: ['node_id'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const n of await nodeLag().catch(() => [])) this.set({ node_id: n.node_id }, n.failed);
+      },
+    }),
     invalidationsApplied: new Counter({
       name: 'mailpassd_invalidations_applied_total',
-      help: 'invalidations applied by this node, by outcome',
+      help: 'invalidation attempts on this node, by outcome: applied, failed (will retry), gave_up (retry budget spent, skipped)',
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),

@@ -1,11 +1,12 @@
 import { hostname } from 'node:os';
-import type { Client } from '../store/pool.js';
+import { asUnavailable, withTransaction, type Client } from '../store/pool.js';
 import type { Context } from '../context.js';
+import { MailpassdError } from '../errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createDoveadm, type Doveadm } from '../dovecot/doveadm.js';
 import { startSpawner } from '../dovecot/spawner.js';
-import { INVALIDATION_CHANNEL, invalidationsAfter } from '../store/sql/invalidations.js';
-import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode } from '../store/sql/nodes.js';
+import { INVALIDATION_CHANNEL, invalidationsAfter, pruneInvalidations, recordInvalidationFailure } from '../store/sql/invalidations.js';
+import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode, skipPastFailure, tryLockNodeId, unlockNodeId } from '../store/sql/nodes.js';
 import type { InvalidationRow } from '../store/sql/rows.js';
 
 export interface NodeWorker {
@@ -17,39 +18,79 @@ export interface NodeWorker {
 
 const BATCH = 100;
 
+function nodeIdInUse(nodeId: string): MailpassdError {
+  return new MailpassdError(
+    'node_id_in_use',
+    `node_id "${nodeId}" is already used by another running mailpassd on this database (two daemons with one node_id would each skip the other's rotations); ` +
+      'give every daemon its own node_id: set MAILPASSD_NODE_ID (or node_id in mailpassd.toml)',
+    'config',
+    { node_id: nodeId },
+  );
+}
+
 /**
  * This daemon's share of the fan-out (DESIGN §5): LISTEN for new invalidations,
  * with polling as the fallback for a lost notification or connection; for each
  * new row flush Dovecot's auth cache for the user and kick the sessions, then
- * advance this node's cursor. A failure is recorded on the node and retried; it
- * never advances the cursor, so nothing is skipped.
+ * advance this node's cursor. Rows are read in id order, and ids are handed out
+ * in commit order (migration 0002), so moving the cursor never passes over a
+ * row that commits later.
+ *
+ * A failing row is retried once per poll interval, up to rotation.retry_attempts;
+ * then it is recorded as failed on this node (invalidation_failures: the
+ * rotation's answer says "not applied" with the error) and the cursor moves on,
+ * so one row Dovecot refuses cannot hold back every later rotation on this node.
+ *
+ * The LISTEN connection holds a session advisory lock on the node_id: a second
+ * daemon started with the same node_id refuses to start (exit 78).
  */
 export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Promise<NodeWorker> {
   const { config, pool, log } = ctx;
   const nodeId = config.nodeId;
-  const node = await registerNode(pool, nodeId, hostname(), config.doveadm.kind);
-  // Started only once nothing below can throw: a spawner left behind would keep a failed start alive.
-  const spawner = config.doveadm.kind === 'local' ? startSpawner((message) => log.warn(message)) : null;
-  const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs, spawner?.run);
-  let cursor = node.applied_invalidation_id;
   let stopped = false;
   let running: Promise<void> | null = null;
   let again = false;
   let listener: Client | null = null;
+  /** False while the LISTEN connection (and with it the node_id lock) is lost: another daemon may hold the id meanwhile. */
+  let owned = false;
+  let cursor: string | null = null;
+  /** The row at the head of this node's log that keeps failing, and how often it failed. */
+  let failing: { id: string; attempts: number } | null = null;
+  /** Set while waiting to retry a failed row: NOTIFYs in between do not burn the retry budget. */
+  let backoff: NodeJS.Timeout | null = null;
 
   const applyPending = async (): Promise<void> => {
+    if (!owned || cursor === null) return;
     const batch = await invalidationsAfter(pool, cursor, BATCH);
     for (const inv of batch) {
-      if (stopped) return;
+      if (stopped || !owned) return;
       const error = await applyOne(doveadm, inv);
       if (error) {
-        metrics?.invalidationsApplied.inc({ outcome: 'failed' });
-        log.warn({ invalidation_id: inv.id, address: inv.address, error }, 'invalidation not applied; will retry');
-        await recordNodeError(pool, nodeId, error);
-        return;
+        const attempts = failing?.id === inv.id ? failing.attempts + 1 : 1;
+        failing = { id: inv.id, attempts };
+        if (attempts < config.rotation.retryAttempts) {
+          metrics?.invalidationsApplied.inc({ outcome: 'failed' });
+          log.warn({ invalidation_id: inv.id, address: inv.address, attempt: attempts, error }, 'invalidation not applied; will retry');
+          await recordNodeError(pool, nodeId, error);
+          backoff = setTimeout(() => {
+            backoff = null;
+            poke();
+          }, config.rotation.pollIntervalMs);
+          return;
+        }
+        await withTransaction(pool, async (tx) => {
+          await recordInvalidationFailure(tx, nodeId, inv.id, attempts, error);
+          await skipPastFailure(tx, nodeId, inv.id, error);
+        });
+        cursor = inv.id;
+        failing = null;
+        metrics?.invalidationsApplied.inc({ outcome: 'gave_up' });
+        log.error({ invalidation_id: inv.id, address: inv.address, attempts, error }, 'invalidation failed on this node after its retry budget; recorded as not applied here, moving on');
+        continue;
       }
       await advanceCursor(pool, nodeId, inv.id);
       cursor = inv.id;
+      failing = null;
       metrics?.invalidationsApplied.inc({ outcome: 'applied' });
       log.info({ invalidation_id: inv.id, address: inv.address, reason: inv.reason }, 'invalidation applied');
     }
@@ -57,7 +98,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   };
 
   const poke = () => {
-    if (stopped) return;
+    if (stopped || backoff) return;
     if (running) {
       again = true;
       return;
@@ -73,38 +114,90 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
       });
   };
 
-  /** A pooled client kept checked out for LISTEN; on any error it is destroyed and replaced. */
-  const connectListener = async (): Promise<void> => {
+  /**
+   * A pooled client kept checked out for LISTEN and the node_id lock; on any
+   * error it is destroyed and replaced. At start a failure is thrown (the
+   * daemon does not start); later it is retried every poll interval.
+   */
+  const connectListener = async (atStart: boolean): Promise<void> => {
     if (stopped) return;
-    const retry = () => setTimeout(() => void connectListener(), config.rotation.pollIntervalMs).unref();
+    const retry = () => setTimeout(() => void connectListener(false), config.rotation.pollIntervalMs).unref();
     let client: Client;
     try {
       client = await pool.connect();
-    } catch {
+    } catch (err) {
+      if (atStart) throw asUnavailable(err);
       retry();
       return;
     }
-    client.on('notification', () => poke());
-    client.on('error', (err) => {
-      if (listener !== client) return;
-      listener = null;
-      client.release(err);
-      retry();
-    });
+    let locked: boolean;
     try {
+      locked = await tryLockNodeId(client, nodeId);
+    } catch (err) {
+      client.release(err as Error);
+      if (atStart) throw asUnavailable(err);
+      retry();
+      return;
+    }
+    if (!locked) {
+      client.release(true);
+      if (atStart) throw nodeIdInUse(nodeId);
+      log.error({ node_id: nodeId }, 'node_id taken by another daemon while this one was disconnected; not applying invalidations until it is free');
+      retry();
+      return;
+    }
+    try {
+      client.on('notification', () => poke());
+      client.on('error', (err) => {
+        if (listener !== client) return;
+        listener = null;
+        owned = false;
+        client.release(err);
+        retry();
+      });
       await client.query(`LISTEN ${INVALIDATION_CHANNEL}`);
       listener = client;
+      owned = true;
       poke(); // anything committed while we were not listening
     } catch (err) {
       client.release(err as Error);
+      if (atStart) throw err;
       retry();
     }
   };
 
-  await connectListener();
+  const prune = async () => {
+    const deleted = await pruneInvalidations(pool, config.rotation.retentionMs);
+    if (deleted) log.info({ deleted }, 'invalidation log pruned');
+  };
+
+  await connectListener(true);
+  let node;
+  try {
+    node = await registerNode(pool, nodeId, hostname(), config.doveadm.kind);
+  } catch (err) {
+    await releaseListener();
+    throw err;
+  }
+  // Started only once nothing below can throw: a spawner left behind would keep a failed start alive.
+  const spawner = config.doveadm.kind === 'local' ? startSpawner((message) => log.warn(message)) : null;
+  const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs, spawner?.run);
+  cursor = node.applied_invalidation_id;
   const poll = setInterval(poke, config.rotation.pollIntervalMs);
   const beat = setInterval(() => void heartbeat(pool, nodeId).catch(() => undefined), config.rotation.heartbeatMs);
+  const pruner = setInterval(() => void prune().catch((err: Error) => log.warn({ err: err.message }, 'invalidation log prune failed; will retry')), config.rotation.pruneIntervalMs);
   poke();
+
+  async function releaseListener(): Promise<void> {
+    const client = listener;
+    listener = null;
+    owned = false;
+    if (!client) return;
+    await client.query(`UNLISTEN ${INVALIDATION_CHANNEL}`).catch(() => undefined);
+    await unlockNodeId(client, nodeId).catch(() => undefined);
+    // Destroyed rather than returned to the pool: a session lock must never outlive this worker on a pooled connection.
+    client.release(true);
+  }
 
   return {
     nodeId,
@@ -113,14 +206,12 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
       stopped = true;
       clearInterval(poll);
       clearInterval(beat);
+      clearInterval(pruner);
+      if (backoff) clearTimeout(backoff);
       await running;
-      if (listener) {
-        await listener.query(`UNLISTEN ${INVALIDATION_CHANNEL}`).catch(() => undefined);
-        listener.release();
-        listener = null;
-      }
-      // Marked stale at once, so a rotation does not wait for a node that said goodbye.
+      // Marked stale before the node_id is released, so a rotation does not wait for a node that said goodbye.
       await markNodeStopped(pool, nodeId).catch(() => undefined);
+      await releaseListener();
       await spawner?.stop();
     },
   };

@@ -1,4 +1,5 @@
 import type { Pool } from '../store/pool.js';
+import { failuresOf } from '../store/sql/invalidations.js';
 import { listNodes } from '../store/sql/nodes.js';
 
 export interface NodeOutcome {
@@ -6,28 +7,38 @@ export interface NodeOutcome {
   applied: boolean;
   stale: boolean;
   error?: string;
+  /** The node gave up on this invalidation after its retry budget: it will not be applied there. */
+  failed?: true;
 }
 
 const POLL_MS = 20;
 
+/** The longest a caller may ask a rotation or kick to wait for its nodes (the admin listener's sockets must outlast it). */
+export const MAX_WAIT_MS = 120_000;
+
 /**
  * Waits until every live node's cursor has passed the invalidation, or the time
- * is up. Stale nodes (no recent heartbeat) are listed, never waited for: they
- * catch up from their cursor when they return.
+ * is up. A cursor past the row means applied, unless the node recorded that it
+ * gave up on that row (its retry budget ran out): then it is not applied, with
+ * the error, and no longer waited for. Stale nodes (no recent heartbeat) are
+ * listed, never waited for: they catch up from their cursor when they return.
  */
 export async function waitForNodes(pool: Pool, invalidationId: string, waitMs: number, staleAfterMs: number): Promise<NodeOutcome[]> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const nodes = await listNodes(pool, staleAfterMs);
+    const [nodes, failures] = await Promise.all([listNodes(pool, staleAfterMs), failuresOf(pool, invalidationId)]);
+    const failed = new Map(failures.map((f) => [f.node_id, f.error]));
     const outcomes = nodes.map((n): NodeOutcome => {
+      const gaveUp = failed.get(n.node_id);
+      if (gaveUp !== undefined) return { node_id: n.node_id, applied: false, stale: n.stale, error: gaveUp, failed: true };
       const applied = BigInt(n.applied_invalidation_id) >= BigInt(invalidationId);
       return { node_id: n.node_id, applied, stale: n.stale, ...(!applied && n.last_error ? { error: n.last_error } : {}) };
     });
-    const waiting = outcomes.some((o) => !o.applied && !o.stale);
+    const waiting = outcomes.some((o) => !o.applied && !o.stale && !o.failed);
     if (!waiting || Date.now() >= deadline) return outcomes;
     await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(1, deadline - Date.now()))));
   }
 }
 
-/** Exit 0 / success only when every live node confirmed. */
-export const allLiveApplied = (nodes: NodeOutcome[]) => nodes.every((n) => n.applied || n.stale);
+/** Exit 0 / success only when every live node confirmed and no node gave up on it. */
+export const allLiveApplied = (nodes: NodeOutcome[]) => nodes.every((n) => n.applied || (n.stale && !n.failed));

@@ -157,7 +157,8 @@ describe('daemon start-up', () => {
     const a = await envFor(tempDir('a').dir);
     const first = serve({ ...a, MAILPASSD_DATABASE_URL: db.url });
     expect(await ready(a), 'not ready; daemon output:\n' + first.output()).toBe(true);
-    const b = { ...(await envFor(tempDir('b').dir)), MAILPASSD_AUTH_LISTEN: a.MAILPASSD_AUTH_LISTEN!, MAILPASSD_DATABASE_URL: db.url };
+    // A node_id of its own: two daemons with one node_id are refused before they listen (fanout.test.ts).
+    const b = { ...(await envFor(tempDir('b').dir)), MAILPASSD_AUTH_LISTEN: a.MAILPASSD_AUTH_LISTEN!, MAILPASSD_DATABASE_URL: db.url, MAILPASSD_NODE_ID: 'busy-port-b' };
     const second = serve(b);
     expect(await second.exited).toBe(69);
     expect(second.output()).toMatch(/auth listener 127\.0\.0\.1:\d+: address already in use/);

@@ -279,12 +279,13 @@ describe('rotation across three daemons', () => {
     await stop('n5-doveadm');
   });
 
-  it('a node whose doveadm fails is reported not applied with the error, the others applied, the CLI exits 1; it keeps retrying without advancing', async () => {
+  it('a node whose doveadm fails is reported not applied with the error, the others applied, the CLI exits 1; within its retry budget it keeps retrying without advancing', async () => {
     // Like `doveadm auth cache flush` when auth-master is unreachable: an error on stderr, exit status 0.
     const fake = path.join(scripts.dir, 'doveadm');
     writeFileSync(fake, '#!/bin/sh\necho "Error: auth-master: connect(/run/dovecot/auth-master) failed: No such file or directory" >&2\nexit 0\n');
     chmodSync(fake, 0o755);
-    const bad = await start('n4-broken', { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_BINARY: fake });
+    // A budget this test never spends (giving up is test/integration/fanout.test.ts).
+    const bad = await start('n4-broken', { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_BINARY: fake, MAILPASSD_ROTATION_RETRY_ATTEMPTS: '10000' });
     const startCursor = await cursorOf('n4-broken');
 
     const next = 'Tangerine-Meridian-Quill-84';

@@ -11,12 +11,16 @@ export function registerNode(program: Command): void {
 
   node
     .command('list')
-    .description('every node: last heartbeat, stale or live, applied invalidation, last doveadm error')
+    .description('every node: last heartbeat, stale or live, applied invalidation, invalidations it gave up on, last doveadm error')
     .action(async (_f: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
       const rows = await withContext(opts, (ctx) => listNodes(ctx.pool, ctx.config.rotation.staleAfterMs));
       if (opts.json) printJson(rows);
-      else printTable(rows.map((r) => ({ ...r, state: r.stale ? 'stale' : 'live', applied: r.applied_invalidation_id })), ['node_id', 'hostname', 'state', 'heartbeat_at', 'applied', 'doveadm', 'last_error']);
+      else
+        printTable(
+          rows.map((r) => ({ ...r, state: r.stale ? 'stale' : 'live', applied: r.applied_invalidation_id, failed: r.failed_invalidations, last_failed: r.last_failed_invalidation_id ?? '' })),
+          ['node_id', 'hostname', 'state', 'heartbeat_at', 'applied', 'failed', 'last_failed', 'doveadm', 'last_error'],
+        );
     });
 
   node

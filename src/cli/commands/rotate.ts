@@ -34,7 +34,7 @@ export function registerRotate(program: Command): void {
         printLine(`password of ${r.address} changed (credential version ${r.credentialVersion})`);
         if (r.generated) printLine(`generated password (shown once): ${r.generated}`);
         if (r.nodes.length === 0) printLine('no mailpassd node is registered: nothing to flush');
-        else printTable(r.nodes.map((n) => ({ ...n, state: n.applied ? 'applied' : n.stale ? 'stale (not waited for)' : 'NOT APPLIED' })), ['node_id', 'state', 'error']);
+        else printTable(r.nodes.map((n) => ({ ...n, state: n.applied ? 'applied' : n.failed ? 'NOT APPLIED (gave up)' : n.stale ? 'stale (not waited for)' : 'NOT APPLIED' })), ['node_id', 'state', 'error']);
       }
       if (!r.complete) process.exitCode = 1;
     });

@@ -9,6 +9,7 @@ import { actorOf } from './actor.js';
 import type { AdminDeps } from './deps.js';
 import { AddressParam, Mailbox, MailboxPatch, NewMailbox, RotateBody, RotateResult } from './schemas.js';
 import { visibleAddress } from './scope.js';
+import { MAX_WAIT_MS } from '../../rotation/wait.js';
 
 const errors = {
   400: { $ref: 'Problem#' },
@@ -101,7 +102,7 @@ export function registerMailboxRoutes(app: App, ctx: Context, deps: AdminDeps): 
       schema: {
         tags: ['rotation'],
         params: AddressParam,
-        body: Type.Optional(Type.Object({ wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 120_000 })) }, { additionalProperties: false })),
+        body: Type.Optional(Type.Object({ wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_MS })) }, { additionalProperties: false })),
         response: { 200: Type.Object({ address: Type.String(), invalidation_id: Type.String(), complete: Type.Boolean(), nodes: RotateResult.properties.nodes }), ...errors },
       },
     },

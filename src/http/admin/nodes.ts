@@ -14,6 +14,9 @@ const Node = Type.Object({
   // Only for global tokens: a doveadm error names hosts, paths and other
   // domains' users, which a domain-scoped token has no business seeing.
   last_error: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  /** Invalidations this node gave up on after its retry budget (not applied there). */
+  failed_invalidations: Type.Integer(),
+  last_failed_invalidation_id: Type.Union([Type.String(), Type.Null()]),
 });
 
 /** The cluster as the rotation sees it: which nodes are live and how far each has applied. */

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { MAX_PASSWORD_BYTES } from '../../policy/password-input.js';
+import { MAX_WAIT_MS } from '../../rotation/wait.js';
 
 /** Shared JSON schemas of the admin API: validation, serialisation and OpenAPI from one source. */
 const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
@@ -71,7 +72,7 @@ export const RotateBody = Type.Object(
   {
     password: Type.Optional(Type.String({ maxLength: 4096 })),
     generate: Type.Optional(Type.Boolean()),
-    wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 120_000 })),
+    wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_MS })),
     kick: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
@@ -82,6 +83,7 @@ export const NodeOutcome = Type.Object({
   applied: Type.Boolean(),
   stale: Type.Boolean(),
   error: Type.Optional(Type.String()),
+  failed: Type.Optional(Type.Literal(true)),
 });
 
 export const RotateResult = Type.Object({

@@ -1,9 +1,13 @@
 import type { Queryable } from '../pool.js';
-import type { InvalidationRow } from './rows.js';
+import type { InvalidationFailureRow, InvalidationRow } from './rows.js';
 
 export const INVALIDATION_CHANNEL = 'mailpassd_invalidation';
 
-/** Appended in the same transaction as the change; NOTIFY is delivered on commit. */
+/**
+ * Appended in the same transaction as the change, as its LAST statement: the
+ * insert takes the log's commit-order lock (migration 0002), held until commit.
+ * NOTIFY is delivered on commit.
+ */
 export async function appendInvalidation(db: Queryable, address: string, reason: string, kick: boolean): Promise<string> {
   const r = await db.query<{ id: string }>({
     name: 'invalidation-append',
@@ -17,8 +21,8 @@ export async function appendInvalidation(db: Queryable, address: string, reason:
 
 export async function invalidationsAfter(db: Queryable, cursor: string, limit: number): Promise<InvalidationRow[]> {
   const r = await db.query<InvalidationRow>({
-    name: 'invalidation-after',
-    text: 'SELECT * FROM invalidations WHERE id > $1 ORDER BY id LIMIT $2',
+    name: 'invalidation-after-v2',
+    text: 'SELECT id, address, reason, kick, created_at FROM invalidations WHERE id > $1 ORDER BY id LIMIT $2',
     values: [cursor, limit],
   });
   return r.rows;
@@ -27,4 +31,51 @@ export async function invalidationsAfter(db: Queryable, cursor: string, limit: n
 export async function latestInvalidationId(db: Queryable): Promise<string> {
   const r = await db.query<{ id: string }>({ name: 'invalidation-latest', text: 'SELECT COALESCE(max(id), 0)::text AS id FROM invalidations' });
   return r.rows[0]?.id ?? '0';
+}
+
+/** A node gives up on an invalidation: recorded in the same transaction that moves its cursor past it. */
+export async function recordInvalidationFailure(db: Queryable, nodeId: string, invalidationId: string, attempts: number, error: string): Promise<void> {
+  await db.query({
+    name: 'invalidation-failure-record',
+    text: `INSERT INTO invalidation_failures (node_id, invalidation_id, attempts, error) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (invalidation_id, node_id) DO UPDATE SET attempts = $3, error = $4, failed_at = now()`,
+    values: [nodeId, invalidationId, attempts, error],
+  });
+}
+
+/** The nodes that gave up on one invalidation (a rotation's per-node answer). */
+export async function failuresOf(db: Queryable, invalidationId: string): Promise<InvalidationFailureRow[]> {
+  const r = await db.query<InvalidationFailureRow>({
+    name: 'invalidation-failures-of',
+    text: 'SELECT node_id, invalidation_id, attempts, error, failed_at FROM invalidation_failures WHERE invalidation_id = $1 ORDER BY node_id',
+    values: [invalidationId],
+  });
+  return r.rows;
+}
+
+/** Arbitrary constant, distinct from the migration and commit-order locks: one pruner at a time. */
+const PRUNE_LOCK = 7411_000003;
+
+/**
+ * Deletes the log entries every registered node has passed (live or stale: a
+ * stale node catches up from its cursor when it returns, so its rows are kept;
+ * a node forgotten with `node remove` no longer counts) and that are older than
+ * `keepMs`, which keeps an audit trail. Returns the number deleted, or null when
+ * another daemon is pruning right now.
+ */
+export async function pruneInvalidations(db: Queryable, keepMs: number): Promise<number | null> {
+  const r = await db.query<{ locked: boolean; deleted: number }>({
+    name: 'invalidation-prune',
+    text: `WITH lock AS (SELECT pg_try_advisory_xact_lock($1) AS locked),
+                gone AS (
+                  DELETE FROM invalidations
+                  WHERE (SELECT locked FROM lock)
+                    AND id <= (SELECT min(applied_invalidation_id) FROM nodes)
+                    AND created_at < now() - ($2::bigint * interval '1 millisecond')
+                  RETURNING 1)
+           SELECT (SELECT locked FROM lock) AS locked, (SELECT count(*) FROM gone)::int AS deleted`,
+    values: [PRUNE_LOCK, keepMs],
+  });
+  const row = r.rows[0]!;
+  return row.locked ? row.deleted : null;
 }

@@ -71,4 +71,15 @@ export interface NodeRow {
   last_error: string | null;
   doveadm: string;
   stale: boolean;
+  /** Invalidations this node gave up on after its retry budget (still listed in invalidation_failures). */
+  failed_invalidations: number;
+  last_failed_invalidation_id: string | null;
+}
+
+export interface InvalidationFailureRow {
+  node_id: string;
+  invalidation_id: string;
+  attempts: number;
+  error: string;
+  failed_at: Date;
 }
