@@ -31,9 +31,10 @@ export interface ThrottleLimits {
 
 export type Outcome = 'success' | 'failure' | 'unknown';
 
+type Keys = Array<[key: string, limit: number]>;
+
 interface Waiter {
-  user: string;
-  ip: string | null;
+  keys: Keys;
   resolve: (admitted: boolean) => void;
   /** The bucket it waits on, to leave it when the caller gives up. */
   on: Bucket | null;
@@ -79,9 +80,9 @@ export class Throttle {
    * logins use acquire().
    */
   tryAcquire(user: string, ip: string | null, now = Date.now()): boolean {
-    const v = this.verdict(user, ip, now);
-    if (v.kind !== 'admit') return false;
-    this.charge(user, ip, now);
+    const keys = this.keysOf(user, ip);
+    if (this.verdict(keys, now).kind !== 'admit') return false;
+    this.charge(keys, now);
     return true;
   }
 
@@ -93,9 +94,10 @@ export class Throttle {
   acquire(user: string, ip: string | null, signal?: AbortSignal): Promise<boolean> {
     if (signal?.aborted) return Promise.resolve(false);
     const now = Date.now();
-    const v = this.verdict(user, ip, now);
+    const keys = this.keysOf(user, ip);
+    const v = this.verdict(keys, now);
     if (v.kind === 'admit') {
-      this.charge(user, ip, now);
+      this.charge(keys, now);
       return Promise.resolve(true);
     }
     if (v.kind === 'refuse' || v.on.waiters.length >= this.maxWaiting) return Promise.resolve(false);
@@ -105,8 +107,7 @@ export class Throttle {
         resolve(false);
       };
       const w: Waiter = {
-        user,
-        ip,
+        keys,
         on: null,
         resolve: (admitted) => {
           signal?.removeEventListener('abort', onAbort);
@@ -161,16 +162,15 @@ export class Throttle {
   }
 
   /** [key, limit] for (user, ip), ip, user — the (user, ip) key first. */
-  private keysOf(user: string, ip: string | null): Array<[string, number]> {
+  private keysOf(user: string, ip: string | null): Keys {
     const group = ip === null ? null : ipGroup(ip);
-    const keys: Array<[string, number]> = [[`u\0${user}\0${group ?? '-'}`, this.limits.perUserIp]];
+    const keys: Keys = [[`u\0${user}\0${group ?? '-'}`, this.limits.perUserIp]];
     if (group !== null) keys.push([`ip\0${group}`, this.limits.perIp]);
     keys.push([`user\0${user}`, this.perUser]);
     return keys;
   }
 
-  private verdict(user: string, ip: string | null, now: number): Verdict {
-    const keys = this.keysOf(user, ip);
+  private verdict(keys: Keys, now: number): Verdict {
     const pair = this.buckets.get(keys[0]![0]);
     const trusted = pair !== undefined && pair.trustedUntil > now;
     let wait: Bucket | null = null;
@@ -186,8 +186,8 @@ export class Throttle {
     return wait ? { kind: 'wait', on: wait } : { kind: 'admit' };
   }
 
-  private charge(user: string, ip: string | null, now: number): void {
-    for (const [key, limit] of this.keysOf(user, ip)) {
+  private charge(keys: Keys, now: number): void {
+    for (const [key, limit] of keys) {
       let b = this.buckets.get(key);
       if (b) {
         // Map order is recency order: touching moves the key to the end.
@@ -215,14 +215,20 @@ export class Throttle {
     if (this.idle(b, Date.now()) && this.buckets.get(b.key) === b) this.buckets.delete(b.key);
   }
 
-  /** Re-decides the waiters of a bucket that just gave back budget, oldest first. */
+  /**
+   * Re-decides the waiters of a bucket that just gave back budget, oldest first,
+   * until one still finds no budget here: the ones behind it would not either.
+   * When the bucket has locked, every waiter is refused in this one pass.
+   */
   private wake(b: Bucket, now: number): void {
-    const queue = b.waiters.splice(0);
-    for (const w of queue) {
+    while (b.waiters.length > 0) {
+      const w = b.waiters[0]!;
+      const v = this.verdict(w.keys, now);
+      if (v.kind === 'wait' && v.on === b) return;
+      b.waiters.shift();
       w.on = null;
-      const v = this.verdict(w.user, w.ip, now);
       if (v.kind === 'admit') {
-        this.charge(w.user, w.ip, now);
+        this.charge(w.keys, now);
         w.resolve(true);
       } else if (v.kind === 'refuse') {
         w.resolve(false);
@@ -258,8 +264,11 @@ export class Throttle {
   }
 }
 
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
 /** The throttle key for an address: IPv4 as is, IPv6 by /64; anything else shares one key. */
 export function ipGroup(ip: string): string {
+  if (IPV4.test(ip)) return ip;
   const bare = ip.replace(/%.*$/, '');
   if (isIPv4(bare)) return bare;
   if (!isIPv6(bare)) return 'invalid';
