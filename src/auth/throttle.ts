@@ -2,17 +2,18 @@ import { isIPv4, isIPv6 } from 'node:net';
 
 /**
  * Failure counters per (user, ip), per ip and per user (across ips), each over a
- * fixed window. Checked before the database and argon2: a brute-force run costs
- * us a map lookup.
+ * fixed window. A locked key is refused before the database (isLocked): a
+ * brute-force run costs us a map lookup.
  *
  * Only failures lock a key, so a right password is never refused for having
- * been typed often or in parallel. In-flight attempts still take a share of a
- * key's remaining budget (limit − failures): a parallel burst cannot all pass the
- * check before the first failure settles. An attempt beyond that budget waits
- * (acquire) for an earlier one to settle instead of being refused: if that one
- * was right, the waiter goes on; if the failures reach the limit, every waiter
- * is refused. So at most `limit` guesses per key ever reach argon2, and 64
- * parallel right logins all succeed, a few of them a little later.
+ * been typed often or in parallel. An attempt that needs argon2 first takes a
+ * share of each key's remaining budget (limit − failures): a parallel burst
+ * cannot all pass before the first failure settles. An attempt beyond that
+ * budget waits (acquire) for an earlier one to settle instead of being refused:
+ * if that one was right, the waiter goes on; if the failures reach the limit,
+ * every waiter is refused. So at most `limit` guesses per key ever reach argon2,
+ * and 64 parallel right logins all succeed, a few of them a little later. A memo
+ * hit needs no argon2 and takes no share (record).
  *
  * IPv6 addresses count per /64 (one host usually owns the whole prefix);
  * IPv4-mapped IPv6 counts as the IPv4 address.
@@ -125,22 +126,39 @@ export class Throttle {
    * unknown outcome (database down) only gives the attempt's share back.
    */
   settle(user: string, ip: string | null, outcome: Outcome, now = Date.now()): void {
-    const keys = this.keysOf(user, ip);
-    for (const [key] of keys) {
-      const b = this.buckets.get(key);
-      if (!b) continue; // evicted while idle: nothing in flight to give back
+    this.finish(this.keysOf(user, ip), outcome, now, true);
+  }
+
+  /** Whether a failure limit refuses (user, ip) now: checked before the database, a map lookup per key. */
+  isLocked(user: string, ip: string | null, now = Date.now()): boolean {
+    return this.verdict(this.keysOf(user, ip), now, true).kind === 'refuse';
+  }
+
+  /** The outcome of an attempt that took no share (it needed no argon2: a memo hit, an over-long password). */
+  record(user: string, ip: string | null, outcome: Outcome, now = Date.now()): void {
+    this.finish(this.keysOf(user, ip), outcome, now, false);
+  }
+
+  private finish(keys: Keys, outcome: Outcome, now: number, charged: boolean): void {
+    let created = false;
+    for (const [i, [key, limit]] of keys.entries()) {
+      let b = this.buckets.get(key);
+      if (!b) {
+        // Evicted while idle, or never charged: only a failure or a (user, ip) success leaves a trace.
+        if (outcome !== 'failure' && !(outcome === 'success' && i === 0)) continue;
+        b = { key, limit, failures: 0, resetAt: 0, inflight: 0, trustedUntil: 0, waiters: [] };
+        this.buckets.set(key, b);
+        created = true;
+      }
       this.expire(b, now);
-      if (b.inflight > 0) b.inflight--;
+      if (charged && b.inflight > 0) b.inflight--;
       if (outcome === 'failure') {
         if (b.failures === 0) b.resetAt = now + this.limits.windowMs;
         b.failures++;
       }
-    }
-    if (outcome === 'success') {
-      const pair = this.buckets.get(keys[0]![0]);
-      if (pair) {
-        pair.failures = 0;
-        pair.trustedUntil = now + this.limits.windowMs;
+      if (outcome === 'success' && i === 0) {
+        b.failures = 0;
+        b.trustedUntil = now + this.limits.windowMs;
       }
     }
     for (const [key] of keys) {
@@ -151,6 +169,7 @@ export class Throttle {
       const b = this.buckets.get(key);
       if (b && this.idle(b, now)) this.buckets.delete(key);
     }
+    if (created) this.evict(now);
   }
 
   /** Forgets every expired, idle key: O(n), for maintenance and tests, never on the login path. */
@@ -170,7 +189,7 @@ export class Throttle {
     return keys;
   }
 
-  private verdict(keys: Keys, now: number): Verdict {
+  private verdict(keys: Keys, now: number, failuresOnly = false): Verdict {
     const pair = this.buckets.get(keys[0]![0]);
     const trusted = pair !== undefined && pair.trustedUntil > now;
     let wait: Bucket | null = null;
@@ -181,7 +200,7 @@ export class Throttle {
       // A trusted ip is still charged for the per-user key (so settle stays symmetric), never refused by it.
       if (trusted && key.startsWith('user\0')) continue;
       if (b.failures >= limit) return { kind: 'refuse' };
-      if (b.failures + b.inflight >= limit) wait ??= b;
+      if (!failuresOnly && b.failures + b.inflight >= limit) wait ??= b;
     }
     return wait ? { kind: 'wait', on: wait } : { kind: 'admit' };
   }

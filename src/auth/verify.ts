@@ -18,8 +18,9 @@ import { prefetchExtra, userdbFields } from './userdb.js';
  * 1. every verify reads the current row; only the HMAC-keyed memo skips argon2;
  * 2. anything that stops us knowing the answer → internal_failure, never a mismatch;
  * 3. an unknown user costs one argon2 verify against a dummy hash;
- * 4. throttled before the database and argon2 (only failures lock; parallel
- *    attempts beyond a key's budget wait); argon2 runs in a bounded queue;
+ * 4. a locked key is refused before the database; only failures lock, and
+ *    parallel attempts that need argon2 beyond a key's budget wait for earlier
+ *    ones (a memo hit needs none); argon2 runs in a bounded queue;
  * 5. the password never leaves this function;
  * 6. an imported legacy hash verifies on a worker thread, and its mismatch takes
  *    at least as long as the dummy argon2, so timing does not tell which
@@ -101,22 +102,40 @@ export class Authenticator {
 
   private async decide(req: AuthRequest, signal: AbortSignal): Promise<AuthResult> {
     const user = canonicalUser(req.user);
-    if (!(await this.throttle.acquire(user, req.remoteIp, signal))) {
-      if (signal.aborted) return { kind: 'internal_failure' };
-      this.metrics?.throttled.inc();
-      return { kind: 'throttled' };
-    }
+    if (this.throttle.isLocked(user, req.remoteIp)) return this.throttled();
+    const attempt: Attempt = { user, charged: false };
     let result: AuthResult = { kind: 'internal_failure' };
     try {
       // Every entry point (listener, self-service, checkpassword) gets the listener's cap.
-      result = Buffer.byteLength(req.password) > MAX_PASSWORD_BYTES ? { kind: 'password_mismatch' } : await this.check(req, user, signal);
+      result = Buffer.byteLength(req.password) > MAX_PASSWORD_BYTES ? { kind: 'password_mismatch' } : await this.check(req, attempt, signal);
     } finally {
-      this.throttle.settle(user, req.remoteIp, outcomeOf(result));
+      if (attempt.charged) this.throttle.settle(user, req.remoteIp, outcomeOf(result));
+      else this.throttle.record(user, req.remoteIp, outcomeOf(result));
     }
     return result;
   }
 
-  private async check(req: AuthRequest, user: string, signal: AbortSignal): Promise<AuthResult> {
+  private throttled(): AuthResult {
+    this.metrics?.throttled.inc();
+    return { kind: 'throttled' };
+  }
+
+  /**
+   * One argon2 (or legacy) verification for an attempt: a share of the
+   * throttle's budget first (waiting while parallel attempts on the same keys
+   * are in flight), then a limiter slot. Null when the throttle refuses.
+   */
+  private async guarded(req: AuthRequest, attempt: Attempt, signal: AbortSignal, verify: () => Promise<boolean>): Promise<boolean | null> {
+    if (!(await this.throttle.acquire(attempt.user, req.remoteIp, signal))) {
+      signal.throwIfAborted();
+      return null;
+    }
+    attempt.charged = true;
+    return this.limiter.run(verify, signal);
+  }
+
+  private async check(req: AuthRequest, attempt: Attempt, signal: AbortSignal): Promise<AuthResult> {
+    const user = attempt.user;
     let row: AuthRow | null;
     try {
       row = user.includes('@') ? await getAuthRow(this.ctx.pool, user) : null;
@@ -126,7 +145,7 @@ export class Authenticator {
       return { kind: 'internal_failure' };
     }
     try {
-      return row ? await this.checkKnown(row, req, signal) : await this.checkUnknown(req, signal);
+      return row ? await this.checkKnown(row, req, attempt, signal) : await this.checkUnknown(req, attempt, signal);
     } catch (err) {
       if (signal.aborted) return { kind: 'internal_failure' }; // the deadline answered already
       this.ctx.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'verification failed: answering internal_failure');
@@ -134,12 +153,12 @@ export class Authenticator {
     }
   }
 
-  private async checkUnknown(req: AuthRequest, signal: AbortSignal): Promise<AuthResult> {
-    await this.limiter.run(() => verifyPassword(this.dummyHash!, req.password), signal);
-    return { kind: 'user_unknown' };
+  private async checkUnknown(req: AuthRequest, attempt: Attempt, signal: AbortSignal): Promise<AuthResult> {
+    const ran = await this.guarded(req, attempt, signal, () => verifyPassword(this.dummyHash!, req.password));
+    return ran === null ? this.throttled() : { kind: 'user_unknown' };
   }
 
-  private async checkKnown(row: AuthRow, req: AuthRequest, signal: AbortSignal): Promise<AuthResult> {
+  private async checkKnown(row: AuthRow, req: AuthRequest, attempt: Attempt, signal: AbortSignal): Promise<AuthResult> {
     const memoKey = this.memo.enabled ? this.memo.keyOf(row.password_hash, req.password) : null;
     const memoHit = memoKey !== null && this.memo.has(memoKey);
     if (memoHit) this.metrics?.memoHits.inc();
@@ -152,7 +171,8 @@ export class Authenticator {
         ranMs = performance.now() - t;
       }
     };
-    const match = memoHit || (await this.limiter.run(timed, signal));
+    const match = memoHit || (await this.guarded(req, attempt, signal, timed));
+    if (match === null) return this.throttled();
     if (!match) {
       // Outside the limiter: the pad is a timer, it holds no argon2 slot.
       if (isLegacyHash(row.password_hash) && ranMs < this.legacyMismatchFloorMs) await sleep(this.legacyMismatchFloorMs - ranMs);
@@ -173,6 +193,12 @@ export class Authenticator {
       .then((hash) => upgradeHash(this.ctx.pool, row.id, row.password_hash, hash))
       .catch((err: Error) => this.ctx.log.warn({ address: row.address, err: err.message }, 'rehash failed'));
   }
+}
+
+interface Attempt {
+  user: string;
+  /** Whether it holds a share of the throttle's budget (it reached argon2's door). */
+  charged: boolean;
 }
 
 /** The right password (even for a disabled or expired mailbox) is not a guess; a failure of ours is neither. */

@@ -109,6 +109,19 @@ describe('Throttle: only failures lock', () => {
     }
   });
 
+  it('an attempt that needed no argon2 (a memo hit) takes no share and gives none back; its failure still counts', () => {
+    const t = new Throttle({ ...limits, perUserIp: 2 });
+    expect(t.tryAcquire('alice', '192.0.2.1', T0)).toBe(true);
+    expect(t.tryAcquire('alice', '192.0.2.1', T0)).toBe(true);
+    t.record('alice', '192.0.2.1', 'success', T0);
+    // The two in flight still hold the whole budget.
+    expect(t.tryAcquire('alice', '192.0.2.1', T0)).toBe(false);
+    expect(t.isLocked('alice', '192.0.2.1', T0)).toBe(false);
+    t.record('bob', '192.0.2.1', 'failure', T0);
+    t.record('bob', '192.0.2.1', 'failure', T0);
+    expect(t.isLocked('bob', '192.0.2.1', T0)).toBe(true);
+  });
+
   it('a waiter whose caller gives up leaves the queue, and its keys are not left in flight', async () => {
     const t = new Throttle({ ...limits, perUserIp: 1 });
     expect(t.tryAcquire('alice', '192.0.2.1')).toBe(true);
