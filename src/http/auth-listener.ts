@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Context } from '../context.js';
 import type { Authenticator } from '../auth/verify.js';
@@ -77,6 +78,8 @@ export function buildAuthListener(ctx: Context, auth: Authenticator): App {
     async (req, reply) => {
       const b = req.body;
       if (Buffer.byteLength(b.password) > MAX_PASSWORD_BYTES) return sendProblem(reply, 400, 'password_too_long', `password exceeds ${MAX_PASSWORD_BYTES} bytes`);
+      // The throttle keys on it: free text would give every request a fresh bucket.
+      if (b.remote_ip !== undefined && isIP(b.remote_ip.replace(/%[^%]+$/, '')) === 0) return sendProblem(reply, 400, 'invalid_remote_ip', 'remote_ip must be an IPv4 or IPv6 address');
       const result = await auth.verify({
         user: b.user,
         password: b.password,

@@ -266,7 +266,7 @@ describe('rotation across three daemons', () => {
     const r = await rotateApi(first(), { password: next, wait_ms: 10_000 });
     expect(r.status, r.text).toBe(200);
     expect(r.body.nodes.find((n: { node_id: string }) => n.node_id === 'n5-doveadm')).toEqual({ node_id: 'n5-doveadm', applied: true, stale: false });
-    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([`-c /etc/dovecot/test.conf auth cache flush ${ADDRESS}`, `-c /etc/dovecot/test.conf kick ${ADDRESS}`]);
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([`-c /etc/dovecot/test.conf auth cache flush -- ${ADDRESS}`, `-c /etc/dovecot/test.conf kick -- ${ADDRESS}`]);
     await expectEverywhere(current, next);
     current = next;
 
@@ -274,7 +274,7 @@ describe('rotation across three daemons', () => {
     const generated = await rotateApi(first(), { generate: true, kick: false, wait_ms: 10_000 });
     expect(generated.status, generated.text).toBe(200);
     expect(generated.body.complete).toBe(true);
-    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([`-c /etc/dovecot/test.conf auth cache flush ${ADDRESS}`]);
+    expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([`-c /etc/dovecot/test.conf auth cache flush -- ${ADDRESS}`]);
     current = generated.body.generated_password;
     await stop('n5-doveadm');
   });
