@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, preValidationAsyncHookHandler } from 'fastify';
 import { MailpassdError, type ErrorKind } from '../errors.js';
 import { isDatabaseUnavailable } from '../store/pool.js';
 
@@ -54,7 +54,7 @@ export function stableCode(code: string | undefined): string {
 }
 
 /** Validation failures, oversize bodies, bad JSON → 4xx with a reason; our typed errors → their status; the rest → 500 without internals. */
-export function installErrorHandler(app: FastifyInstance): void {
+export function installErrorHandler(app: FastifyInstance, beforeNotFound?: preValidationAsyncHookHandler): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof MailpassdError) {
       return sendProblem(reply, STATUS_OF[err.kind], err.code, err.message, err.details);
@@ -67,5 +67,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     req.log.error({ err: { message: err.message, code: err.code, stack: err.stack } }, 'unhandled error');
     return sendProblem(reply, 500, 'internal_error', 'internal error');
   });
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'route_not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+  app.setNotFoundHandler({ ...(beforeNotFound && { preValidation: beforeNotFound }) }, (req, reply) =>
+    sendProblem(reply, 404, 'route_not_found', `no route ${req.method} ${req.url.split('?')[0]}`),
+  );
 }
