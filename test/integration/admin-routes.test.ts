@@ -11,6 +11,8 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { addDomain } from '../../src/accounts/domains.js';
 import { createMailbox } from '../../src/accounts/mailboxes.js';
 import { createToken, revokeToken } from '../../src/accounts/tokens.js';
+import { POLICY_RANGES } from '../../src/core/policy-limits.js';
+import { parsePolicyOverrides } from '../../src/policy/settings.js';
 import type { App } from '../../src/http/server.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { makeContext, type TestContext } from '../helpers/context.js';
@@ -173,5 +175,48 @@ describe('a domain-scoped token', () => {
     expectProblem(await call('POST', '/v1/domains', { token: scoped, json: { name: 'mine.example' } }), 403, 'forbidden');
     expectProblem(await call('PUT', '/v1/domains/example.org/policy', { token: scoped, json: { minLength: 20 } }), 403, 'forbidden');
     expectProblem(await call('DELETE', '/v1/domains/example.org', { token: scoped }), 403, 'forbidden');
+  });
+});
+
+describe('PUT /v1/domains/<d>/policy', () => {
+  // A domain of its own: the other tests' mailboxes keep the global policy.
+  beforeAll(() => addDomain(ctx, setup, 'policy.example'));
+  const put = (json: unknown) => call('PUT', '/v1/domains/policy.example/policy', { json });
+  const stored = async () => (await q("SELECT policy FROM domains WHERE name = 'policy.example'"))[0].policy;
+
+  it('refuses an unknown field with 400 naming it, and stores nothing', async () => {
+    const before = await stored();
+    const r = await put({ minLength: 14, minLenght: 20 });
+    expectProblem(r, 400, 'invalid_request');
+    expect(r.body.detail).toContain('"minLenght"');
+    expect(await stored()).toEqual(before);
+  });
+
+  it.each(Object.entries(POLICY_RANGES))('refuses %s out of its range with 400 naming it', async (key, { min, max }) => {
+    const before = await stored();
+    for (const value of [min - 1, max + 1, min + 0.5, String(min), true]) {
+      const r = await put({ [key]: value });
+      expectProblem(r, 400, 'invalid_request');
+      expect(r.body.detail, JSON.stringify(value)).toContain(`/${key}`);
+    }
+    expect(await stored()).toEqual(before);
+  });
+
+  it('accepts exactly what the override parser accepts: both ends of each range, null where allowed', async () => {
+    for (const [key, { min, max, nullable }] of Object.entries(POLICY_RANGES)) {
+      for (const value of [min - 1, min, max, max + 1, null]) {
+        let parsed = true;
+        try {
+          parsePolicyOverrides({ [key]: value });
+        } catch {
+          parsed = false;
+        }
+        const r = await put({ [key]: value });
+        expect(r.status, `${key}: ${value} → ${r.text}`).toBe(parsed ? 200 : 400);
+        if (parsed) expect(r.body.policy).toEqual({ [key]: value });
+      }
+      expect(nullable).toBe(key === 'maxAgeDays');
+    }
+    expect((await put({})).body.policy).toEqual({});
   });
 });

@@ -1,9 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import * as domains from '../../accounts/domains.js';
 import { listMailboxes } from '../../accounts/mailboxes.js';
+import type { PolicyOverrides } from '../../policy/settings.js';
 import type { DomainRow } from '../../store/sql/rows.js';
 import type { RouteGroup } from './deps.js';
-import { Domain, DomainParam, Mailbox } from './schemas.js';
+import { Domain, DomainParam, Mailbox, PolicyOverridesBody } from './schemas.js';
 import { domainOf, requireGlobalToken, visibleDomain } from './scope.js';
 
 const view = (d: DomainRow) => ({ ...d, mailbox_count: d.mailbox_count ?? 0, created_at: d.created_at.toISOString() });
@@ -47,9 +48,9 @@ export const domainRoutes: RouteGroup = async (app, { ctx }) => {
     },
   );
 
-  app.put<{ Params: { domain: string }; Body: Record<string, unknown> }>(
+  app.put<{ Params: { domain: string }; Body: PolicyOverrides }>(
     '/v1/domains/:domain/policy',
-    { schema: { tags: ['domains'], params: DomainParam, body: Type.Object({}, { additionalProperties: true }), response: { 200: Domain, ...errors } } },
+    { schema: { tags: ['domains'], params: DomainParam, body: PolicyOverridesBody, response: { 200: Domain, ...errors } } },
     async (req) => {
       const domain = visibleDomain(req, req.params.domain);
       requireGlobalToken(req);
