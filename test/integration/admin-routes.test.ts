@@ -11,6 +11,7 @@ import { createMetrics } from '../../src/observability/metrics.js';
 import { addDomain } from '../../src/accounts/domains.js';
 import { createMailbox } from '../../src/accounts/mailboxes.js';
 import { createToken, revokeToken } from '../../src/accounts/tokens.js';
+import { registerNode, recordNodeError } from '../../src/store/sql/nodes.js';
 import { POLICY_RANGES } from '../../src/core/policy-limits.js';
 import { parsePolicyOverrides } from '../../src/policy/settings.js';
 import type { App } from '../../src/http/server.js';
@@ -18,6 +19,8 @@ import { createTestDatabase } from '../helpers/postgres.js';
 import { makeContext, type TestContext } from '../helpers/context.js';
 
 const setup = { actor: 'test-setup', sourceIp: null };
+// A doveadm error as a node records it: it names hosts, paths and other domains' users.
+const NODE_ERROR = 'doveadm: connect(/run/dovecot/auth-master) failed: Permission denied (user bob@other.example)';
 
 let db: { url: string; drop(): Promise<void> };
 const apps: App[] = [];
@@ -29,7 +32,7 @@ let scoped: string; // limited to example.org
 
 /** An admin listener on its own context; env as the daemon would read it. */
 async function listener(env: Record<string, string> = {}): Promise<{ ctx: TestContext; app: App }> {
-  const c = await makeContext(db.url, { MAILPASSD_LOG_LEVEL: 'silent', ...env });
+  const c = await makeContext(db.url, { MAILPASSD_LOG_LEVEL: 'silent', MAILPASSD_ROTATION_STALE_AFTER_MS: '600000', ...env });
   contexts.push(c);
   const metrics = createMetrics();
   const authenticator = new Authenticator(c, metrics);
@@ -175,6 +178,38 @@ describe('a domain-scoped token', () => {
     expectProblem(await call('POST', '/v1/domains', { token: scoped, json: { name: 'mine.example' } }), 403, 'forbidden');
     expectProblem(await call('PUT', '/v1/domains/example.org/policy', { token: scoped, json: { minLength: 20 } }), 403, 'forbidden');
     expectProblem(await call('DELETE', '/v1/domains/example.org', { token: scoped }), 403, 'forbidden');
+  });
+});
+
+describe('per-node error text in rotate and kick answers', () => {
+  beforeAll(async () => {
+    // A live node that has not applied anything since it failed: every answer lists it, unapplied, with its error.
+    await registerNode(ctx.pool, 'node-broken', 'imap1.internal', 'local');
+    await recordNodeError(ctx.pool, 'node-broken', NODE_ERROR);
+  });
+
+  const broken = (r: Res) => (r.body.nodes as Array<Record<string, unknown>>).find((n) => n.node_id === 'node-broken');
+
+  it('goes to global tokens', async () => {
+    const rot = await call('POST', '/v1/mailboxes/alice@example.org/rotate', { json: { generate: true, wait_ms: 0, kick: false } });
+    expect(rot.status, rot.text).toBe(200);
+    expect(broken(rot)).toEqual({ node_id: 'node-broken', applied: false, stale: false, error: NODE_ERROR });
+    const kick = await call('POST', '/v1/mailboxes/alice@example.org/kick', { json: { wait_ms: 0 } });
+    expect(kick.status, kick.text).toBe(200);
+    expect(broken(kick)).toEqual({ node_id: 'node-broken', applied: false, stale: false, error: NODE_ERROR });
+  });
+
+  it('is withheld from a domain-scoped token, as GET /v1/nodes withholds last_error', async () => {
+    const rot = await call('POST', '/v1/mailboxes/alice@example.org/rotate', { token: scoped, json: { generate: true, wait_ms: 0, kick: false } });
+    expect(rot.status, rot.text).toBe(200);
+    expect(broken(rot)).toEqual({ node_id: 'node-broken', applied: false, stale: false });
+    expect(rot.text).not.toContain('auth-master');
+    const kick = await call('POST', '/v1/mailboxes/alice@example.org/kick', { token: scoped, json: { wait_ms: 0 } });
+    expect(kick.status, kick.text).toBe(200);
+    expect(broken(kick)).toEqual({ node_id: 'node-broken', applied: false, stale: false });
+    expect(kick.text).not.toContain('auth-master');
+    const nodes = await call('GET', '/v1/nodes', { token: scoped });
+    expect(nodes.text).not.toContain('auth-master');
   });
 });
 

@@ -5,7 +5,7 @@ import type { PasswordSource } from '../../accounts/password.js';
 import { rotateAndWait, kickMailbox } from '../../rotation/service.js';
 import type { RouteGroup } from './deps.js';
 import { AddressParam, Mailbox, MailboxPatch, NewMailbox, RotateBody, RotateResult } from './schemas.js';
-import { visibleAddress } from './scope.js';
+import { nodesFor, visibleAddress } from './scope.js';
 import { MAX_WAIT_MS } from '../../rotation/wait.js';
 
 const errors = {
@@ -83,7 +83,7 @@ export const mailboxRoutes: RouteGroup = async (app, { ctx, deps }) => {
         invalidation_id: result.invalidationId,
         ...(result.generated ? { generated_password: result.generated } : {}),
         complete: result.complete,
-        nodes: result.nodes,
+        nodes: nodesFor(req.scope, result.nodes),
       };
     },
   );
@@ -103,6 +103,9 @@ export const mailboxRoutes: RouteGroup = async (app, { ctx, deps }) => {
         response: { 200: Type.Object({ address: Type.String(), invalidation_id: Type.String(), complete: Type.Boolean(), nodes: RotateResult.properties.nodes }), ...errors },
       },
     },
-    async (req) => kickMailbox(ctx, req.actor, visibleAddress(req, req.params.address), req.body?.wait_ms ?? ctx.config.rotation.waitMs),
+    async (req) => {
+      const result = await kickMailbox(ctx, req.actor, visibleAddress(req, req.params.address), req.body?.wait_ms ?? ctx.config.rotation.waitMs);
+      return { ...result, nodes: nodesFor(req.scope, result.nodes) };
+    },
   );
 };

@@ -34,3 +34,12 @@ export const domainOf = (scope: Scope): string | null => (scope.kind === 'domain
  */
 export const seesNodeErrors = (scope: Scope): boolean => scope.kind === 'global';
 
+/** Per-node outcomes of a rotation or kick, without the error text where the scope may not see it. */
+export function nodesFor<N extends { error?: string }>(scope: Scope, nodes: N[]): N[] {
+  if (seesNodeErrors(scope)) return nodes;
+  return nodes.map((n) => {
+    const shown = { ...n };
+    delete shown.error;
+    return shown;
+  });
+}
