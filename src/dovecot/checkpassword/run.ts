@@ -27,10 +27,14 @@ import type { VerifyRequest } from '../../core/auth-wire.js';
 import { lookupUserdb, parseEndpoint, verify, type Target } from './client.js';
 import { EXIT_TEMPFAIL, afterInput, afterLookup, afterReply, afterVerify, exit, type ExitStep, type Step } from './exit.js';
 import { readInput } from './input.js';
-import { log } from './log.js';
 import { replyEnv, runReply } from './reply.js';
 
 export { EXIT_TEMPFAIL } from './exit.js';
+
+/** One line on stderr, which Dovecot copies into its log for a checkpassword child. Never a password here. */
+function log(message: string): void {
+  process.stderr.write(`mailpassd checkpassword: ${message}\n`);
+}
 
 const DEFAULT_INPUT_TIMEOUT_MS = 5_000;
 const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
