@@ -5,7 +5,7 @@
  * a 1 tells the user the password is wrong, a 111 makes Dovecot retry.
  */
 import { describe, expect, it } from 'vitest';
-import { EXIT_LOOKUP_UNKNOWN, EXIT_REFUSED, EXIT_TEMPFAIL, afterInput, afterLookup, afterReply, afterVerify } from '../../src/dovecot/checkpassword/exit.js';
+import { EXIT_LOOKUP_UNKNOWN, EXIT_REFUSED, EXIT_TEMPFAIL, afterInput, afterLookup, afterReply, afterVerify, credentialLookup } from '../../src/dovecot/checkpassword/exit.js';
 
 const URL = 'http://127.0.0.1:8081';
 
@@ -58,6 +58,17 @@ describe('after a userdb lookup (AUTHORIZED=1)', () => {
     });
     expect(afterLookup({ kind: 'unknown' }, URL)).toEqual({ kind: 'exit', code: EXIT_LOOKUP_UNKNOWN });
     expect(afterLookup({ kind: 'failed', why: 'answered HTTP 503 to a userdb lookup' }, URL)).toMatchObject({ kind: 'exit', code: EXIT_TEMPFAIL });
+  });
+});
+
+describe('a credential lookup (CRAM-MD5 and the like)', () => {
+  it('is 111 with the cause: mailpassd never hands out hashes, and a misconfiguration is not a wrong password', () => {
+    expect(credentialLookup('CRAM-MD5', 'CRAM-MD5')).toEqual({
+      kind: 'exit',
+      code: EXIT_TEMPFAIL,
+      log: 'credential lookup (scheme CRAM-MD5, mechanism CRAM-MD5) refused: mailpassd verifies plaintext passwords only; allow only PLAIN/LOGIN (auth_mechanisms)',
+    });
+    expect(credentialLookup(undefined, undefined)).toMatchObject({ code: EXIT_TEMPFAIL, log: expect.stringContaining('scheme ?, mechanism ?') });
   });
 });
 

@@ -70,6 +70,19 @@ function exitForAnswer(answer: VerifyAnswer, user: string): Step {
   }
 }
 
+/**
+ * A credential lookup (CREDENTIALS_LOOKUP=1: CRAM-MD5 and other
+ * non-plaintext mechanisms) wants the stored hash, which mailpassd never
+ * hands out. 111 rather than 1: it is a configuration to fix, not a wrong password.
+ */
+export function credentialLookup(scheme: string | undefined, mechanism: string | undefined): ExitStep {
+  return exit(
+    EXIT_TEMPFAIL,
+    `credential lookup (scheme ${scheme ?? '?'}, mechanism ${mechanism ?? '?'}) refused: ` +
+      'mailpassd verifies plaintext passwords only; allow only PLAIN/LOGIN (auth_mechanisms)',
+  );
+}
+
 /** After GET /v1/userdb/<user> (AUTHORIZED=1): the fields go to the reply program prefixed `userdb_`. */
 export function afterLookup(outcome: UserdbOutcome, authUrl: string): Step {
   switch (outcome.kind) {

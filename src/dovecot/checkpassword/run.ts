@@ -25,7 +25,7 @@
  */
 import type { VerifyRequest } from '../../core/auth-wire.js';
 import { lookupUserdb, parseEndpoint, verify, type Target } from './client.js';
-import { EXIT_TEMPFAIL, afterInput, afterLookup, afterReply, afterVerify, exit, type ExitStep, type Step } from './exit.js';
+import { EXIT_TEMPFAIL, afterInput, afterLookup, afterReply, afterVerify, credentialLookup, exit, type ExitStep, type Step } from './exit.js';
 import { readInput } from './input.js';
 import { replyEnv, runReply } from './reply.js';
 
@@ -68,13 +68,7 @@ export async function runCheckpassword(replyArgv: string[], target: Checkpasswor
   if (input.kind !== 'ok') return finish(afterInput(input, inputTimeout), replyArgv, env);
 
   if (env.AUTHORIZED === '1') {
-    if (env.CREDENTIALS_LOOKUP === '1') {
-      log(
-        `credential lookup (scheme ${env.SCHEME ?? '?'}, mechanism ${env.AUTH_MECH ?? '?'}) refused: ` +
-          'mailpassd verifies plaintext passwords only; allow only PLAIN/LOGIN (auth_mechanisms)',
-      );
-      return EXIT_TEMPFAIL;
-    }
+    if (env.CREDENTIALS_LOOKUP === '1') return finish(credentialLookup(env.SCHEME, env.AUTH_MECH), replyArgv, env);
     return finish(afterLookup(await lookupUserdb(server, input.user), target.authUrl), replyArgv, env);
   }
 
