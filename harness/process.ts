@@ -24,16 +24,17 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 }
 
 /**
- * Polls `probe` until it returns a value other than null/undefined (a throw
- * counts as "not yet"); throws after `timeoutMs`, naming `what` and the last error.
+ * Polls `probe` until it returns a value other than null, undefined or false
+ * (a throw counts as "not yet"); throws after `timeoutMs`, naming `what` and
+ * the last error.
  */
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null | undefined> | T | null | undefined, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, intervalMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = null;
   for (;;) {
     try {
       const v = await probe();
-      if (v !== null && v !== undefined) return v;
+      if (v !== null && v !== undefined && v !== false) return v;
     } catch (e) {
       last = e;
     }
