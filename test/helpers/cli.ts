@@ -1,2 +1,3 @@
 export { MAIN, ROOT } from '../../harness/paths.js';
 export { runCli, type CliResult } from '../../harness/cli.js';
+export { cleanEnv } from '../../harness/process.js';
