@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDovecot, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { freshLoopback, ImapSession, imapLogin } from '../helpers/imap.js';
 import { requireParts } from '../helpers/parts.js';
-import { until } from '../helpers/wait.js';
+import { waitFor as until } from '../helpers/wait.js';
 
 // What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
 const describe = requireParts(['root', 'dovecot23']);

@@ -6,7 +6,7 @@ import { MAIN, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { until } from '../helpers/wait.js';
+import { waitFor as until } from '../helpers/wait.js';
 
 /** The embedded default and the daemon's life cycle, as a user meets them: real processes, real PostgreSQL. */
 const data = tempDir('embedded');

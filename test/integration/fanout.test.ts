@@ -6,7 +6,7 @@ import pg from 'pg';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { adminToken, postJson, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
-import { until } from '../helpers/wait.js';
+import { waitFor as until } from '../helpers/wait.js';
 import { appendInvalidation } from '../../src/store/sql/invalidations.js';
 import { waitForNodes } from '../../src/rotation/wait.js';
 

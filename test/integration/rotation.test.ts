@@ -5,7 +5,7 @@ import pg from 'pg';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { adminToken, postJson, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
-import { until } from '../helpers/wait.js';
+import { waitFor as until } from '../helpers/wait.js';
 import { verifyPassword } from '../../src/auth/hash.js';
 import { MAX_WAIT_MS } from '../../src/rotation/wait.js';
 

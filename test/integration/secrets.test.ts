@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { until } from '../helpers/wait.js';
+import { waitFor as until } from '../helpers/wait.js';
 import { adminToken, postJson, seedMailbox, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 
 /**

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { ROOT } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { adminToken, postJson, seedMailbox, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
-import { until } from '../helpers/wait.js';
+import { waitFor as until } from '../helpers/wait.js';
 import { hashPassword } from '../../src/auth/hash.js';
 import { MAX_PASSWORD_BYTES } from '../../src/policy/password-input.js';
 

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { until } from '../helpers/wait.js';
+import { waitFor as until } from '../helpers/wait.js';
 import { startSpawner, type Spawner } from '../../src/dovecot/spawner.js';
 
 /** Runs `sh -c '<script>'` through the spawner with `$$` written to a file first; resolves once the command runs, with its pid. */
