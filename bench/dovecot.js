@@ -6,7 +6,7 @@
 // and repeat logins (the same users again) are reported separately.
 // Rotation through Dovecot is measured by rotation.js.
 import { randomInt } from 'node:crypto';
-import { NO_THROTTLE, createToken, startDaemon, strongPassword } from './lib/daemon.js';
+import { createToken, startDaemon, strongPassword } from './lib/daemon.js';
 import { dovecotMissing, dovecotVersion, imapLogin, loginRun, mailRoot, nextSource, startDovecot } from './lib/dovecot.js';
 import { postJson } from './lib/http.js';
 import { storedHash } from './lib/postgres.js';
@@ -65,8 +65,8 @@ export async function run(ctx) {
     databaseUrl: dbUrl,
     nodeId: 'bench-dovecot',
     logLevel: 'warn',
+    // Shipped throttle limits: the logins are right passwords (one wrong per backend, from its own source address).
     env: {
-      ...NO_THROTTLE,
       MAILPASSD_USERDB_HOME: `${home}/%d/%n`,
       MAILPASSD_USERDB_UID: '5000',
       MAILPASSD_USERDB_GID: '5000',
@@ -127,7 +127,7 @@ export async function run(ctx) {
     };
     return {
       setup: [
-        `${dovecotVersion()}: four private instances (own base_dir, loopback IMAP port, \`ssl = no\`), all started before measuring. One embedded PostgreSQL (database \`bench_dovecot\`), one mailpassd daemon (argon2id 19456/2/1, memo on as default, throttle limits raised).`,
+        `${dovecotVersion()}: four private instances (own base_dir, loopback IMAP port, \`ssl = no\`), all started before measuring. One embedded PostgreSQL (database \`bench_dovecot\`), one mailpassd daemon (argon2id 19456/2/1, memo on as default, shipped throttle limits).`,
         `${users.length} mailboxes created through the admin API with random 20-character passwords; hashes written by mailpassd (\`$argon2id$v=19$m=19456,t=2,p=1$…\`, the order Dovecot's {ARGON2ID} accepts). All four instances use the same users and hashes.`,
         "mailpassd: the shipped `config/dovecot/2.3/mailpassd.conf` + `mailpassd-auth.lua` with only the documented edits (script path, MAILPASSD_AUTH_URL) — auth cache as shipped (10M, ttl 5 min, verify with worker).",
         "passdb sql: `driver = pgsql`, `default_pass_scheme = ARGON2ID`, `password_query = SELECT address AS user, password_hash AS password FROM mailboxes WHERE address = '%u'`, userdb static (same uid/gid/home); run with Dovecot's default (no auth cache) and with `auth_cache_size = 10M`.",

@@ -1,6 +1,7 @@
 import type { Actor, Context } from '../context.js';
 import { MailpassdError, refused } from '../errors.js';
 import { isKnownHash } from '../auth/hash.js';
+import { legacyCostProblem } from '../auth/legacy.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
 import { getDomain, insertDomain } from '../store/sql/domains.js';
@@ -29,6 +30,8 @@ export function parseImport(text: string): ImportLine[] {
     const [addr = '', hash = '', name = ''] = raw.split('\t');
     try {
       if (!isKnownHash(hash.trim())) throw refused('unknown_hash_scheme', 'hash scheme not recognised (argon2id/i, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, SSHA512, SSHA256)');
+      const tooCostly = legacyCostProblem(hash.trim());
+      if (tooCostly) throw refused('hash_too_costly', tooCostly);
       rows.push({ line: i + 1, address: newMailboxAddress(addr.trim()).address, hash: hash.trim(), displayName: name.trim() || null });
     } catch (err) {
       problems.push(`line ${i + 1}: ${(err as Error).message}`);

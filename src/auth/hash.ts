@@ -1,6 +1,7 @@
 import argon2 from 'argon2';
 import type { Config } from '../config/index.js';
-import { legacySchemeOf, verifyLegacy } from './legacy.js';
+import { legacySchemeOf } from './legacy.js';
+import { verifyLegacyOffThread } from './legacy-off-thread.js';
 
 export type HashParams = Config['hash'];
 
@@ -26,10 +27,13 @@ export async function hashPassword(password: string, params: HashParams): Promis
 /** Strips Dovecot's `{ARGON2ID}` scheme prefix, which imported rows may carry. */
 const stripScheme = (hash: string) => hash.replace(/^\{ARGON2ID\}|^\{ARGON2I\}/i, '');
 
-/** argon2 (ours, or Dovecot's {ARGON2ID}), else an imported legacy scheme. */
+/** Whether a stored hash is an imported legacy one (verified off-thread, its mismatch padded). */
+export const isLegacyHash = (hash: string) => !stripScheme(hash).startsWith('$argon2');
+
+/** argon2 (ours, or Dovecot's {ARGON2ID}), else an imported legacy scheme on a worker thread. */
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {
   const phc = stripScheme(hash);
-  if (!phc.startsWith('$argon2')) return verifyLegacy(hash, password);
+  if (isLegacyHash(hash)) return verifyLegacyOffThread(hash, password);
   try {
     return await argon2.verify(phc, password);
   } catch {

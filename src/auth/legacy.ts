@@ -8,6 +8,15 @@ import bcrypt from 'bcryptjs';
  */
 export type LegacyScheme = 'SHA512-CRYPT' | 'SHA256-CRYPT' | 'BLF-CRYPT' | 'SSHA512' | 'SSHA256';
 
+/**
+ * The most work one imported hash may ask of a login. Measured in a worker on
+ * the 2-core CI box: SHA-512-crypt 500,000 rounds ≈ 3.3 s, bcrypt cost 13 ≈ 1.6 s
+ * (bcryptjs is pure JavaScript); more would not fit the default 5 s request
+ * deadline. Dovecot's defaults are 5,000 rounds and cost 5; PHP's is cost 10.
+ */
+export const MAX_SHA_CRYPT_ROUNDS = 500_000;
+export const MAX_BCRYPT_COST = 13;
+
 const B64 = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** Dovecot scheme prefix or crypt(3) id → scheme; null when unknown. */
@@ -22,6 +31,22 @@ export function legacySchemeOf(hash: string): LegacyScheme | null {
   return null;
 }
 
+/** Why an imported hash asks too much of a login (import refuses it), or null. */
+export function legacyCostProblem(hash: string): string | null {
+  const scheme = legacySchemeOf(hash);
+  const body = hash.replace(/^\{[A-Z0-9-]+\}/i, '');
+  if (scheme === 'SHA512-CRYPT' || scheme === 'SHA256-CRYPT') {
+    const rounds = Number(/^\$[56]\$rounds=(\d+)\$/.exec(body)?.[1] ?? 5000);
+    if (rounds > MAX_SHA_CRYPT_ROUNDS) return `${scheme} rounds=${rounds} exceeds the cap of ${MAX_SHA_CRYPT_ROUNDS} (reset this password instead)`;
+  }
+  if (scheme === 'BLF-CRYPT') {
+    const cost = Number(/^\$2[abxy]\$(\d\d)\$/.exec(body)![1]);
+    if (cost > MAX_BCRYPT_COST) return `BLF-CRYPT cost ${cost} exceeds the cap of ${MAX_BCRYPT_COST} (reset this password instead)`;
+  }
+  return null;
+}
+
+/** Runs on the hash worker threads (legacy-worker.ts); the daemon calls it through verifyLegacyOffThread. */
 export async function verifyLegacy(hash: string, password: string): Promise<boolean> {
   const scheme = legacySchemeOf(hash);
   const body = hash.replace(/^\{[A-Z0-9-]+\}/i, '');
@@ -31,6 +56,8 @@ export async function verifyLegacy(hash: string, password: string): Promise<bool
     case 'SHA256-CRYPT':
       return equal(shaCrypt('sha256', password, body), body);
     case 'BLF-CRYPT':
+      // A row written behind import's back must not stall a login either.
+      if (legacyCostProblem(hash) !== null) return false;
       // bcryptjs knows $2a$/$2b$; $2y$ (PHP, Dovecot) is the same algorithm.
       return bcrypt.compare(password, body.replace(/^\$2[xy]\$/, '$2b$'));
     case 'SSHA512':
@@ -69,7 +96,7 @@ export function shaCrypt(alg: 'sha512' | 'sha256', password: string, setting: st
   const m = /^\$([56])\$(rounds=(\d+)\$)?([^$]{0,16})/.exec(setting);
   if (!m) return null;
   const rounds = m[3] ? Math.min(Math.max(Number(m[3]), 1000), 999_999_999) : 5000;
-  if (rounds > 10_000_000) return null; // a hostile row must not stall a login
+  if (rounds > MAX_SHA_CRYPT_ROUNDS) return null; // a hostile row must not stall a login
   const salt = Buffer.from(m[4]!);
   const pw = Buffer.from(password);
   const H = (...parts: Buffer[]) => parts.reduce((h, p) => h.update(p), createHash(alg)).digest();

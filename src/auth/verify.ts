@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Context } from '../context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { normalizeAddress } from '../core/address.js';
 import { getAuthRow, upgradeHash } from '../store/sql/mailboxes.js';
 import type { AuthRow } from '../store/sql/rows.js';
-import { hashPassword, needsRehash, verifyPassword } from './hash.js';
+import { MAX_PASSWORD_BYTES } from '../policy/password-input.js';
+import { hashPassword, isLegacyHash, needsRehash, verifyPassword } from './hash.js';
 import { Limiter } from './limiter.js';
 import { VerificationMemo } from './memo.js';
 import type { AuthRequest, AuthResult } from './results.js';
@@ -16,14 +18,23 @@ import { prefetchExtra, userdbFields } from './userdb.js';
  * 1. every verify reads the current row; only the HMAC-keyed memo skips argon2;
  * 2. anything that stops us knowing the answer → internal_failure, never a mismatch;
  * 3. an unknown user costs one argon2 verify against a dummy hash;
- * 4. throttled before the database and argon2; argon2 runs in a bounded queue;
- * 5. the password never leaves this function.
+ * 4. a locked key is refused before the database; only failures lock, and
+ *    parallel attempts that need argon2 beyond a key's budget wait for earlier
+ *    ones (a memo hit needs none); argon2 runs in a bounded queue;
+ * 5. the password never leaves this function;
+ * 6. an imported legacy hash verifies on a worker thread, and its mismatch takes
+ *    at least as long as the dummy argon2, so timing does not tell which
+ *    accounts are unmigrated;
+ * 7. when the deadline passes, the attempt leaves the throttle's and argon2's
+ *    queues (a running argon2 job cannot be stopped and keeps its slot).
  */
 export class Authenticator {
   readonly memo: VerificationMemo;
   readonly throttle: Throttle;
   readonly limiter: Limiter;
   private dummyHash: string | null = null;
+  /** How long the dummy argon2 verify takes here (measured at init): the floor for a legacy mismatch. */
+  legacyMismatchFloorMs = 0;
 
   constructor(
     private readonly ctx: Context,
@@ -31,7 +42,7 @@ export class Authenticator {
   ) {
     const a = ctx.config.auth;
     this.memo = new VerificationMemo(a.memoTtlMs, a.memoMaxEntries);
-    this.throttle = new Throttle({ perUserIp: a.maxFailuresPerUserIp, perIp: a.maxFailuresPerIp, windowMs: a.throttleWindowMs });
+    this.throttle = new Throttle({ perUserIp: a.maxFailuresPerUserIp, perIp: a.maxFailuresPerIp, perUser: a.maxFailuresPerUser, windowMs: a.throttleWindowMs });
     this.limiter = new Limiter(a.argon2Concurrency, a.argon2QueueLimit, (active, queued) => {
       metrics?.argon2Active.set(active);
       metrics?.argon2Queue.set(queued);
@@ -41,6 +52,13 @@ export class Authenticator {
   /** Made with the current parameters so an unknown user costs what a known one does. */
   async init(): Promise<void> {
     this.dummyHash = await hashPassword(randomBytes(18).toString('base64'), this.ctx.config.hash);
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now();
+      await verifyPassword(this.dummyHash, randomBytes(18).toString('base64'));
+      runs.push(performance.now() - t);
+    }
+    this.legacyMismatchFloorMs = runs.sort((x, y) => x - y)[1]!;
   }
 
   /**
@@ -50,7 +68,8 @@ export class Authenticator {
    */
   async verify(req: AuthRequest, opts: { throttle?: boolean } = {}): Promise<AuthResult> {
     const started = process.hrtime.bigint();
-    const result = await this.withDeadline(opts.throttle === false ? this.check(req, canonicalUser(req.user)) : this.decide(req));
+    const giveUp = new AbortController();
+    const result = await this.withDeadline(this.decide(req, giveUp.signal, opts.throttle !== false), giveUp);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.record(result.kind, serviceLabel(req.service), seconds);
     return result;
@@ -71,10 +90,13 @@ export class Authenticator {
     s.latency.observe(seconds);
   }
 
-  private async withDeadline(work: Promise<AuthResult>): Promise<AuthResult> {
+  private async withDeadline(work: Promise<AuthResult>, giveUp: AbortController): Promise<AuthResult> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<AuthResult>((resolve) => {
-      timer = setTimeout(() => resolve({ kind: 'internal_failure' }), this.ctx.config.auth.requestTimeoutMs);
+      timer = setTimeout(() => {
+        giveUp.abort();
+        resolve({ kind: 'internal_failure' });
+      }, this.ctx.config.auth.requestTimeoutMs);
     });
     try {
       return await Promise.race([work, deadline]);
@@ -83,18 +105,42 @@ export class Authenticator {
     }
   }
 
-  private async decide(req: AuthRequest): Promise<AuthResult> {
+  private async decide(req: AuthRequest, signal: AbortSignal, throttled: boolean): Promise<AuthResult> {
     const user = canonicalUser(req.user);
-    if (!this.throttle.tryAcquire(user, req.remoteIp)) {
-      this.metrics?.throttled.inc();
-      return { kind: 'throttled' };
+    if (throttled && this.throttle.isLocked(user, req.remoteIp)) return this.throttled();
+    const attempt: Attempt = { user, charged: false, throttled };
+    let result: AuthResult = { kind: 'internal_failure' };
+    try {
+      // Every entry point (listener, self-service, checkpassword) gets the listener's cap.
+      result = Buffer.byteLength(req.password) > MAX_PASSWORD_BYTES ? { kind: 'password_mismatch' } : await this.check(req, attempt, signal);
+    } finally {
+      if (attempt.charged) this.throttle.settle(user, req.remoteIp, outcomeOf(result));
+      else if (throttled) this.throttle.record(user, req.remoteIp, outcomeOf(result));
     }
-    const result = await this.check(req, user);
-    this.throttle.settle(user, req.remoteIp, outcomeOf(result));
     return result;
   }
 
-  private async check(req: AuthRequest, user: string): Promise<AuthResult> {
+  private throttled(): AuthResult {
+    this.metrics?.throttled.inc();
+    return { kind: 'throttled' };
+  }
+
+  /**
+   * One argon2 (or legacy) verification for an attempt: a share of the
+   * throttle's budget first (waiting while parallel attempts on the same keys
+   * are in flight), then a limiter slot. Null when the throttle refuses.
+   */
+  private async guarded(req: AuthRequest, attempt: Attempt, signal: AbortSignal, verify: () => Promise<boolean>): Promise<boolean | null> {
+    if (attempt.throttled && !(await this.throttle.acquire(attempt.user, req.remoteIp, signal))) {
+      signal.throwIfAborted();
+      return null;
+    }
+    attempt.charged = attempt.throttled;
+    return this.limiter.run(verify, signal);
+  }
+
+  private async check(req: AuthRequest, attempt: Attempt, signal: AbortSignal): Promise<AuthResult> {
+    const user = attempt.user;
     let row: AuthRow | null;
     try {
       row = user.includes('@') ? await getAuthRow(this.ctx.pool, user) : null;
@@ -104,24 +150,39 @@ export class Authenticator {
       return { kind: 'internal_failure' };
     }
     try {
-      return row ? await this.checkKnown(row, req) : await this.checkUnknown(req);
+      return row ? await this.checkKnown(row, req, attempt, signal) : await this.checkUnknown(req, attempt, signal);
     } catch (err) {
+      if (signal.aborted) return { kind: 'internal_failure' }; // the deadline answered already
       this.ctx.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'verification failed: answering internal_failure');
       return { kind: 'internal_failure' };
     }
   }
 
-  private async checkUnknown(req: AuthRequest): Promise<AuthResult> {
-    await this.limiter.run(() => verifyPassword(this.dummyHash!, req.password));
-    return { kind: 'user_unknown' };
+  private async checkUnknown(req: AuthRequest, attempt: Attempt, signal: AbortSignal): Promise<AuthResult> {
+    const ran = await this.guarded(req, attempt, signal, () => verifyPassword(this.dummyHash!, req.password));
+    return ran === null ? this.throttled() : { kind: 'user_unknown' };
   }
 
-  private async checkKnown(row: AuthRow, req: AuthRequest): Promise<AuthResult> {
+  private async checkKnown(row: AuthRow, req: AuthRequest, attempt: Attempt, signal: AbortSignal): Promise<AuthResult> {
     const memoKey = this.memo.enabled ? this.memo.keyOf(row.password_hash, req.password) : null;
     const memoHit = memoKey !== null && this.memo.has(memoKey);
     if (memoHit) this.metrics?.memoHits.inc();
-    const match = memoHit || (await this.limiter.run(() => verifyPassword(row.password_hash, req.password)));
-    if (!match) return { kind: 'password_mismatch' };
+    let ranMs = 0;
+    const timed = async () => {
+      const t = performance.now();
+      try {
+        return await verifyPassword(row.password_hash, req.password);
+      } finally {
+        ranMs = performance.now() - t;
+      }
+    };
+    const match = memoHit || (await this.guarded(req, attempt, signal, timed));
+    if (match === null) return this.throttled();
+    if (!match) {
+      // Outside the limiter: the pad is a timer, it holds no argon2 slot.
+      if (isLegacyHash(row.password_hash) && ranMs < this.legacyMismatchFloorMs) await sleep(this.legacyMismatchFloorMs - ranMs);
+      return { kind: 'password_mismatch' };
+    }
     // Disabled and expired are only revealed to someone who knows the password.
     if (!row.enabled) return { kind: 'user_disabled', reason: row.disabled_reason ?? 'mailbox disabled' };
     if (row.password_expires_at && row.password_expires_at.getTime() <= Date.now()) return { kind: 'pass_expired', credentialVersion: row.credential_version };
@@ -137,6 +198,14 @@ export class Authenticator {
       .then((hash) => upgradeHash(this.ctx.pool, row.id, row.password_hash, hash))
       .catch((err: Error) => this.ctx.log.warn({ address: row.address, err: err.message }, 'rehash failed'));
   }
+}
+
+interface Attempt {
+  user: string;
+  /** Whether it holds a share of the throttle's budget (it reached argon2's door). */
+  charged: boolean;
+  /** False for callers with a throttle of their own (self-service). */
+  throttled: boolean;
 }
 
 /** The right password (even for a disabled or expired mailbox) is not a guess; a failure of ours is neither. */

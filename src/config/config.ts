@@ -32,6 +32,7 @@ export interface Config {
     memoMaxEntries: number;
     maxFailuresPerUserIp: number;
     maxFailuresPerIp: number;
+    maxFailuresPerUser: number;
     throttleWindowMs: number;
     requestTimeoutMs: number;
   };
@@ -157,6 +158,7 @@ export function buildConfig(
       memoMaxEntries: a.memo_max_entries,
       maxFailuresPerUserIp: a.max_failures_per_user_ip,
       maxFailuresPerIp: a.max_failures_per_ip,
+      maxFailuresPerUser: a.max_failures_per_user,
       throttleWindowMs: a.throttle_window_seconds * 1000,
       requestTimeoutMs: a.request_timeout_ms,
     },

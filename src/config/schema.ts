@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { availableParallelism } from 'node:os';
 import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN } from '../core/listen.js';
+import { POLICY_RANGES as R } from '../core/policy-limits.js';
 
 /**
  * The one description of every configuration key: TOML path, type, default and
@@ -40,7 +41,8 @@ export const ConfigSchema = Type.Object(
       memo_ttl_seconds: Int(0, 86_400, 300, 'verification memo lifetime; 0 disables the memo'),
       memo_max_entries: Int(0, 10_000_000, 100_000, 'verification memo size'),
       max_failures_per_user_ip: Int(1, 1_000_000, 10, 'failed logins per (user, ip) per window before throttling'),
-      max_failures_per_ip: Int(1, 1_000_000, 100, 'failed logins per ip per window before throttling'),
+      max_failures_per_ip: Int(1, 1_000_000, 100, 'failed logins per ip (IPv6: per /64) per window before throttling'),
+      max_failures_per_user: Int(1, 1_000_000, 50, 'failed logins of one user from all ips per window before throttling (ips that logged the user in within the window are exempt)'),
       throttle_window_seconds: Int(1, 86_400, 300, 'throttle window'),
       request_timeout_ms: Int(100, 120_000, 5_000, 'a verify that takes longer answers internal_failure'),
     }),
@@ -69,11 +71,12 @@ export const ConfigSchema = Type.Object(
       parallelism: Int(1, 64, 1, 'argon2id lanes (OWASP: 1)'),
     }),
     policy: Section({
-      min_length: Int(1, 1024, 12, 'minimum password length in characters'),
-      min_classes: Int(1, 4, 1, 'character classes required (lower, upper, digit, other)'),
-      min_score: Int(0, 4, 3, 'minimum zxcvbn strength score'),
-      history_count: Int(0, 24, 5, 'previous passwords that may not be reused'),
-      max_age_days: Int(0, 36_500, 0, 'password lifetime in days; 0 = never expires'),
+      min_length: Int(R.minLength.min, R.minLength.max, 12, 'minimum password length in characters'),
+      min_classes: Int(R.minClasses.min, R.minClasses.max, 1, 'character classes required (lower, upper, digit, other)'),
+      min_score: Int(R.minScore.min, R.minScore.max, 3, 'minimum zxcvbn strength score'),
+      history_count: Int(R.historyCount.min, R.historyCount.max, 5, 'previous passwords that may not be reused'),
+      // 0 is how the config says what a domain override says with null.
+      max_age_days: Int(0, R.maxAgeDays.max, 0, 'password lifetime in days; 0 = never expires'),
     }),
     userdb: Section({
       home: Str('/var/vmail/%d/%n', 'home template: %u address, %n local part, %d domain'),

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, preValidationAsyncHookHandler } from 'fastify';
 import { MailpassdError, type ErrorKind } from '../errors.js';
 import { isDatabaseUnavailable } from '../store/pool.js';
 
@@ -53,13 +53,25 @@ export function stableCode(code: string | undefined): string {
   return code.toLowerCase();
 }
 
+/** What was wrong with the request, naming the field; ajv's own text does not name an unknown one. */
+function validationDetail(err: FastifyError): string {
+  const where = err.validationContext ?? 'request';
+  const [only, ...more] = err.validation ?? [];
+  const unknown = (only?.params as { additionalProperty?: unknown } | undefined)?.additionalProperty;
+  if (only?.keyword === 'additionalProperties' && more.length === 0 && typeof unknown === 'string') {
+    const name = unknown.length > 64 ? `${unknown.slice(0, 64)}…` : unknown;
+    return `${where}${only.instancePath} has an unknown field ${JSON.stringify(name)}`;
+  }
+  return `${where}${err.message.replace(/^(body|params|querystring|headers)/, '')}`;
+}
+
 /** Validation failures, oversize bodies, bad JSON → 4xx with a reason; our typed errors → their status; the rest → 500 without internals. */
-export function installErrorHandler(app: FastifyInstance): void {
+export function installErrorHandler(app: FastifyInstance, beforeNotFound?: preValidationAsyncHookHandler): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     if (err instanceof MailpassdError) {
       return sendProblem(reply, STATUS_OF[err.kind], err.code, err.message, err.details);
     }
-    if (err.validation) return sendProblem(reply, 400, 'invalid_request', `${err.validationContext ?? 'request'}${err.message.replace(/^(body|params|querystring|headers)/, '')}`);
+    if (err.validation) return sendProblem(reply, 400, 'invalid_request', validationDetail(err));
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
       return sendProblem(reply, err.statusCode, stableCode(err.code), err.message);
     }
@@ -67,5 +79,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     req.log.error({ err: { message: err.message, code: err.code, stack: err.stack } }, 'unhandled error');
     return sendProblem(reply, 500, 'internal_error', 'internal error');
   });
-  app.setNotFoundHandler((req, reply) => sendProblem(reply, 404, 'route_not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+  app.setNotFoundHandler({ ...(beforeNotFound && { preValidation: beforeNotFound }) }, (req, reply) =>
+    sendProblem(reply, 404, 'route_not_found', `no route ${req.method} ${req.url.split('?')[0]}`),
+  );
 }

@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type preValidationAsyncHookHandler } from 'fastify';
 import type { Listen } from '../config/index.js';
 import { formatListen } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -16,7 +16,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * unknown fields), a JSON parser that refuses non-UTF-8, timeouts against slow
  * clients, and problem+json errors.
  */
-export function createApp(log: Logger, opts: { bodyLimit: number; timeoutMs: number; longestWaitMs?: number }): App {
+export function createApp(
+  log: Logger,
+  opts: { bodyLimit: number; timeoutMs: number; longestWaitMs?: number; /** Runs before the 404 answer; may answer instead. */ beforeNotFound?: preValidationAsyncHookHandler },
+): App {
   const app = Fastify({
     loggerInstance: log as unknown as FastifyBaseLogger,
     // No per-request child logger: nothing we log needs the request id, and a pino
@@ -60,7 +63,7 @@ export function createApp(log: Logger, opts: { bodyLimit: number; timeoutMs: num
       done(Object.assign(new Error('body is not valid JSON'), { statusCode: 400, code: 'invalid_json' }));
     }
   });
-  installErrorHandler(app);
+  installErrorHandler(app, opts.beforeNotFound);
   return app;
 }
 

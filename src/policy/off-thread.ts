@@ -1,7 +1,4 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { compiledWorker, WorkerPool } from '../core/worker-pool.js';
 import { generatePassword } from './generate.js';
 import { checkPasswordRules, type PolicySubject, type PolicyViolation } from './rules.js';
 import type { PolicySettings } from './settings.js';
@@ -18,47 +15,21 @@ export type PolicyReply =
   | { id: number; ok: true; violations?: PolicyViolation[]; password?: string }
   | { id: number; ok: false; error: string };
 
-/** The compiled worker; tests that run from src/ use the one `npm test` builds into dist/. */
-const here = path.dirname(fileURLToPath(import.meta.url));
-const WORKER_FILE = [path.join(here, 'policy-worker.js'), path.join(here, '..', '..', 'dist', 'policy', 'policy-worker.js')].find((f) => existsSync(f));
-
-let worker: Worker | null = null;
-let nextId = 0;
-const pending = new Map<number, { resolve: (r: PolicyReply) => void; reject: (e: Error) => void }>();
-
-function getWorker(): Worker | null {
-  if (!WORKER_FILE) return null;
-  if (worker) return worker;
-  const w = new Worker(WORKER_FILE);
-  w.unref(); // never keeps a CLI command alive on its own
-  w.on('message', (reply: PolicyReply) => {
-    pending.get(reply.id)?.resolve(reply);
-    pending.delete(reply.id);
-    if (pending.size === 0) w.unref();
-  });
-  w.on('error', (err) => {
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
-    worker = null;
-  });
-  w.on('exit', () => {
-    if (worker === w) worker = null;
-  });
-  worker = w;
-  return w;
-}
+const WORKER_FILE = compiledWorker('policy/policy-worker.js');
+/** One thread: changes are rare, and zxcvbn's dictionaries are loaded once. */
+let pool: WorkerPool<PolicyJob, PolicyReply> | null = null;
 
 type JobInput = PolicyJob extends infer J ? (J extends PolicyJob ? Omit<J, 'id'> : never) : never;
 
 async function run(job: JobInput): Promise<PolicyReply> {
-  const w = getWorker();
-  const id = ++nextId;
-  if (!w) return inline({ ...job, id } as PolicyJob);
-  w.ref();
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve, reject });
-    w.postMessage({ ...job, id });
-  });
+  if (!WORKER_FILE) return inline({ ...job, id: 0 } as PolicyJob);
+  pool ??= new WorkerPool<PolicyJob, PolicyReply>(WORKER_FILE, 1);
+  return pool.run(job);
+}
+
+/** Stops the policy thread (shutdown, tests); a later check starts a fresh one. */
+export async function stopPolicyWorker(): Promise<void> {
+  await pool?.terminate();
 }
 
 function inline(job: PolicyJob): PolicyReply {

@@ -4,7 +4,9 @@
  * NUL/TAB-separated protocols could not carry.
  */
 
-export const MAX_PASSWORD_BYTES = 1024;
+import { MAX_PASSWORD_BYTES } from '../core/policy-limits.js';
+
+export { MAX_PASSWORD_BYTES };
 
 export type PasswordInputCode =
   | 'password_empty'

@@ -1,7 +1,9 @@
 /**
  * Password policy settings: the global defaults, per-domain overrides, and the
  * validation of overrides that arrive as untyped JSON (database column, admin API).
+ * The limits of each setting are in core/policy-limits.ts.
  */
+import { POLICY_RANGES, type PolicyRange } from '../core/policy-limits.js';
 
 export interface PolicySettings {
   minLength: number;
@@ -10,6 +12,10 @@ export interface PolicySettings {
   historyCount: number;
   maxAgeDays: number | null;
 }
+
+type PolicyKey = keyof PolicySettings;
+/** Typed here so that a setting without a range does not compile. */
+const RANGES: Record<PolicyKey, PolicyRange> = POLICY_RANGES;
 
 export const DEFAULT_POLICY: PolicySettings = {
   minLength: 12,
@@ -33,30 +39,15 @@ export class PolicyOverrideError extends Error {
   }
 }
 
-/** Inclusive integer ranges. The upper bounds keep a policy satisfiable and cheap. */
-const INT_RANGES = {
-  // 1024: a password may not exceed 1024 bytes (MAX_PASSWORD_BYTES), so a longer
-  // minimum could never be met, not even by the generator.
-  minLength: [1, 1024],
-  minClasses: [0, 4],
-  minScore: [0, 4],
-  // Each history entry costs one argon2 verify per change; 24 is also the ceiling
-  // other systems use (e.g. Windows "Enforce password history").
-  historyCount: [0, 24],
-  maxAgeDays: [1, 36500],
-} as const satisfies Record<keyof PolicySettings, readonly [number, number]>;
-
-type PolicyKey = keyof typeof INT_RANGES;
-
 function isPolicyKey(key: string): key is PolicyKey {
-  return Object.hasOwn(INT_RANGES, key);
+  return Object.hasOwn(RANGES, key);
 }
 
 /** Domain values win where present; `undefined` means "inherit", `null` maxAgeDays means "never expires". */
 export function effectivePolicy(global: PolicySettings, domain: PolicyOverrides | null): PolicySettings {
   const result: PolicySettings = { ...global };
   if (domain === null) return result;
-  for (const key of Object.keys(INT_RANGES) as PolicyKey[]) {
+  for (const key of Object.keys(RANGES) as PolicyKey[]) {
     const value = domain[key];
     if (value !== undefined) Object.assign(result, { [key]: value });
   }
@@ -64,12 +55,10 @@ export function effectivePolicy(global: PolicySettings, domain: PolicyOverrides 
 }
 
 function checkValue(key: PolicyKey, value: unknown): void {
-  // Only maxAgeDays may be null: it is how a domain switches expiry off.
-  if (value === null && key === 'maxAgeDays') return;
-  const [min, max] = INT_RANGES[key];
+  const { min, max, nullable } = RANGES[key];
+  if (value === null && nullable) return;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const nullable = key === 'maxAgeDays' ? ' or null' : '';
-    throw new PolicyOverrideError(key, `policy override "${key}" must be an integer from ${min} to ${max}${nullable}`);
+    throw new PolicyOverrideError(key, `policy override "${key}" must be an integer from ${min} to ${max}${nullable ? ' or null' : ''}`);
   }
 }
 

@@ -54,15 +54,20 @@ export async function withTransaction<T>(pool: Pool, fn: (client: Client) => Pro
   } catch (err) {
     throw asUnavailable(err);
   }
+  // A connection whose ROLLBACK fails (dead, or stuck behind a query that timed
+  // out on our side) must not go back to the pool: release(err) destroys it.
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((rollbackErr: Error) => {
+      broken = rollbackErr;
+    });
     throw asUnavailable(err);
   } finally {
-    client.release();
+    client.release(broken);
   }
 }

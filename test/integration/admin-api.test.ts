@@ -450,7 +450,7 @@ describe('per-domain policy', () => {
   it('PUT /v1/domains/<d>/policy overrides the policy for that domain only; scoped tokens cannot', async () => {
     expectProblem(await call('PUT', '/v1/domains/other.org/policy', { token: scoped, json: { minLength: 30 } }), 404, 'domain_not_found');
     expectProblem(await call('PUT', '/v1/domains/example.org/policy', { token: scoped, json: { minLength: 30 } }), 403, 'forbidden');
-    expectProblem(await call('PUT', '/v1/domains/other.org/policy', { json: { minLength: 'long' } }), 422, 'invalid_policy_override');
+    expectProblem(await call('PUT', '/v1/domains/other.org/policy', { json: { minLength: 'long' } }), 400, 'invalid_request');
     const set = await call('PUT', '/v1/domains/other.org/policy', { json: { minLength: 30 } });
     expect(set.status, set.text).toBe(200);
     expect(set.body.policy).toEqual({ minLength: 30 });

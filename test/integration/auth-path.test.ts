@@ -7,7 +7,9 @@ import { createMailbox, updateMailbox } from '../../src/accounts/mailboxes.js';
 import { rotatePassword } from '../../src/rotation/rotate.js';
 import { rotateAndWait } from '../../src/rotation/service.js';
 import { startNodeWorker } from '../../src/rotation/node-worker.js';
+import { createHash } from 'node:crypto';
 import { hashPassword } from '../../src/auth/hash.js';
+import { shaCrypt } from '../../src/auth/legacy.js';
 import type { App } from '../../src/http/server.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { makeContext, type TestContext } from '../helpers/context.js';
@@ -28,11 +30,13 @@ async function build(env: Record<string, string> = {}) {
   ctx = await makeContext(db.url, env);
   auth = new Authenticator(ctx, createMetrics());
   await auth.init();
+  // Counted when a task starts: one given up in the queue never runs argon2.
   const run = auth.limiter.run.bind(auth.limiter);
-  auth.limiter.run = ((task: () => Promise<unknown>) => {
-    argon2Runs++;
-    return run(task);
-  }) as typeof auth.limiter.run;
+  auth.limiter.run = ((task: () => Promise<unknown>, signal?: AbortSignal) =>
+    run(() => {
+      argon2Runs++;
+      return task();
+    }, signal)) as typeof auth.limiter.run;
   app = buildAuthListener(ctx, auth);
   await app.ready();
 }
@@ -150,10 +154,39 @@ describe('auth listener: throttling and the bounded argon2 queue', () => {
       Array.from({ length: ctx.config.auth.maxFailuresPerIp + 40 }, (_, i) => verify(`user${i}@example.org`, 'Summer2024!', '203.0.113.9')),
     );
     const throttled = spray.filter((r) => r.statusCode === 429).length;
-    // Parallel guesses are charged as they start: exactly the limit gets through to argon2.
+    // Parallel guesses take the budget as they start; the rest wait, and are refused once those failed.
     expect(throttled).toBe(40);
+    expect(argon2Runs).toBe(ctx.config.auth.maxFailuresPerIp);
     expect(spray.every((r) => r.statusCode === 200 || r.statusCode === 429)).toBe(true);
     expect((await verify('bob@example.org', PW, '192.0.2.55')).json().result).toBe('ok');
+  });
+
+  it('64 parallel right-password logins of one user from one ip all answer ok', async () => {
+    const answers = await Promise.all(Array.from({ length: 64 }, () => verify('bob@example.org', PW, '198.51.100.20')));
+    expect(answers.map((r) => `${r.statusCode} ${r.json().result}`)).toEqual(Array(64).fill('200 ok'));
+  });
+
+  it('150 users logging in at once from one ip (a webmail host) all answer ok', async () => {
+    const hash = await hashPassword(PW, ctx.config.hash);
+    await ctx.pool.query("INSERT INTO mailboxes (address, domain, password_hash) SELECT 'web' || g || '@example.org', 'example.org', $1 FROM generate_series(1, 150) g", [hash]);
+    const answers = await Promise.all(Array.from({ length: 150 }, (_, i) => verify(`web${i + 1}@example.org`, PW, '198.51.100.21')));
+    expect(answers.filter((r) => r.statusCode !== 200 || r.json().result !== 'ok')).toEqual([]);
+  });
+
+  it('a parallel spray of 200 wrong guesses at one user: at most the limit reach argon2, the rest are throttled', async () => {
+    const spray = await Promise.all(Array.from({ length: 200 }, (_, i) => verify('bob@example.org', `guess-${i}-guess`, '198.51.100.22')));
+    const limit = ctx.config.auth.maxFailuresPerUserIp;
+    expect(argon2Runs).toBe(limit);
+    expect(spray.filter((r) => r.json().result === 'password_mismatch').length).toBe(limit);
+    expect(spray.filter((r) => r.statusCode === 429).length).toBe(200 - limit);
+  });
+
+  it('a free-text remote_ip is refused (it would give every request a fresh throttle key); IPv6 with a zone is an address', async () => {
+    const r = await verify('bob@example.org', PW, 'not-an-ip-1');
+    expect(r.statusCode).toBe(400);
+    expect(r.json().code).toBe('invalid_remote_ip');
+    expect((await verify('bob@example.org', PW, 'fe80::1%eth0')).json().result).toBe('ok');
+    expect((await verify('bob@example.org', PW, '2001:db8::7')).json().result).toBe('ok');
   });
 
   it('never runs more argon2 verifications at once than configured', async () => {
@@ -205,6 +238,74 @@ describe('auth listener: bad input is a 400 with a reason, never a 500', () => {
   it('oversize body → 413', async () => {
     const r = await post({ user: 'alice@example.org', password: 'x', service: 'a'.repeat(20_000) });
     expect(r.statusCode).toBe(413);
+  });
+});
+
+/** Resolves once `cond` holds, checking on every turn of the event loop. */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}
+
+const addLegacy = (address: string, hash: string) =>
+  ctx.pool.query("INSERT INTO mailboxes (address, domain, password_hash) VALUES ($1, 'example.org', $2)", [address, hash]);
+
+describe('auth: imported legacy hashes', () => {
+  it('are verified off the event loop: a memo-hit login answers while a costly SHA-crypt is being checked', async () => {
+    await addLegacy('legacy1@example.org', `{SHA512-CRYPT}${shaCrypt('sha512', 'Legacy-Secret-1', '$6$rounds=200000$saltsaltsalt')!}`);
+    expect((await verify('bob@example.org', PW, '198.51.100.40')).json().result).toBe('ok'); // memo warm
+    const order: string[] = [];
+    const slow = verify('legacy1@example.org', 'Legacy-Secret-1', '198.51.100.41').then((r) => {
+      order.push('legacy');
+      return r;
+    });
+    await until(() => auth.limiter.running > 0);
+    expect((await verify('bob@example.org', PW, '198.51.100.40')).json().result).toBe('ok');
+    order.push('memo');
+    expect((await slow).json().result).toBe('ok');
+    expect(order).toEqual(['memo', 'legacy']);
+  });
+
+  it('a mismatch on a legacy hash takes at least the dummy argon2 time measured at init, so timing does not show who is unmigrated', async () => {
+    expect(auth.legacyMismatchFloorMs).toBeGreaterThan(0);
+    const salt = Buffer.from('pepper-salt-1234');
+    const ssha = `{SSHA512}${Buffer.concat([createHash('sha512').update('Legacy-Secret-2').update(salt).digest(), salt]).toString('base64')}`;
+    await addLegacy('legacy2@example.org', ssha);
+    const measured = auth.legacyMismatchFloorMs;
+    // A floor far above SSHA512's microseconds, so only the pad can account for it.
+    auth.legacyMismatchFloorMs = 300;
+    try {
+      const started = performance.now();
+      expect((await verify('legacy2@example.org', 'not-the-secret', '198.51.100.42')).json().result).toBe('password_mismatch');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+      expect((await verify('legacy2@example.org', 'Legacy-Secret-2', '198.51.100.42')).json().result).toBe('ok');
+    } finally {
+      auth.legacyMismatchFloorMs = measured;
+    }
+  });
+
+  it('a password over the listener byte limit is a mismatch without argon2, whoever calls the verifier', async () => {
+    const r = await auth.verify({ user: 'bob@example.org', password: 'x'.repeat(1025), service: 'imap', remoteIp: '198.51.100.43', localIp: null, session: null });
+    expect(r).toEqual({ kind: 'password_mismatch' });
+    expect(argon2Runs).toBe(0);
+  });
+});
+
+describe('auth listener: a verify that timed out gives its place back', () => {
+  it('leaves the argon2 queue when the deadline answers: its argon2 never runs for nobody', async () => {
+    await app.close();
+    await ctx.close();
+    await build({ MAILPASSD_AUTH_ARGON2_CONCURRENCY: '1', MAILPASSD_AUTH_REQUEST_TIMEOUT_MS: '200', MAILPASSD_AUTH_MEMO_TTL_SECONDS: '0' });
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const blocker = auth.limiter.run(() => gate);
+    argon2Runs = 0;
+    const r = await verify('bob@example.org', PW, '198.51.100.50');
+    expect(r.statusCode).toBe(503);
+    expect(auth.limiter.queued).toBe(0);
+    open();
+    await blocker;
+    expect((await verify('bob@example.org', PW, '198.51.100.50')).json().result).toBe('ok');
+    expect(argon2Runs).toBe(1);
   });
 });
 

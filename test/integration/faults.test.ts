@@ -1,10 +1,14 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOwnCluster, createTestDatabase, type OwnCluster } from '../helpers/postgres.js';
 import { startTestDaemon, seedMailbox, verify, type TestDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
+import { createPool, withTransaction } from '../../src/store/pool.js';
+import { stopPolicyWorker, checkRulesOffThread } from '../../src/policy/off-thread.js';
+import { DEFAULT_POLICY } from '../../src/policy/settings.js';
+import { legacyWorkers, verifyLegacyOffThread } from '../../src/auth/legacy-off-thread.js';
 
 /** DESIGN §3 rule 2 under real faults: the database dies, the daemon is stopped or crashes. */
 const PW = 'Correct-Horse-Battery-9';
@@ -118,9 +122,9 @@ describe('daemon shutdown and crash', () => {
     expect(readFileSync(calls, 'utf8')).not.toContain('crash@example.org');
     const again = await startTestDaemon({ databaseUrl: own.url, nodeId: 'crashy', env });
     const deadline = Date.now() + 5000;
-    while (!readFileSync(calls, 'utf8').includes('kick crash@example.org') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(readFileSync(calls, 'utf8')).toContain('auth cache flush crash@example.org');
-    expect(readFileSync(calls, 'utf8')).toContain('kick crash@example.org');
+    while (!readFileSync(calls, 'utf8').includes('kick -- crash@example.org') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(readFileSync(calls, 'utf8')).toContain('auth cache flush -- crash@example.org');
+    expect(readFileSync(calls, 'utf8')).toContain('kick -- crash@example.org');
     await again.stop();
     await own.drop();
     dir.remove();
@@ -142,5 +146,81 @@ describe('daemon shutdown and crash', () => {
     expect(closedAfter).toBeGreaterThan(0);
     expect(closedAfter).toBeLessThan(5000);
     await d.stop();
+  });
+});
+
+/** A loopback TCP proxy to PostgreSQL whose open connections can be made to go silent (a network that drops packets). */
+async function silenceableProxy(databaseUrl: string) {
+  const target = new URL(databaseUrl);
+  const pairs: Array<{ silent: boolean; sockets: Socket[] }> = [];
+  const server = createServer((client) => {
+    const upstream = connect({ host: target.hostname, port: Number(target.port) });
+    const pair = { silent: false, sockets: [client, upstream] };
+    pairs.push(pair);
+    client.on('data', (d) => pair.silent || upstream.write(d));
+    upstream.on('data', (d) => pair.silent || client.write(d));
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      a.on('error', () => b.destroy());
+      a.on('close', () => b.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = new URL(databaseUrl);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as AddressInfo).port);
+  return {
+    url: url.toString(),
+    silenceOpenConnections: () => pairs.forEach((p) => (p.silent = true)),
+    close: async () => {
+      pairs.forEach((p) => p.sockets.forEach((s) => s.destroy()));
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+describe('withTransaction and a connection that goes silent mid-transaction', () => {
+  it('destroys the connection instead of returning it to the pool: the next query gets a working one', async () => {
+    const db = await createTestDatabase();
+    const proxy = await silenceableProxy(db.url);
+    // query_timeout = statement timeout + 1 s: the client gives up on a silent server after 1.3 s.
+    const pool = createPool(proxy.url, { poolSize: 1, connectTimeoutMs: 2000, statementTimeoutMs: 300, poolWaitMs: 5000 });
+    try {
+      const failed = withTransaction(pool, async (c) => {
+        await c.query('SELECT 1');
+        proxy.silenceOpenConnections();
+        await c.query('SELECT 2');
+      });
+      await expect(failed).rejects.toThrow();
+      // The silent connection stays silent: only a new one can answer.
+      expect((await pool.query<{ n: number }>('SELECT 42 AS n')).rows[0]!.n).toBe(42);
+    } finally {
+      await pool.end();
+      await proxy.close();
+      await db.drop();
+    }
+  });
+});
+
+describe('worker threads that exit', () => {
+  const subject = { address: 'alice@example.org', displayName: null };
+
+  it('a policy worker that exits fails its callers with worker_exited, and the next check gets a fresh worker', async () => {
+    await checkRulesOffThread('warm-Up-Password-1', subject, DEFAULT_POLICY);
+    const pending = checkRulesOffThread('Another-Password-2', subject, DEFAULT_POLICY);
+    await stopPolicyWorker();
+    await expect(pending).rejects.toMatchObject({ code: 'worker_exited' });
+    expect(await checkRulesOffThread('a', subject, { ...DEFAULT_POLICY, minScore: 0 })).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'too_short' })]));
+  });
+
+  it('a legacy-hash worker that exits fails its caller, and the next verify runs on a fresh thread', async () => {
+    const pool = legacyWorkers()!;
+    const hash = '{SSHA256}' + 'A'.repeat(60);
+    await verifyLegacyOffThread(hash, 'x');
+    const before = pool.threadIds;
+    const pending = verifyLegacyOffThread(hash, 'y');
+    await pool.terminate();
+    await expect(pending).rejects.toMatchObject({ code: 'worker_exited' });
+    expect(await verifyLegacyOffThread(hash, 'z')).toBe(false);
+    expect(pool.threadIds.some((id) => before.includes(id))).toBe(false);
   });
 });

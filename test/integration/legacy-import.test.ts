@@ -41,6 +41,19 @@ describe('mailbox import with legacy hashes', () => {
     expect((await d.cli(['mailbox', 'list', '--json'])).stdout.trim()).toBe('[]');
   });
 
+  it('refuses hashes that would cost a login more than the caps (SHA-crypt rounds, bcrypt cost), naming the line and the cap', async () => {
+    const text = [
+      `ok@legacy.example\t${dovecotHash('SHA512-CRYPT', 'pw-ok-1')}`,
+      `rounds@legacy.example\t{SHA512-CRYPT}$6$rounds=600000$saltsalt$${'a'.repeat(86)}`,
+      `cost@legacy.example\t$2y$14$${'a'.repeat(53)}`,
+    ].join('\n');
+    const r = await d.cli(['mailbox', 'import', '--create-domains'], `${text}\n`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/line 2: SHA512-CRYPT rounds=600000 exceeds the cap of 500000/);
+    expect(r.stderr).toMatch(/line 3: BLF-CRYPT cost 14 exceeds the cap of 13/);
+    expect((await d.cli(['mailbox', 'list', '--json'])).stdout.trim()).toBe('[]');
+  });
+
   it('imports every scheme Dovecot writes; each verifies, refuses a wrong password, and is re-hashed to argon2id on login', async () => {
     const lines = SCHEMES.map((s, i) => `user${i}@legacy.example\t${dovecotHash(s, `Legacy-Pass-${i}`)}\tUser ${i}`);
     const r = await d.cli(['mailbox', 'import', '--create-domains', '--json'], `${lines.join('\n')}\n`);

@@ -2,6 +2,8 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, ConfigError, CONFIG_KEYS, envNameOf } from '../../src/config/index.js';
+import { POLICY_RANGES } from '../../src/core/policy-limits.js';
+import { parsePolicyOverrides } from '../../src/policy/settings.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const tmp = tempDir('config');
@@ -57,6 +59,20 @@ describe('config', () => {
     const e = failure(() => load({ configPath: null, env: { MAILPASSD_POLICY_MIN_LENGTH: 'twelve' } }));
     expect(e.message).toMatch(/^policy\.min_length: .*\(from environment MAILPASSD_POLICY_MIN_LENGTH\)$/);
     expect(e.kind).toBe('config');
+  });
+
+  it('holds the global policy to the limits of a per-domain override: min_classes 0-4 in both', () => {
+    expect(load({ configPath: null, env: { MAILPASSD_POLICY_MIN_CLASSES: '0' } }).policy.minClasses).toBe(0);
+    expect(parsePolicyOverrides({ minClasses: 0 })).toEqual({ minClasses: 0 });
+    const envOf = (key: string) => `MAILPASSD_POLICY_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    for (const [key, { min, max }] of Object.entries(POLICY_RANGES)) {
+      // The config spells "never expires" 0 where an override says null.
+      const lowest = key === 'maxAgeDays' ? 0 : min;
+      for (const ok of [lowest, max]) expect(() => load({ configPath: null, env: { [envOf(key)]: String(ok) } }), `${key} ${ok}`).not.toThrow();
+      for (const bad of [lowest - 1, max + 1]) expect(failure(() => load({ configPath: null, env: { [envOf(key)]: String(bad) } })).message).toContain(envOf(key));
+      for (const ok of [min, max]) expect(parsePolicyOverrides({ [key]: ok })).toEqual({ [key]: ok });
+      for (const bad of [min - 1, max + 1]) expect(() => parsePolicyOverrides({ [key]: bad }), `${key} ${bad}`).toThrow(`"${key}"`);
+    }
   });
 
   it('refuses a bad value in the file with the file named', () => {

@@ -1,3 +1,5 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Context } from '../../context.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Authenticator } from '../../auth/verify.js';
 
@@ -6,3 +8,12 @@ export interface AdminDeps {
   metrics: Metrics;
   authenticator: Authenticator;
 }
+
+/** The options every admin route group is registered with. */
+export interface GroupOptions {
+  ctx: Context;
+  deps: AdminDeps;
+}
+
+/** A group of admin routes: a fastify plugin, registered inside or outside the authenticated scope. */
+export type RouteGroup = FastifyPluginAsync<GroupOptions>;

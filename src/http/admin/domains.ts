@@ -1,19 +1,18 @@
 import { Type } from '@sinclair/typebox';
-import type { Context } from '../../context.js';
 import * as domains from '../../accounts/domains.js';
 import { listMailboxes } from '../../accounts/mailboxes.js';
+import type { PolicyOverrides } from '../../policy/settings.js';
 import type { DomainRow } from '../../store/sql/rows.js';
-import type { App } from '../server.js';
-import { actorOf } from './actor.js';
-import { Domain, DomainParam, Mailbox } from './schemas.js';
-import { requireGlobalToken, visibleDomain } from './scope.js';
+import type { RouteGroup } from './deps.js';
+import { Domain, DomainParam, Mailbox, PolicyOverridesBody } from './schemas.js';
+import { domainOf, requireGlobalToken, visibleDomain } from './scope.js';
 
 const view = (d: DomainRow) => ({ ...d, mailbox_count: d.mailbox_count ?? 0, created_at: d.created_at.toISOString() });
 const errors = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' }, 409: { $ref: 'Problem#' } };
 
-export function registerDomainRoutes(app: App, ctx: Context): void {
+export const domainRoutes: RouteGroup = async (app, { ctx }) => {
   app.get('/v1/domains', { schema: { tags: ['domains'], response: { 200: Type.Array(Domain) } } }, async (req) =>
-    (await domains.listDomains(ctx, req.token?.domain ?? null)).map(view),
+    (await domains.listDomains(ctx, domainOf(req.scope))).map(view),
   );
 
   app.post<{ Body: { name: string } }>(
@@ -27,7 +26,7 @@ export function registerDomainRoutes(app: App, ctx: Context): void {
     },
     async (req, reply) => {
       requireGlobalToken(req);
-      return reply.code(201).send(view(await domains.addDomain(ctx, actorOf(req), req.body.name)));
+      return reply.code(201).send(view(await domains.addDomain(ctx, req.actor, req.body.name)));
     },
   );
 
@@ -44,18 +43,18 @@ export function registerDomainRoutes(app: App, ctx: Context): void {
       // Scope first: another domain answers 404 like a missing one, never 403 (no probing).
       const domain = visibleDomain(req, req.params.domain);
       requireGlobalToken(req);
-      await domains.removeDomain(ctx, actorOf(req), domain);
+      await domains.removeDomain(ctx, req.actor, domain);
       return reply.code(204).send();
     },
   );
 
-  app.put<{ Params: { domain: string }; Body: Record<string, unknown> }>(
+  app.put<{ Params: { domain: string }; Body: PolicyOverrides }>(
     '/v1/domains/:domain/policy',
-    { schema: { tags: ['domains'], params: DomainParam, body: Type.Object({}, { additionalProperties: true }), response: { 200: Domain, ...errors } } },
+    { schema: { tags: ['domains'], params: DomainParam, body: PolicyOverridesBody, response: { 200: Domain, ...errors } } },
     async (req) => {
       const domain = visibleDomain(req, req.params.domain);
       requireGlobalToken(req);
-      return view(await domains.setDomainPolicy(ctx, actorOf(req), domain, req.body));
+      return view(await domains.setDomainPolicy(ctx, req.actor, domain, req.body));
     },
   );
-}
+};

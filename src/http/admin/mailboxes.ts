@@ -1,14 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { Context } from '../../context.js';
 import { usage } from '../../errors.js';
 import * as mailboxes from '../../accounts/mailboxes.js';
 import type { PasswordSource } from '../../accounts/password.js';
 import { rotateAndWait, kickMailbox } from '../../rotation/service.js';
-import type { App } from '../server.js';
-import { actorOf } from './actor.js';
-import type { AdminDeps } from './deps.js';
+import type { RouteGroup } from './deps.js';
 import { AddressParam, Mailbox, MailboxPatch, NewMailbox, RotateBody, RotateResult } from './schemas.js';
-import { visibleAddress } from './scope.js';
+import { nodesFor, visibleAddress } from './scope.js';
 import { MAX_WAIT_MS } from '../../rotation/wait.js';
 
 const errors = {
@@ -30,12 +27,12 @@ export function passwordSource(body: { password?: string | undefined; generate?:
 
 type Address = { Params: Static<typeof AddressParam> };
 
-export function registerMailboxRoutes(app: App, ctx: Context, deps: AdminDeps): void {
+export const mailboxRoutes: RouteGroup = async (app, { ctx, deps }) => {
   app.post<{ Body: Static<typeof NewMailbox> }>(
     '/v1/mailboxes',
     { schema: { tags: ['mailboxes'], body: NewMailbox, response: { 201: Type.Intersect([Mailbox, Type.Object({ generated_password: Type.Optional(Type.String()) })]), ...errors } } },
     async (req, reply) => {
-      const { mailbox, generated } = await mailboxes.createMailbox(ctx, actorOf(req), {
+      const { mailbox, generated } = await mailboxes.createMailbox(ctx, req.actor, {
         address: visibleAddress(req, req.body.address),
         displayName: req.body.display_name ?? null,
         password: passwordSource(req.body),
@@ -54,7 +51,7 @@ export function registerMailboxRoutes(app: App, ctx: Context, deps: AdminDeps): 
     { schema: { tags: ['mailboxes'], params: AddressParam, body: MailboxPatch, response: { 200: Mailbox, ...errors } } },
     async (req) => {
       const b = req.body;
-      return mailboxes.updateMailbox(ctx, actorOf(req), visibleAddress(req, req.params.address), {
+      return mailboxes.updateMailbox(ctx, req.actor, visibleAddress(req, req.params.address), {
         ...(b.enabled !== undefined && { enabled: b.enabled }),
         ...(b.disabled_reason !== undefined && { disabledReason: b.disabled_reason }),
         ...(b.display_name !== undefined && { displayName: b.display_name }),
@@ -65,7 +62,7 @@ export function registerMailboxRoutes(app: App, ctx: Context, deps: AdminDeps): 
   );
 
   app.delete<Address>('/v1/mailboxes/:address', { schema: { tags: ['mailboxes'], params: AddressParam, response: errors } }, async (req, reply) => {
-    await mailboxes.deleteMailbox(ctx, actorOf(req), visibleAddress(req, req.params.address));
+    await mailboxes.deleteMailbox(ctx, req.actor, visibleAddress(req, req.params.address));
     return reply.code(204).send();
   });
 
@@ -73,7 +70,7 @@ export function registerMailboxRoutes(app: App, ctx: Context, deps: AdminDeps): 
     '/v1/mailboxes/:address/rotate',
     { schema: { tags: ['rotation'], params: AddressParam, body: RotateBody, response: { 200: RotateResult, ...errors } } },
     async (req) => {
-      const result = await rotateAndWait(ctx, deps.metrics, actorOf(req), {
+      const result = await rotateAndWait(ctx, deps.metrics, req.actor, {
         address: visibleAddress(req, req.params.address),
         password: passwordSource(req.body),
         kick: req.body.kick ?? true,
@@ -86,7 +83,7 @@ export function registerMailboxRoutes(app: App, ctx: Context, deps: AdminDeps): 
         invalidation_id: result.invalidationId,
         ...(result.generated ? { generated_password: result.generated } : {}),
         complete: result.complete,
-        nodes: result.nodes,
+        nodes: nodesFor(req.scope, result.nodes),
       };
     },
   );
@@ -106,6 +103,9 @@ export function registerMailboxRoutes(app: App, ctx: Context, deps: AdminDeps): 
         response: { 200: Type.Object({ address: Type.String(), invalidation_id: Type.String(), complete: Type.Boolean(), nodes: RotateResult.properties.nodes }), ...errors },
       },
     },
-    async (req) => kickMailbox(ctx, actorOf(req), visibleAddress(req, req.params.address), req.body?.wait_ms ?? ctx.config.rotation.waitMs),
+    async (req) => {
+      const result = await kickMailbox(ctx, req.actor, visibleAddress(req, req.params.address), req.body?.wait_ms ?? ctx.config.rotation.waitMs);
+      return { ...result, nodes: nodesFor(req.scope, result.nodes) };
+    },
   );
-}
+};

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import type { Context } from '../../context.js';
 import { listNodes } from '../../store/sql/nodes.js';
-import type { App } from '../server.js';
+import type { RouteGroup } from './deps.js';
+import { seesNodeErrors } from './scope.js';
 
 const Node = Type.Object({
   node_id: Type.String(),
@@ -11,8 +11,7 @@ const Node = Type.Object({
   started_at: Type.String({ format: 'date-time' }),
   applied_invalidation_id: Type.String(),
   doveadm: Type.String(),
-  // Only for global tokens: a doveadm error names hosts, paths and other
-  // domains' users, which a domain-scoped token has no business seeing.
+  // Only for global tokens (seesNodeErrors).
   last_error: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   /** Invalidations this node gave up on after its retry budget (not applied there). */
   failed_invalidations: Type.Integer(),
@@ -20,9 +19,9 @@ const Node = Type.Object({
 });
 
 /** The cluster as the rotation sees it: which nodes are live and how far each has applied. */
-export function registerNodeRoutes(app: App, ctx: Context): void {
+export const nodeRoutes: RouteGroup = async (app, { ctx }) => {
   app.get('/v1/nodes', { schema: { tags: ['rotation'], response: { 200: Type.Array(Node) } } }, async (req) => {
-    const global = !req.token?.domain;
+    const global = seesNodeErrors(req.scope);
     return (await listNodes(ctx.pool, ctx.config.rotation.staleAfterMs)).map(({ last_error, ...n }) => ({
       ...n,
       ...(global ? { last_error } : {}),
@@ -30,4 +29,4 @@ export function registerNodeRoutes(app: App, ctx: Context): void {
       started_at: n.started_at.toISOString(),
     }));
   });
-}
+};

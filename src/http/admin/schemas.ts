@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { MAX_PASSWORD_BYTES } from '../../policy/password-input.js';
+import { MAX_PASSWORD_BYTES, POLICY_RANGES } from '../../core/policy-limits.js';
 import { MAX_WAIT_MS } from '../../rotation/wait.js';
 
 /** Shared JSON schemas of the admin API: validation, serialisation and OpenAPI from one source. */
@@ -102,5 +102,21 @@ export const SelfServiceBody = Type.Object(
     curpass: Type.String({ maxLength: MAX_PASSWORD_BYTES }),
     newpass: Type.String({ maxLength: MAX_PASSWORD_BYTES }),
   },
+  { additionalProperties: false },
+);
+
+/**
+ * A domain's policy overrides, built from the same ranges as the override parser
+ * and the config, so the API refuses exactly what the policy would: an unknown
+ * key or an out-of-range value is a 400 naming the field. Absent keys inherit
+ * the global policy; `{}` drops every override.
+ */
+export const PolicyOverridesBody = Type.Object(
+  Object.fromEntries(
+    Object.entries(POLICY_RANGES).map(([key, { min, max, nullable }]) => {
+      const int = Type.Integer({ minimum: min, maximum: max });
+      return [key, Type.Optional(nullable ? Type.Union([int, Type.Null()]) : int)];
+    }),
+  ),
   { additionalProperties: false },
 );

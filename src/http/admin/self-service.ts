@@ -5,11 +5,13 @@ import { MailpassdError } from '../../errors.js';
 import { canonicalUser } from '../../auth/verify.js';
 import { rotateAndWait } from '../../rotation/service.js';
 import type { App } from '../server.js';
-import type { AdminDeps } from './deps.js';
+import type { AdminDeps, RouteGroup } from './deps.js';
 import { sendProblem } from '../problem.js';
-import { MAX_PASSWORD_BYTES } from '../../policy/password-input.js';
+import { MAX_PASSWORD_BYTES } from '../../core/policy-limits.js';
 import { SelfServiceBody } from './schemas.js';
 import { originAllowed, SelfServiceThrottle, TrustedProxies } from './self-service-guard.js';
+
+const FORM = 'application/x-www-form-urlencoded';
 
 /**
  * The mailbox owner's own change, shaped for Roundcube's password plugin
@@ -18,21 +20,19 @@ import { originAllowed, SelfServiceThrottle, TrustedProxies } from './self-servi
  * through the same verifier as a login, under a throttle of its own (see
  * self-service-guard.ts); the change is bound to the credential version verified.
  */
-export function registerSelfServiceRoutes(app: App, ctx: Context, deps: AdminDeps): void {
-  void app.register(async (own) => {
-    // This is the one route fed by HTML forms; its own strict parser (see parseStrictForm).
-    own.addContentTypeParser(FORM, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
-      try {
-        done(null, parseStrictForm(body));
-      } catch (err) {
-        done(err as Error);
-      }
-    });
-    registerSelfServiceRoute(own, ctx, deps);
+export const selfServiceRoutes: RouteGroup = async (app, { ctx, deps }) => {
+  // This is the one route fed by HTML forms; its own strict parser (see parseStrictForm),
+  // in this plugin's scope only.
+  app.addContentTypeParser(FORM, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+    try {
+      done(null, parseStrictForm(body));
+    } catch (err) {
+      done(err as Error);
+    }
   });
-}
+  registerSelfServiceRoute(app, ctx, deps);
+};
 
-const FORM = 'application/x-www-form-urlencoded';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const badRequest = (code: string, message: string) => Object.assign(new Error(message), { statusCode: 400, code });
 
