@@ -8,10 +8,11 @@
  * reuse /var/cache/mailpassd-test/trixie.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { eventually, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
+import { startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { startDovecot24 } from '../helpers/dovecot24.js';
 import { freshLoopback, ImapSession, imapLogin } from '../helpers/imap.js';
 import { requireParts } from '../helpers/parts.js';
+import { waitFor as until } from '../helpers/wait.js';
 
 // What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
 const describe = requireParts(['root', 'trixie']);
@@ -116,13 +117,10 @@ describe('Dovecot 2.4 + Lua passdb', () => {
       expect(kick.code).toBe(0);
       // doveadm answers once the kick is signalled; the IMAP process may answer one
       // more NOOP before it acts on the signal, so ask until it goes (bounded).
-      let closed = false;
-      for (let i = 0; i < 50 && !closed; i++) {
+      await until('the kicked IMAP session to end', 5_000, async () => {
         const after = await s.command('NOOP', 10_000);
-        closed = after.status === 'CLOSED' || after.untagged.some((l) => /^\* BYE/.test(l));
-        if (!closed) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(closed, 'the kicked IMAP session ended').toBe(true);
+        return after.status === 'CLOSED' || after.untagged.some((l) => /^\* BYE/.test(l));
+      }, 100);
     } finally {
       s.close();
     }
@@ -142,6 +140,6 @@ describe('Dovecot 2.4 + Lua passdb', () => {
     } finally {
       await backend.databaseUp();
     }
-    expect(await eventually(async () => (await authTest(FRANK, FRANK_PW)).stdout.includes('auth succeeded'), 20_000)).toBe(true);
+    await until('logins to work again', 20_000, async () => (await authTest(FRANK, FRANK_PW)).stdout.includes('auth succeeded'), 250);
   });
 });

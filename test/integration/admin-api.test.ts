@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { adminToken, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
@@ -12,7 +12,6 @@ let db: { url: string; drop(): Promise<void> };
 let pool: pg.Pool;
 let d: TestDaemon;
 let root: string; // global token
-let scoped: string; // limited to example.org
 
 const PW = 'Correct-Horse-Battery-9';
 const PW2 = 'Velvet-Tundra-Quasar-41';
@@ -83,6 +82,42 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/*
+ * Each test has names of its own: EX stands for "example.org", OTHER for a
+ * second domain, and seed() creates there what the test starts from. No test
+ * sees what another created or changed, so each runs alone and in any order.
+ */
+let seq = 0;
+let EX: string;
+let OTHER: string;
+let ALICE: string;
+let BOB: string;
+let CAROL: string;
+beforeEach(() => {
+  seq++;
+  EX = `ex${seq}.example`;
+  OTHER = `other${seq}.example`;
+  ALICE = `alice@${EX}`;
+  BOB = `bob@${EX}`;
+  CAROL = `carol@${OTHER}`;
+});
+
+/** Domains EX and OTHER, and the mailboxes asked for: alice (Alice Martin, PW) and bob (PW) in EX, carol (PW) in OTHER. */
+async function seed(...mailboxes: Array<'alice' | 'bob' | 'carol'>): Promise<void> {
+  for (const name of [EX, OTHER]) expect((await call('POST', '/v1/domains', { json: { name } })).status).toBe(201);
+  const make = { alice: { address: ALICE, display_name: 'Alice Martin', password: PW }, bob: { address: BOB, password: PW }, carol: { address: CAROL, password: PW } };
+  for (const m of mailboxes) {
+    const r = await call('POST', '/v1/mailboxes', { json: make[m] });
+    expect(r.status, r.text).toBe(201);
+  }
+}
+
+/** A token limited to EX, named `scoped-<n>` (a CLI process: only the tests that need one make it). */
+async function scopedToken(): Promise<{ token: string; name: string }> {
+  const name = `scoped-${seq}`;
+  return { token: await adminToken(d, name, EX), name };
+}
+
 describe('admin API authentication', () => {
   it('answers 401 with one and the same body for missing, malformed, unknown and revoked tokens', async () => {
     const revoked = await adminToken(d, 'to-revoke');
@@ -123,23 +158,26 @@ describe('admin API authentication', () => {
   });
 });
 
+
 describe('domains', () => {
   it('creates (normalised), lists, refuses duplicates and invalid names', async () => {
-    const created = await call('POST', '/v1/domains', { json: { name: 'Example.ORG' } });
+    const EMPTY = `empty${seq}.example`;
+    const created = await call('POST', '/v1/domains', { json: { name: EX.toUpperCase() } });
     expect(created.status, created.text).toBe(201);
-    expect(created.body).toMatchObject({ name: 'example.org', enabled: true, mailbox_count: 0 });
+    expect(created.body).toMatchObject({ name: EX, enabled: true, mailbox_count: 0 });
     expect(Date.parse(created.body.created_at)).not.toBeNaN();
-    expect((await call('POST', '/v1/domains', { json: { name: 'other.org' } })).status).toBe(201);
-    expect((await call('POST', '/v1/domains', { json: { name: 'empty.example' } })).status).toBe(201);
+    expect((await call('POST', '/v1/domains', { json: { name: OTHER } })).status).toBe(201);
+    expect((await call('POST', '/v1/domains', { json: { name: EMPTY } })).status).toBe(201);
 
-    expectProblem(await call('POST', '/v1/domains', { json: { name: 'EXAMPLE.org.' } }), 409, 'domain_exists');
+    expectProblem(await call('POST', '/v1/domains', { json: { name: `${EX.toUpperCase()}.` } }), 409, 'domain_exists');
     expectProblem(await call('POST', '/v1/domains', { json: { name: 'not a domain' } }), 400, 'invalid_domain');
     expectProblem(await call('POST', '/v1/domains', { json: { name: '' } }), 400, 'invalid_request');
 
     const list = await call('GET', '/v1/domains');
     expect(list.status).toBe(200);
-    expect(list.body.map((x: { name: string }) => x.name)).toEqual(['empty.example', 'example.org', 'other.org']);
-    const audit = await q("SELECT actor, action FROM audit_log WHERE action = 'domain.add' ORDER BY id");
+    const mine = [EMPTY, EX, OTHER];
+    expect(list.body.map((x: { name: string }) => x.name).filter((n: string) => mine.includes(n))).toEqual(mine);
+    const audit = await q("SELECT actor, action FROM audit_log WHERE action = 'domain.add' AND target = ANY($1) ORDER BY id", [mine]);
     expect(audit).toEqual([
       { actor: 'token:root', action: 'domain.add' },
       { actor: 'token:root', action: 'domain.add' },
@@ -148,57 +186,64 @@ describe('domains', () => {
   });
 
   it('deletes an empty domain, refuses one with mailboxes, 404 for an unknown one', async () => {
-    const r = await call('DELETE', '/v1/domains/empty.example');
+    await seed('alice');
+    const r = await call('DELETE', `/v1/domains/${OTHER}`);
     expect(r.status, r.text).toBe(204);
     expect(r.text).toBe('');
-    expectProblem(await call('DELETE', '/v1/domains/empty.example'), 404, 'domain_not_found');
+    expectProblem(await call('DELETE', `/v1/domains/${OTHER}`), 404, 'domain_not_found');
+    expectProblem(await call('DELETE', `/v1/domains/${EX}`), 409, 'domain_not_empty');
     expectProblem(await call('GET', '/v1/domains/nowhere.example/mailboxes'), 404, 'domain_not_found');
   });
 });
 
 describe('mailboxes', () => {
   it('creates with a given password: 201, never echoes the password or a hash, the password works', async () => {
-    const r = await call('POST', '/v1/mailboxes', { json: { address: 'Alice@Example.org', display_name: 'Alice Martin', password: PW } });
+    await seed();
+    const r = await call('POST', '/v1/mailboxes', { json: { address: `Alice@${EX.toUpperCase()}`, display_name: 'Alice Martin', password: PW } });
     expect(r.status, r.text).toBe(201);
-    expect(r.body).toMatchObject({ address: 'alice@example.org', domain: 'example.org', display_name: 'Alice Martin', enabled: true, credential_version: 1 });
+    expect(r.body).toMatchObject({ address: ALICE, domain: EX, display_name: 'Alice Martin', enabled: true, credential_version: 1 });
     expect(r.body).not.toHaveProperty('generated_password');
     expect(r.text).not.toContain(PW);
     expect(r.text).not.toMatch(/argon2|password_hash/);
-    expect((await verify(d, 'alice@example.org', PW)).body.result).toBe('ok');
-    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'alice@example.org', password: PW2 } }), 409, 'mailbox_exists');
+    expect((await verify(d, ALICE, PW)).body.result).toBe('ok');
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: ALICE, password: PW2 } }), 409, 'mailbox_exists');
     expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'x@nowhere.example', password: PW2 } }), 404, 'domain_not_found');
     expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'no-at-sign', password: PW2 } }), 400, 'invalid_address');
   });
 
   it('creates with generate: true and returns the password once', async () => {
-    const r = await call('POST', '/v1/mailboxes', { json: { address: 'bob@example.org', generate: true, quota_bytes: 1024 } });
+    await seed();
+    const r = await call('POST', '/v1/mailboxes', { json: { address: BOB, generate: true, quota_bytes: 1024 } });
     expect(r.status, r.text).toBe(201);
     expect(r.body.generated_password).toMatch(/^.{16,}$/);
     expect(r.body.quota_bytes).toBe(1024);
-    expect((await verify(d, 'bob@example.org', r.body.generated_password)).body.result).toBe('ok');
-    const shown = await call('GET', '/v1/mailboxes/bob@example.org');
+    expect((await verify(d, BOB, r.body.generated_password)).body.result).toBe('ok');
+    const shown = await call('GET', `/v1/mailboxes/${BOB}`);
     expect(shown.body).not.toHaveProperty('generated_password');
-    expect(JSON.stringify(await q('SELECT details FROM audit_log WHERE target = $1', ['bob@example.org']))).not.toContain(r.body.generated_password);
-    // A mailbox in the other domain, for the scope tests.
-    expect((await call('POST', '/v1/mailboxes', { json: { address: 'carol@other.org', password: PW } })).status).toBe(201);
+    expect(JSON.stringify(await q('SELECT details FROM audit_log WHERE target = $1', [BOB]))).not.toContain(r.body.generated_password);
   });
 
   it('refuses password and generate together, and neither, writing nothing', async () => {
-    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'dan@example.org', password: PW, generate: true } }), 400, 'password_conflict');
-    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'dan@example.org' } }), 400, 'password_missing');
-    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', ['dan@example.org'])).toHaveLength(0);
+    await seed();
+    const dan = `dan@${EX}`;
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: dan, password: PW, generate: true } }), 400, 'password_conflict');
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: dan } }), 400, 'password_missing');
+    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', [dan])).toHaveLength(0);
   });
 
   it('refuses a personal password at creation with 422 naming every failed rule', async () => {
-    const r = await call('POST', '/v1/mailboxes', { json: { address: 'dan@example.org', display_name: 'Dan Smith', password: 'Smith-Dan-1985' } });
+    await seed();
+    const dan = `dan@${EX}`;
+    const r = await call('POST', '/v1/mailboxes', { json: { address: dan, display_name: 'Dan Smith', password: 'Smith-Dan-1985' } });
     expectProblem(r, 422, 'policy_refused');
     const codes = r.body.violations.map((v: { code: string }) => v.code);
     expect(codes).toEqual(expect.arrayContaining(['contains_name', 'contains_date']));
-    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', ['dan@example.org'])).toHaveLength(0);
+    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', [dan])).toHaveLength(0);
   });
 
   it('checks the policy and hashes before its transaction: no lock or pooled connection is held across argon2 and zxcvbn', async () => {
-    expect((await call('POST', '/v1/domains', { json: { name: 'locked.example' } })).status).toBe(201);
+    const LOCKED = `locked${seq}.example`;
+    expect((await call('POST', '/v1/domains', { json: { name: LOCKED } })).status).toBe(201);
     // Hold the domain row the creation's transaction locks (FOR SHARE, against a concurrent removal).
     const holder = await pool.connect();
     let settled = false;
@@ -211,21 +256,21 @@ describe('mailboxes', () => {
     };
     try {
       await holder.query('BEGIN');
-      await holder.query("SELECT name FROM domains WHERE name = 'locked.example' FOR UPDATE");
+      await holder.query('SELECT name FROM domains WHERE name = $1 FOR UPDATE', [LOCKED]);
       // A refused password is answered without waiting for the lock: the policy ran before any transaction began.
-      const refusing = call('POST', '/v1/mailboxes', { json: { address: 'dan@locked.example', display_name: 'Dan Smith', password: 'Smith-Dan-1985' } });
+      const refusing = call('POST', '/v1/mailboxes', { json: { address: `dan@${LOCKED}`, display_name: 'Dan Smith', password: 'Smith-Dan-1985' } });
       const first = await Promise.race([refusing, lockWaiter()]);
       settled = true;
       expect(first, 'the refusal waited for the domain lock: the policy ran inside the transaction').not.toBe('waiting');
       expectProblem(first as Res, 422, 'policy_refused');
       // An accepted one still takes the lock (after hashing), and completes once it is free.
       settled = false;
-      const creating = call('POST', '/v1/mailboxes', { json: { address: 'erin@locked.example', password: PW } });
+      const creating = call('POST', '/v1/mailboxes', { json: { address: `erin@${LOCKED}`, password: PW } });
       expect(await lockWaiter()).toBe('waiting');
       await holder.query('ROLLBACK');
       const created = await creating;
       expect(created.status, created.text).toBe(201);
-      expect((await verify(d, 'erin@locked.example', PW)).body.result).toBe('ok');
+      expect((await verify(d, `erin@${LOCKED}`, PW)).body.result).toBe('ok');
     } finally {
       settled = true;
       await holder.query('ROLLBACK').catch(() => undefined);
@@ -234,20 +279,22 @@ describe('mailboxes', () => {
   });
 
   it('shows one mailbox and lists a domain (the control-panel list)', async () => {
-    const shown = await call('GET', '/v1/mailboxes/ALICE@example.org');
+    await seed('alice', 'bob');
+    const shown = await call('GET', `/v1/mailboxes/ALICE@${EX}`);
     expect(shown.status).toBe(200);
-    expect(shown.body).toMatchObject({ address: 'alice@example.org', display_name: 'Alice Martin', quota_bytes: null, disabled_reason: null, must_change: false });
+    expect(shown.body).toMatchObject({ address: ALICE, display_name: 'Alice Martin', quota_bytes: null, disabled_reason: null, must_change: false });
     for (const k of ['password_changed_at', 'created_at', 'updated_at']) expect(Date.parse(shown.body[k])).not.toBeNaN();
-    const list = await call('GET', '/v1/domains/example.org/mailboxes');
+    const list = await call('GET', `/v1/domains/${EX}/mailboxes`);
     expect(list.status).toBe(200);
-    expect(list.body.map((m: { address: string }) => m.address)).toEqual(['alice@example.org', 'bob@example.org']);
+    expect(list.body.map((m: { address: string }) => m.address)).toEqual([ALICE, BOB]);
     expect(list.text).not.toMatch(/argon2|password_hash/);
     const domains = await call('GET', '/v1/domains');
-    expect(domains.body.find((x: { name: string }) => x.name === 'example.org').mailbox_count).toBe(2);
+    expect(domains.body.find((x: { name: string }) => x.name === EX).mailbox_count).toBe(2);
   });
 
   it('404 for an unknown mailbox on every mailbox route, and for unknown routes', async () => {
-    const ghost = '/v1/mailboxes/ghost@example.org';
+    await seed();
+    const ghost = `/v1/mailboxes/ghost@${EX}`;
     expectProblem(await call('GET', ghost), 404, 'mailbox_not_found');
     expectProblem(await call('PATCH', ghost, { json: { enabled: false } }), 404, 'mailbox_not_found');
     expectProblem(await call('DELETE', ghost), 404, 'mailbox_not_found');
@@ -257,75 +304,81 @@ describe('mailboxes', () => {
   });
 
   it('PATCH changes enabled, display_name and quota_bytes; disabling takes effect on the auth listener', async () => {
+    await seed('alice');
+    const alice = `/v1/mailboxes/${ALICE}`;
     const before = (await q('SELECT count(*)::int AS n FROM invalidations'))[0].n;
-    const off = await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { enabled: false, disabled_reason: 'unpaid' } });
+    const off = await call('PATCH', alice, { json: { enabled: false, disabled_reason: 'unpaid' } });
     expect(off.status, off.text).toBe(200);
     expect(off.body).toMatchObject({ enabled: false, disabled_reason: 'unpaid' });
-    expect((await verify(d, 'alice@example.org', PW)).body).toMatchObject({ result: 'user_disabled', reason: 'unpaid' });
+    expect((await verify(d, ALICE, PW)).body).toMatchObject({ result: 'user_disabled', reason: 'unpaid' });
     expect((await q('SELECT count(*)::int AS n FROM invalidations'))[0].n).toBe(before + 1);
 
-    const on = await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { enabled: true, display_name: 'Alice M. Martin', quota_bytes: 5_000_000_000 } });
+    const on = await call('PATCH', alice, { json: { enabled: true, display_name: 'Alice M. Martin', quota_bytes: 5_000_000_000 } });
     expect(on.status, on.text).toBe(200);
     expect(on.body).toMatchObject({ enabled: true, disabled_reason: null, display_name: 'Alice M. Martin', quota_bytes: 5_000_000_000 });
-    expect((await verify(d, 'alice@example.org', PW)).body.result).toBe('ok');
-    const cleared = await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { quota_bytes: null, display_name: 'Alice Martin' } });
+    expect((await verify(d, ALICE, PW)).body.result).toBe('ok');
+    const cleared = await call('PATCH', alice, { json: { quota_bytes: null, display_name: 'Alice Martin' } });
     expect(cleared.body).toMatchObject({ quota_bytes: null, display_name: 'Alice Martin' });
-    expect((await call('GET', '/v1/mailboxes/alice@example.org')).body).toMatchObject({ quota_bytes: null, display_name: 'Alice Martin', enabled: true });
+    expect((await call('GET', alice)).body).toMatchObject({ quota_bytes: null, display_name: 'Alice Martin', enabled: true });
 
-    expectProblem(await call('PATCH', '/v1/mailboxes/alice@example.org', { json: {} }), 400, 'invalid_request');
-    expectProblem(await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { enabled: 'false' } }), 400, 'invalid_request');
-    expectProblem(await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { quota_bytes: -1 } }), 400, 'invalid_request');
-    expectProblem(await call('PATCH', '/v1/mailboxes/alice@example.org', { json: { password_hash: 'x' } }), 400, 'invalid_request');
-    const actions = (await q("SELECT action FROM audit_log WHERE target = 'alice@example.org' ORDER BY id")).map((a) => a.action);
+    expectProblem(await call('PATCH', alice, { json: {} }), 400, 'invalid_request');
+    expectProblem(await call('PATCH', alice, { json: { enabled: 'false' } }), 400, 'invalid_request');
+    expectProblem(await call('PATCH', alice, { json: { quota_bytes: -1 } }), 400, 'invalid_request');
+    expectProblem(await call('PATCH', alice, { json: { password_hash: 'x' } }), 400, 'invalid_request');
+    const actions = (await q('SELECT action FROM audit_log WHERE target = $1 ORDER BY id', [ALICE])).map((a) => a.action);
     expect(actions).toEqual(['mailbox.add', 'mailbox.disable', 'mailbox.enable', 'mailbox.update']);
   });
 });
 
 describe('rotation and kick', () => {
   it('rotates with a given password: new version, per-node result, old refused and new accepted', async () => {
-    const r = await call('POST', '/v1/mailboxes/alice@example.org/rotate', { json: { password: PW2, wait_ms: 5000 } });
+    await seed('alice');
+    const r = await call('POST', `/v1/mailboxes/${ALICE}/rotate`, { json: { password: PW2, wait_ms: 5000 } });
     expect(r.status, r.text).toBe(200);
-    expect(r.body).toMatchObject({ address: 'alice@example.org', credential_version: 2, complete: true });
+    expect(r.body).toMatchObject({ address: ALICE, credential_version: 2, complete: true });
     expect(r.body.invalidation_id).toMatch(/^\d+$/);
     expect(r.body).not.toHaveProperty('generated_password');
     expect(r.body.nodes).toEqual([{ node_id: 'admin-api-node', applied: true, stale: false }]);
     expect(r.text).not.toContain(PW2);
-    expect((await verify(d, 'alice@example.org', PW)).body.result).toBe('password_mismatch');
-    expect((await verify(d, 'alice@example.org', PW2)).body.result).toBe('ok');
+    expect((await verify(d, ALICE, PW)).body.result).toBe('password_mismatch');
+    expect((await verify(d, ALICE, PW2)).body.result).toBe('ok');
     const [inv] = await q('SELECT address, reason, kick FROM invalidations WHERE id = $1', [r.body.invalidation_id]);
-    expect(inv).toEqual({ address: 'alice@example.org', reason: 'rotate', kick: true });
-    const [audit] = await q("SELECT actor, details FROM audit_log WHERE action = 'password.rotate' AND target = 'alice@example.org' ORDER BY id DESC LIMIT 1");
+    expect(inv).toEqual({ address: ALICE, reason: 'rotate', kick: true });
+    const [audit] = await q("SELECT actor, details FROM audit_log WHERE action = 'password.rotate' AND target = $1 ORDER BY id DESC LIMIT 1", [ALICE]);
     expect(audit.actor).toBe('token:root');
     expect(audit.details).toMatchObject({ credential_version: 2, generated: false, kick: true, invalidation_id: r.body.invalidation_id });
     expect(JSON.stringify(audit)).not.toMatch(/argon2|Velvet/);
   });
 
   it('rotates with generate: true and kick: false; the generated password is returned once and works', async () => {
-    const r = await call('POST', '/v1/mailboxes/bob@example.org/rotate', { json: { generate: true, kick: false } });
+    await seed('bob');
+    const r = await call('POST', `/v1/mailboxes/${BOB}/rotate`, { json: { generate: true, kick: false } });
     expect(r.status, r.text).toBe(200);
     expect(r.body.generated_password).toMatch(/^.{16,}$/);
     expect(r.body.credential_version).toBe(2);
-    expect((await verify(d, 'bob@example.org', r.body.generated_password)).body.result).toBe('ok');
+    expect((await verify(d, BOB, r.body.generated_password)).body.result).toBe('ok');
     const [inv] = await q('SELECT kick FROM invalidations WHERE id = $1', [r.body.invalidation_id]);
     expect(inv.kick).toBe(false);
   });
 
   it('kick appends a kick invalidation and reports the nodes', async () => {
-    const r = await call('POST', '/v1/mailboxes/alice@example.org/kick', { json: { wait_ms: 5000 } });
+    await seed('alice');
+    const r = await call('POST', `/v1/mailboxes/${ALICE}/kick`, { json: { wait_ms: 5000 } });
     expect(r.status, r.text).toBe(200);
-    expect(r.body).toMatchObject({ address: 'alice@example.org', complete: true, nodes: [{ node_id: 'admin-api-node', applied: true, stale: false }] });
+    expect(r.body).toMatchObject({ address: ALICE, complete: true, nodes: [{ node_id: 'admin-api-node', applied: true, stale: false }] });
     const [inv] = await q('SELECT reason, kick FROM invalidations WHERE id = $1', [r.body.invalidation_id]);
     expect(inv).toEqual({ reason: 'kick', kick: true });
-    const noBody = await call('POST', '/v1/mailboxes/alice@example.org/kick');
+    const noBody = await call('POST', `/v1/mailboxes/${ALICE}/kick`);
     expect(noBody.status, noBody.text).toBe(200);
     // Kicking changes no credential.
-    expect((await q('SELECT credential_version FROM mailboxes WHERE address = $1', ['alice@example.org']))[0].credential_version).toBe(2);
+    expect((await q('SELECT credential_version FROM mailboxes WHERE address = $1', [ALICE]))[0].credential_version).toBe(1);
   });
 
   it('refuses a weak, personal password with 422 listing every failed rule, and changes nothing', async () => {
-    const before = await snapshot('alice@example.org');
+    await seed('alice');
+    const before = await snapshot(ALICE);
     const bad = 'alice1990';
-    const r = await call('POST', '/v1/mailboxes/alice@example.org/rotate', { json: { password: bad } });
+    const r = await call('POST', `/v1/mailboxes/${ALICE}/rotate`, { json: { password: bad } });
     expectProblem(r, 422, 'policy_refused');
     const codes = r.body.violations.map((v: { code: string }) => v.code).sort();
     // alice is both the local part and the display name's first name.
@@ -335,23 +388,27 @@ describe('rotation and kick', () => {
       expect(r.body.detail).toContain(`[${v.code}]`);
     }
     expect(r.text).not.toContain(bad);
-    expect(await snapshot('alice@example.org')).toEqual(before);
+    expect(await snapshot(ALICE)).toEqual(before);
   });
 
   it('refuses reuse of a previous password (422 reused) and changes nothing', async () => {
-    const before = await snapshot('alice@example.org');
+    await seed('alice');
+    // PW the previous password, PW2 the current one.
+    expect((await call('POST', `/v1/mailboxes/${ALICE}/rotate`, { json: { password: PW2 } })).status).toBe(200);
+    const before = await snapshot(ALICE);
     for (const old of [PW, PW2]) {
-      const r = await call('POST', '/v1/mailboxes/alice@example.org/rotate', { json: { password: old } });
+      const r = await call('POST', `/v1/mailboxes/${ALICE}/rotate`, { json: { password: old } });
       expectProblem(r, 422, 'policy_refused');
       expect(r.body.violations.map((v: { code: string }) => v.code)).toEqual(['reused']);
     }
-    expect(await snapshot('alice@example.org')).toEqual(before);
-    expect((await verify(d, 'alice@example.org', PW2)).body.result).toBe('ok');
+    expect(await snapshot(ALICE)).toEqual(before);
+    expect((await verify(d, ALICE, PW2)).body.result).toBe('ok');
   });
 
   it('refuses malformed rotate requests with 400 and changes nothing', async () => {
-    const before = await snapshot('alice@example.org');
-    const path = '/v1/mailboxes/alice@example.org/rotate';
+    await seed('alice');
+    const before = await snapshot(ALICE);
+    const path = `/v1/mailboxes/${ALICE}/rotate`;
     const fresh = 'Orbit-Lantern-Mosaic-73';
     expectProblem(await call('POST', path, { json: { password: fresh, generate: true } }), 400, 'password_conflict');
     expectProblem(await call('POST', path, { json: {} }), 400, 'password_missing');
@@ -371,111 +428,126 @@ describe('rotation and kick', () => {
     // Over the 64 KiB body limit: refused before parsing (413 Payload Too Large).
     const huge = JSON.stringify({ password: 'x'.repeat(70 * 1024) });
     expectProblem(await call('POST', path, { raw: huge }), 413);
-    expect(await snapshot('alice@example.org')).toEqual(before);
-    expect((await verify(d, 'alice@example.org', fresh)).body.result).toBe('password_mismatch');
+    expect(await snapshot(ALICE)).toEqual(before);
+    expect((await verify(d, ALICE, fresh)).body.result).toBe('password_mismatch');
   });
 
   it('validates bodies on the other routes too (types, unknown fields, oversize, non-UTF-8)', async () => {
+    await seed('alice');
+    const eve = `eve@${EX}`;
     expectProblem(await call('POST', '/v1/domains', { json: { name: 42 } }), 400, 'invalid_request');
     expectProblem(await call('POST', '/v1/domains', { json: { name: 'x.example', enabled: false } }), 400, 'invalid_request');
-    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'eve@example.org', password: PW, admin: true } }), 400, 'invalid_request');
-    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: 'eve@example.org', generate: 'true' } }), 400, 'invalid_request');
-    expectProblem(await call('POST', '/v1/mailboxes', { raw: Buffer.concat([Buffer.from('{"address":"eve@example.org","display_name":"'), Buffer.from([0xc3, 0x28]), Buffer.from('","generate":true}')]) }), 400, 'invalid_utf8');
-    expectProblem(await call('POST', '/v1/mailboxes', { raw: JSON.stringify({ address: 'eve@example.org', generate: true, display_name: 'é'.repeat(40_000) }) }), 413);
-    expectProblem(await call('POST', '/v1/mailboxes/alice@example.org/kick', { json: { wait_ms: 999_999 } }), 400, 'invalid_request');
-    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', ['eve@example.org'])).toHaveLength(0);
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: eve, password: PW, admin: true } }), 400, 'invalid_request');
+    expectProblem(await call('POST', '/v1/mailboxes', { json: { address: eve, generate: 'true' } }), 400, 'invalid_request');
+    expectProblem(await call('POST', '/v1/mailboxes', { raw: Buffer.concat([Buffer.from(`{"address":"${eve}","display_name":"`), Buffer.from([0xc3, 0x28]), Buffer.from('","generate":true}')]) }), 400, 'invalid_utf8');
+    expectProblem(await call('POST', '/v1/mailboxes', { raw: JSON.stringify({ address: eve, generate: true, display_name: 'é'.repeat(40_000) }) }), 413);
+    expectProblem(await call('POST', `/v1/mailboxes/${ALICE}/kick`, { json: { wait_ms: 999_999 } }), 400, 'invalid_request');
+    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', [eve])).toHaveLength(0);
     expect(await q('SELECT 1 FROM domains WHERE name = $1', ['x.example'])).toHaveLength(0);
   });
 });
 
 describe('domain-scoped tokens', () => {
-  beforeAll(async () => {
-    scoped = await adminToken(d, 'example-only', 'example.org');
-  });
-
   it('see their own domain only', async () => {
+    await seed('alice', 'carol');
+    const { token: scoped } = await scopedToken();
     const list = await call('GET', '/v1/domains', { token: scoped });
     expect(list.status).toBe(200);
-    expect(list.body.map((x: { name: string }) => x.name)).toEqual(['example.org']);
-    expect((await call('GET', '/v1/domains/example.org/mailboxes', { token: scoped })).status).toBe(200);
-    expect((await call('GET', '/v1/mailboxes/alice@example.org', { token: scoped })).status).toBe(200);
+    expect(list.body.map((x: { name: string }) => x.name)).toEqual([EX]);
+    expect((await call('GET', `/v1/domains/${EX}/mailboxes`, { token: scoped })).status).toBe(200);
+    expect((await call('GET', `/v1/mailboxes/${ALICE}`, { token: scoped })).status).toBe(200);
   });
 
   it('get 404 — the answer for a domain or mailbox that does not exist — for another domain, on every route', async () => {
-    const other = await call('GET', '/v1/domains/other.org/mailboxes', { token: scoped });
+    await seed('alice', 'carol');
+    const { token: scoped } = await scopedToken();
+    const other = await call('GET', `/v1/domains/${OTHER}/mailboxes`, { token: scoped });
     const missing = await call('GET', '/v1/domains/missing.example/mailboxes', { token: scoped });
     expectProblem(other, 404, 'domain_not_found');
     expectProblem(missing, 404, 'domain_not_found');
-    expectProblem(await call('DELETE', '/v1/domains/other.org', { token: scoped }), 404, 'domain_not_found');
+    expectProblem(await call('DELETE', `/v1/domains/${OTHER}`, { token: scoped }), 404, 'domain_not_found');
 
-    const carol = '/v1/mailboxes/carol@other.org';
-    const ghost = await call('GET', '/v1/mailboxes/ghost@other.org', { token: scoped });
+    const carol = `/v1/mailboxes/${CAROL}`;
+    const ghost = await call('GET', `/v1/mailboxes/ghost@${OTHER}`, { token: scoped });
     expectProblem(ghost, 404, 'mailbox_not_found');
+    const mallory = `mallory@${OTHER}`;
     const attempts: Res[] = [
       await call('GET', carol, { token: scoped }),
       await call('PATCH', carol, { token: scoped, json: { enabled: false } }),
       await call('DELETE', carol, { token: scoped }),
       await call('POST', `${carol}/rotate`, { token: scoped, json: { password: 'Orbit-Lantern-Mosaic-73' } }),
       await call('POST', `${carol}/kick`, { token: scoped }),
-      await call('POST', '/v1/mailboxes', { token: scoped, json: { address: 'mallory@other.org', password: PW } }),
+      await call('POST', '/v1/mailboxes', { token: scoped, json: { address: mallory, password: PW } }),
     ];
     for (const r of attempts) {
       expectProblem(r, 404, 'mailbox_not_found');
       expect(r.text).not.toMatch(/scope|limited|token/i);
     }
     // Nothing happened to carol, and nothing was created.
-    const [row] = await q('SELECT enabled, credential_version FROM mailboxes WHERE address = $1', ['carol@other.org']);
+    const [row] = await q('SELECT enabled, credential_version FROM mailboxes WHERE address = $1', [CAROL]);
     expect(row).toEqual({ enabled: true, credential_version: 1 });
-    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', ['mallory@other.org'])).toHaveLength(0);
-    expect((await verify(d, 'carol@other.org', PW)).body.result).toBe('ok');
+    expect(await q('SELECT 1 FROM mailboxes WHERE address = $1', [mallory])).toHaveLength(0);
+    expect((await verify(d, CAROL, PW)).body.result).toBe('ok');
   });
 
   it('cannot create domains, but can manage mailboxes of their own domain', async () => {
-    const r = await call('POST', '/v1/domains', { token: scoped, json: { name: 'mine.example' } });
+    await seed('alice');
+    const { token: scoped, name } = await scopedToken();
+    const mine = `mine${seq}.example`;
+    const r = await call('POST', '/v1/domains', { token: scoped, json: { name: mine } });
     expectProblem(r, 403, 'forbidden');
-    expect(await q('SELECT 1 FROM domains WHERE name = $1', ['mine.example'])).toHaveLength(0);
-    expectProblem(await call('DELETE', '/v1/domains/example.org', { token: scoped }), 403, 'forbidden');
+    expect(await q('SELECT 1 FROM domains WHERE name = $1', [mine])).toHaveLength(0);
+    expectProblem(await call('DELETE', `/v1/domains/${EX}`, { token: scoped }), 403, 'forbidden');
 
-    const created = await call('POST', '/v1/mailboxes', { token: scoped, json: { address: 'frank@example.org', generate: true } });
+    const frank = `frank@${EX}`;
+    const created = await call('POST', '/v1/mailboxes', { token: scoped, json: { address: frank, generate: true } });
     expect(created.status, created.text).toBe(201);
-    const rot = await call('POST', '/v1/mailboxes/frank@example.org/rotate', { token: scoped, json: { generate: true } });
+    const rot = await call('POST', `/v1/mailboxes/${frank}/rotate`, { token: scoped, json: { generate: true } });
     expect(rot.status, rot.text).toBe(200);
     expect(rot.body.credential_version).toBe(2);
-    const [audit] = await q("SELECT actor FROM audit_log WHERE target = 'frank@example.org' AND action = 'password.rotate'");
-    expect(audit.actor).toBe('token:example-only');
+    const [audit] = await q("SELECT actor FROM audit_log WHERE target = $1 AND action = 'password.rotate'", [frank]);
+    expect(audit.actor).toBe(`token:${name}`);
   });
 });
 
 describe('per-domain policy', () => {
   it('PUT /v1/domains/<d>/policy overrides the policy for that domain only; scoped tokens cannot', async () => {
-    expectProblem(await call('PUT', '/v1/domains/other.org/policy', { token: scoped, json: { minLength: 30 } }), 404, 'domain_not_found');
-    expectProblem(await call('PUT', '/v1/domains/example.org/policy', { token: scoped, json: { minLength: 30 } }), 403, 'forbidden');
-    expectProblem(await call('PUT', '/v1/domains/other.org/policy', { json: { minLength: 'long' } }), 400, 'invalid_request');
-    const set = await call('PUT', '/v1/domains/other.org/policy', { json: { minLength: 30 } });
+    await seed('bob', 'carol');
+    const { token: scoped } = await scopedToken();
+    expectProblem(await call('PUT', `/v1/domains/${OTHER}/policy`, { token: scoped, json: { minLength: 30 } }), 404, 'domain_not_found');
+    expectProblem(await call('PUT', `/v1/domains/${EX}/policy`, { token: scoped, json: { minLength: 30 } }), 403, 'forbidden');
+    expectProblem(await call('PUT', `/v1/domains/${OTHER}/policy`, { json: { minLength: 'long' } }), 400, 'invalid_request');
+    const set = await call('PUT', `/v1/domains/${OTHER}/policy`, { json: { minLength: 30 } });
     expect(set.status, set.text).toBe(200);
     expect(set.body.policy).toEqual({ minLength: 30 });
-    const before = await snapshot('carol@other.org');
-    const r = await call('POST', '/v1/mailboxes/carol@other.org/rotate', { json: { password: 'Orbit-Lantern-Mosaic-73' } });
+    const before = await snapshot(CAROL);
+    const r = await call('POST', `/v1/mailboxes/${CAROL}/rotate`, { json: { password: 'Orbit-Lantern-Mosaic-73' } });
     expectProblem(r, 422, 'policy_refused');
     expect(r.body.violations.map((v: { code: string }) => v.code)).toEqual(['too_short']);
-    expect(await snapshot('carol@other.org')).toEqual(before);
+    expect(await snapshot(CAROL)).toEqual(before);
     // The same password is fine in a domain without the override.
-    expect((await call('POST', '/v1/mailboxes/bob@example.org/rotate', { json: { password: 'Orbit-Lantern-Mosaic-73' } })).status).toBe(200);
-    expect((await call('PUT', '/v1/domains/other.org/policy', { json: {} })).body.policy).toEqual({});
+    expect((await call('POST', `/v1/mailboxes/${BOB}/rotate`, { json: { password: 'Orbit-Lantern-Mosaic-73' } })).status).toBe(200);
+    expect((await call('PUT', `/v1/domains/${OTHER}/policy`, { json: {} })).body.policy).toEqual({});
   });
 });
 
 describe('deletion', () => {
   it('DELETE removes the mailbox, its history, and fans out an invalidation; the password stops working', async () => {
-    const [{ id }] = await q('SELECT id FROM mailboxes WHERE address = $1', ['frank@example.org']);
-    const r = await call('DELETE', '/v1/mailboxes/frank@example.org');
+    await seed('alice');
+    const frank = `frank@${EX}`;
+    const created = await call('POST', '/v1/mailboxes', { json: { address: frank, generate: true } });
+    expect(created.status, created.text).toBe(201);
+    expect((await call('POST', `/v1/mailboxes/${frank}/rotate`, { json: { generate: true } })).status).toBe(200);
+    const [{ id }] = await q('SELECT id FROM mailboxes WHERE address = $1', [frank]);
+    expect(await q('SELECT 1 FROM password_history WHERE mailbox_id = $1', [id])).not.toHaveLength(0);
+    const r = await call('DELETE', `/v1/mailboxes/${frank}`);
     expect(r.status, r.text).toBe(204);
-    expectProblem(await call('GET', '/v1/mailboxes/frank@example.org'), 404, 'mailbox_not_found');
+    expectProblem(await call('GET', `/v1/mailboxes/${frank}`), 404, 'mailbox_not_found');
     expect(await q('SELECT 1 FROM password_history WHERE mailbox_id = $1', [id])).toHaveLength(0);
-    const [inv] = await q("SELECT reason FROM invalidations WHERE address = 'frank@example.org' ORDER BY id DESC LIMIT 1");
+    const [inv] = await q('SELECT reason FROM invalidations WHERE address = $1 ORDER BY id DESC LIMIT 1', [frank]);
     expect(inv.reason).toBe('deleted');
-    expect((await verify(d, 'frank@example.org', 'anything-at-all')).body.result).toBe('user_unknown');
-    expectProblem(await call('DELETE', '/v1/domains/example.org'), 409, 'domain_not_empty');
+    expect((await verify(d, frank, 'anything-at-all')).body.result).toBe('user_unknown');
+    expectProblem(await call('DELETE', `/v1/domains/${EX}`), 409, 'domain_not_empty');
   });
 });
 
@@ -538,13 +610,20 @@ describe('API description and metrics', () => {
   });
 
   it('/metrics is Prometheus text with mailpassd_rotations_total counting the rotations', async () => {
-    const r = await call('GET', '/metrics', { token: null });
-    expect(r.status).toBe(200);
-    expect(r.type).toMatch(/^text\/plain/);
-    expect(r.text).toMatch(/^# TYPE mailpassd_rotations_total counter$/m);
-    // alice ×1, bob ×2, frank ×1 by token; refused attempts are not counted.
-    expect(r.text).toMatch(/^mailpassd_rotations_total\{reason="rotate"\} 4$/m);
-    expect(r.text).toMatch(/^mailpassd_invalidations_applied_total\{outcome="applied"\} \d+$/m);
+    await seed('alice');
+    const rotations = async () => {
+      const r = await call('GET', '/metrics', { token: null });
+      expect(r.status).toBe(200);
+      expect(r.type).toMatch(/^text\/plain/);
+      expect(r.text).toMatch(/^# TYPE mailpassd_rotations_total counter$/m);
+      expect(r.text).toMatch(/^mailpassd_invalidations_applied_total\{outcome="applied"\} \d+$/m);
+      return Number(/^mailpassd_rotations_total\{reason="rotate"\} (\d+)$/m.exec(r.text)?.[1] ?? 0);
+    };
+    const before = await rotations();
+    expect((await call('POST', `/v1/mailboxes/${ALICE}/rotate`, { json: { password: PW2 } })).status).toBe(200);
+    // Refused attempts are not counted.
+    expect((await call('POST', `/v1/mailboxes/${ALICE}/rotate`, { json: { password: 'alice1990' } })).status).toBe(422);
+    expect(await rotations()).toBe(before + 1);
   });
 });
 

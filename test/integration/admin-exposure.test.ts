@@ -108,18 +108,24 @@ describe('/v1/nodes and /readyz', () => {
     expect(dom.text).not.toContain('auth-master');
   });
 
-  // Last: it takes the database away.
   it('/readyz with the database gone: 503 without the driver\'s text; the log has it', async () => {
-    const dbName = new URL(db.url).pathname.slice(1);
-    await db.drop();
-    const r = await get(d, '/readyz');
-    expect(r.status).toBe(503);
-    expect(JSON.parse(r.text)).toEqual({ status: 'not_ready', reason: 'database unavailable' });
-    expect(r.text).not.toContain(dbName);
-    // The log line is written asynchronously; it names the cause.
-    await vi.waitFor(() => {
-      const line = d.logs().split('\n').find((l) => l.includes('readyz: database unavailable'));
-      expect(JSON.parse(line ?? '{}').err).toContain(`database "${dbName}" does not exist`);
-    }, { timeout: 10_000 });
+    // A database and daemon of its own, since it takes the database away: the other tests may run after it.
+    const gone = await createTestDatabase();
+    const lone = await startTestDaemon({ databaseUrl: gone.url, nodeId: 'node-no-database' });
+    try {
+      const dbName = new URL(gone.url).pathname.slice(1);
+      await gone.drop();
+      const r = await get(lone, '/readyz');
+      expect(r.status).toBe(503);
+      expect(JSON.parse(r.text)).toEqual({ status: 'not_ready', reason: 'database unavailable' });
+      expect(r.text).not.toContain(dbName);
+      // The log line is written asynchronously; it names the cause.
+      await vi.waitFor(() => {
+        const line = lone.logs().split('\n').find((l) => l.includes('readyz: database unavailable'));
+        expect(JSON.parse(line ?? '{}').err).toContain(`database "${dbName}" does not exist`);
+      }, { timeout: 10_000 });
+    } finally {
+      await lone.stop();
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import pg from 'pg';
@@ -6,7 +6,11 @@ import { createTestDatabase } from '../helpers/postgres.js';
 import { MAIN, runCli, type CliResult } from '../helpers/cli.js';
 import { listMigrations } from '../../src/store/migrate.js';
 
-/** The README walk-through and the CONTRACT's exit codes, run through the built binary against a real PostgreSQL. */
+/**
+ * The README walk-through and the CONTRACT's exit codes, run through the built
+ * binary against a real PostgreSQL. Each test has a database of its own and
+ * makes, through the CLI, the domains and mailboxes it starts from.
+ */
 let db: { url: string; drop(): Promise<void> };
 let env: Record<string, string>;
 const cli = (args: string[], input?: string | Buffer): Promise<CliResult> => runCli(args, { env, ...(input !== undefined ? { input } : {}) });
@@ -21,11 +25,21 @@ async function query<T extends pg.QueryResultRow>(sql: string, values: unknown[]
   }
 }
 
-beforeAll(async () => {
+beforeEach(async () => {
   db = await createTestDatabase();
   env = { MAILPASSD_DATABASE_URL: db.url, MAILPASSD_HASH_MEMORY_COST: '4096', MAILPASSD_HASH_TIME_COST: '1' };
 });
-afterAll(async () => db.drop());
+afterEach(async () => db.drop());
+
+/** Runs each CLI command a test starts from; each must succeed. */
+async function given(...steps: Array<{ args: string[]; input?: string }>): Promise<void> {
+  for (const { args, input } of steps) {
+    const r = await cli(args, input);
+    expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+  }
+}
+const domain = (name: string) => ({ args: ['domain', 'add', name] });
+const mailbox = (address: string, name: string) => ({ args: ['mailbox', 'add', address, '--name', name, '--password-stdin'], input: 'Correct-Horse-Battery-9\n' });
 
 describe('mailpassd CLI', () => {
   it('the package bin (what `npx mailpassd` runs) is executable on its own after a build', async () => {
@@ -57,6 +71,7 @@ describe('mailpassd CLI', () => {
   });
 
   it('creates a mailbox from stdin, normalises the address, never stores or prints the password', async () => {
+    await given(domain('example.org'));
     const r = await cli(['mailbox', 'add', 'Alice@Example.org', '--name', 'Alice Martin', '--password-stdin', '--json'], 'Correct-Horse-Battery-9\n');
     expect(r.code).toBe(0);
     const m = JSON.parse(r.stdout);
@@ -70,6 +85,7 @@ describe('mailpassd CLI', () => {
   });
 
   it('refuses a personal password naming every failed rule, and writes nothing', async () => {
+    await given(domain('example.org'));
     const r = await cli(['mailbox', 'add', 'bob@example.org', '--name', 'Alice Martin', '--password-stdin', '--json'], 'Martin-Alice-1990!x');
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/contains_name/);
@@ -81,6 +97,7 @@ describe('mailpassd CLI', () => {
   });
 
   it('refuses bad password input: empty, whitespace, over 1024 bytes, non-UTF-8', async () => {
+    await given(domain('example.org'));
     for (const input of ['', '   \t ', 'é'.repeat(513), Buffer.from([0x61, 0xff, 0xfe, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b])]) {
       const r = await cli(['mailbox', 'add', 'carol@example.org', '--password-stdin'], input);
       expect(r.code).toBe(1);
@@ -90,6 +107,7 @@ describe('mailpassd CLI', () => {
   });
 
   it('generates a password once, and refuses a mailbox in an unknown domain', async () => {
+    await given(domain('example.org'));
     const r = await cli(['mailbox', 'add', 'dave@example.org', '--generate', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).generated_password).toMatch(/^.{20,}$/);
@@ -101,6 +119,7 @@ describe('mailpassd CLI', () => {
   });
 
   it('refuses a duplicate mailbox and a password given without stdin or a terminal', async () => {
+    await given(domain('example.org'), mailbox('alice@example.org', 'Alice Martin'));
     const dup = await cli(['mailbox', 'add', 'alice@example.org', '--generate']);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/already exists/);
@@ -110,6 +129,7 @@ describe('mailpassd CLI', () => {
   });
 
   it('disables, enables, shows and deletes; domain removal waits for an empty domain', async () => {
+    await given(domain('example.org'), mailbox('alice@example.org', 'Alice Martin'), mailbox('dave@example.org', 'Dave Brown'));
     expect((await cli(['mailbox', 'disable', 'alice@example.org', '--reason', 'unpaid'])).code).toBe(0);
     const shown = JSON.parse((await cli(['mailbox', 'show', 'ALICE@example.org', '--json'])).stdout);
     expect(shown).toMatchObject({ enabled: false, disabled_reason: 'unpaid' });
@@ -157,6 +177,7 @@ describe('mailpassd CLI', () => {
   });
 
   it('doctor masks secrets and names each value\'s source', async () => {
+    await given({ args: ['migrate'] });
     const r = await runCli(['doctor', '--json'], { env: { ...env, MAILPASSD_AUTH_SECRET: 'a-very-secret-value-123' } });
     const out = JSON.parse(r.stdout);
     const secret = out.config.find((c: { key: string }) => c.key === 'auth.secret');

@@ -1,15 +1,17 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../src/core/pid.js';
 import { MAIN, cleanEnv, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { createTestDatabase } from '../helpers/postgres.js';
+import { waitFor as until } from '../helpers/wait.js';
 
 /** The embedded default and the daemon's life cycle, as a user meets them: real processes, real PostgreSQL. */
 const data = tempDir('embedded');
+const empty = tempDir('embedded-empty');
 const started: number[] = [];
 afterAll(() => {
   for (const pid of started) {
@@ -19,8 +21,10 @@ afterAll(() => {
       /* already gone */
     }
   }
-  stopOrphanPostgres();
-  data.remove();
+  for (const d of [data, empty]) {
+    stopOrphanPostgres(d.dir);
+    d.remove();
+  }
 });
 
 async function envFor(dir: string): Promise<Record<string, string>> {
@@ -68,15 +72,32 @@ function postgresRunning(dir: string): boolean {
  * killing only the postmaster would leave its children holding the shared
  * memory, which no real crash does.
  */
-function stopOrphanPostgres(signal: NodeJS.Signals = 'SIGQUIT'): void {
-  const pidFile = path.join(data.dir, 'postgres', 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
+function stopOrphanPostgres(dir: string, signal: NodeJS.Signals = 'SIGQUIT'): number | null {
+  const pidFile = path.join(dir, 'postgres', 'postmaster.pid');
+  if (!existsSync(pidFile)) return null;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   try {
     process.kill(signal === 'SIGKILL' ? -pid : pid, signal);
   } catch {
     /* not running */
   }
+  return pid;
+}
+
+/** Whether a process of this group still runs (a zombie waiting for PID 1 to reap it does not). */
+function groupRunning(pgid: number): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z') return true;
+  }
+  return false;
 }
 
 const verify = (env: Record<string, string>, user: string, password: string) =>
@@ -87,21 +108,33 @@ const verify = (env: Record<string, string>, user: string, password: string) =>
   }).then((r) => r.json() as Promise<{ result: string }>);
 
 describe('embedded default', () => {
+  /**
+   * A data directory with domain example.org and alice, made by the CLI with no
+   * daemon running; each test leaves it with no server running, as it found it.
+   */
   let env: Record<string, string>;
+  beforeAll(async () => {
+    env = await envFor(data.dir);
+    const dom = await runCli(['domain', 'add', 'example.org'], { env });
+    expect(dom.code, dom.stderr).toBe(0);
+    const add = await runCli(['mailbox', 'add', 'alice@example.org', '--password-stdin'], { env, input: 'Correct-Horse-Battery-9' });
+    expect(add.code, add.stderr).toBe(0);
+  });
 
   it('a CLI command with no daemon running starts the embedded server and stops it again', async () => {
-    env = await envFor(data.dir);
-    const r = await runCli(['domain', 'add', 'example.org'], { env });
+    // A data directory of its own, empty: the first command a user ever runs.
+    const own = await envFor(empty.dir);
+    const r = await runCli(['domain', 'add', 'example.org'], { env: own });
     expect(r.code).toBe(0);
-    expect(postgresRunning(data.dir)).toBe(false);
+    expect(postgresRunning(empty.dir)).toBe(false);
   });
 
   it('serve runs on the embedded database, and the CLI reaches the same database while it runs', async () => {
     const d = serve(env);
     expect(await ready(env), 'not ready; daemon output:\n' + d.output()).toBe(true);
-    const add = await runCli(['mailbox', 'add', 'alice@example.org', '--password-stdin'], { env, input: 'Correct-Horse-Battery-9' });
+    const add = await runCli(['mailbox', 'add', 'bob@example.org', '--password-stdin'], { env, input: 'Correct-Horse-Battery-9' });
     expect(add.code).toBe(0);
-    expect((await verify(env, 'alice@example.org', 'Correct-Horse-Battery-9')).result).toBe('ok');
+    expect((await verify(env, 'bob@example.org', 'Correct-Horse-Battery-9')).result).toBe('ok');
     expect(postgresRunning(data.dir)).toBe(true); // the CLI did not stop the daemon's server
 
     const second = serve({ ...env, MAILPASSD_AUTH_LISTEN: `127.0.0.1:${await freePort()}`, MAILPASSD_ADMIN_LISTEN: `127.0.0.1:${await freePort()}` });
@@ -128,8 +161,9 @@ describe('embedded default', () => {
     expect((await verify(env, 'alice@example.org', 'Correct-Horse-Battery-9')).result).toBe('ok');
     again.child.kill('SIGKILL');
     await again.exited;
-    stopOrphanPostgres('SIGKILL'); // leaves postmaster.pid behind, like a power loss
-    await new Promise((r) => setTimeout(r, 500));
+    const postmaster = stopOrphanPostgres(data.dir, 'SIGKILL'); // leaves postmaster.pid behind, like a power loss
+    expect(postmaster).not.toBeNull();
+    await until('the killed PostgreSQL to be gone', 10_000, () => !groupRunning(postmaster!));
     expect(existsSync(path.join(data.dir, 'postgres', 'postmaster.pid'))).toBe(true);
     const third = serve(env);
     expect(await ready(env), third.output()).toBe(true);

@@ -21,12 +21,17 @@ interface Check {
 
 let db: { url: string; drop(): Promise<void> };
 const tmp = tempDir('doctor');
+const SECRET_FILE = join(tmp.dir, 'auth.secret');
 const dovecotGid = Number(spawnSync('getent', ['group', 'dovecot'], { encoding: 'utf8' }).stdout.split(':')[2]);
 
 beforeAll(async () => {
   db = await createTestDatabase();
   const m = await runCli(['migrate'], { env: { MAILPASSD_DATABASE_URL: db.url } });
   expect(m.code, m.stderr).toBe(0);
+  // The well-kept secret file several tests point at: root, group dovecot, 0640.
+  writeFileSync(SECRET_FILE, 'doctor-secret-0123456789abcdef\n', { mode: 0o640 });
+  chownSync(SECRET_FILE, 0, dovecotGid);
+  chmodSync(SECRET_FILE, 0o640);
 });
 afterAll(async () => {
   await db?.drop();
@@ -44,8 +49,6 @@ async function doctor(name: string, text: string, mode: number, gid = 0, env: Re
   return { code: r.code, checks, warnings: checks.filter((c) => c.warning), stderr: r.stderr };
 }
 
-const SECRET_FILE = join(tmp.dir, 'auth.secret');
-
 describe('doctor exposure warnings', () => {
   it('TCP auth listener without a secret → WARN naming the fix; exit status unchanged', async () => {
     const r = await doctor('nosecret.toml', '', 0o600);
@@ -56,9 +59,6 @@ describe('doctor exposure warnings', () => {
   });
 
   it('a secret (file) and a private config file → no warnings', async () => {
-    writeFileSync(SECRET_FILE, 'doctor-secret-0123456789abcdef\n', { mode: 0o640 });
-    chownSync(SECRET_FILE, 0, dovecotGid);
-    chmodSync(SECRET_FILE, 0o640);
     const r = await doctor('private.toml', `[auth]\nsecret_file = "${SECRET_FILE}"\n`, 0o640);
     expect(r.warnings).toEqual([]);
     // A unix: auth socket needs no secret.

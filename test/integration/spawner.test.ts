@@ -2,7 +2,21 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor as until } from '../helpers/wait.js';
 import { startSpawner, type Spawner } from '../../src/dovecot/spawner.js';
+
+/** Runs `sh -c '<script>'` through the spawner with `$$` written to a file first; resolves once the command runs, with its pid. */
+async function runningCommand(spawner: Spawner, script: string, timeoutMs: number) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'spawner-'));
+  const pidFile = path.join(dir, 'pid');
+  const result = spawner.run('/bin/sh', ['-c', `echo $$ > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}; ${script}`], timeoutMs);
+  try {
+    const pid = await until('the command to start', 5000, () => existsSync(pidFile) && Number(readFileSync(pidFile, 'utf8')));
+    return { pid, result };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** The daemon's doveadm runs go through a spawner child process; real processes throughout. */
 describe('doveadm spawner', () => {
@@ -52,10 +66,9 @@ describe('doveadm spawner', () => {
   it('a spawner that dies fails what it had in hand and is replaced on the next run', async () => {
     spawner = startSpawner();
     const first = spawner.pid()!;
-    const inHand = spawner.run('/bin/sleep', ['3'], 10_000);
-    await new Promise((r) => setTimeout(r, 200));
+    const inHand = await runningCommand(spawner, 'exec sleep 3', 10_000);
     process.kill(first, 'SIGKILL');
-    const failed = await inHand;
+    const failed = await inHand.result;
     expect(failed.code).toBe(-1);
     expect(failed.stderr).toContain('doveadm spawner exited (SIGKILL)');
     const again = await spawner.run('/bin/echo', ['back'], 5000);
@@ -87,23 +100,13 @@ describe('doveadm spawner', () => {
 
   it('a doveadm still running when the daemon goes is killed with the spawner, not left without its time limit', async () => {
     spawner = startSpawner();
-    const dir = mkdtempSync(path.join(tmpdir(), 'spawner-'));
-    const pidFile = path.join(dir, 'pid');
-    const running = spawner.run('/bin/sh', ['-c', `echo $$ > ${pidFile}; exec sleep 30`], 60_000);
-    const deadline = Date.now() + 5000;
-    while (!existsSync(pidFile) || !readFileSync(pidFile, 'utf8').trim()) {
-      if (Date.now() > deadline) throw new Error('the command did not start');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const sleeper = Number(readFileSync(pidFile, 'utf8'));
+    const running = await runningCommand(spawner, 'exec sleep 30', 60_000);
+    const sleeper = running.pid;
     await spawner.stop();
-    expect((await running).code).toBe(-1);
+    expect((await running.result).code).toBe(-1);
     // Gone, or a zombie waiting for init to reap it (PID 1 reaps late on this machine): either way not running.
-    const until = Date.now() + 5000;
     const state = () => (existsSync(`/proc/${sleeper}/stat`) ? readFileSync(`/proc/${sleeper}/stat`, 'utf8').split(') ')[1]?.[0] : 'gone');
-    while (!['gone', 'Z'].includes(state() ?? 'gone') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-    expect(['gone', 'Z']).toContain(state() ?? 'gone');
-    rmSync(dir, { recursive: true, force: true });
+    await until('the command to end', 5000, () => ['gone', 'Z'].includes(state() ?? 'gone'));
   });
 
   it('after stop, runs are refused and the spawner process is gone', async () => {

@@ -15,7 +15,7 @@ import {
   type PolicySettings,
   type PolicySubject,
 } from '../../src/policy/index.js';
-import { strengthScore } from '../../src/policy/strength.js';
+import { MAX_SCORED_CHARS, strengthScore } from '../../src/policy/strength.js';
 
 const alice: PolicySubject = { address: 'alice.martin@example.org', displayName: 'Alice Martin' };
 const nobody: PolicySubject = { address: 'qx@zz.io', displayName: null };
@@ -227,11 +227,15 @@ describe('checkPasswordRules: too_weak', () => {
     expect(strengthScore('xkqvbzwplmtr', ['xkqvbzwplmtr'])).toBeLessThan(3);
   });
 
-  it('scores only a prefix of very long passwords, and does so quickly', () => {
+  // zxcvbn's time grows steeply with length: scoring all of a 1000-character
+  // password takes minutes, which this test's time limit turns into a failure.
+  it('scores only a prefix of very long passwords', () => {
+    // A strong tail would lift a weak password to 4 (checked with 80 'a's: 0 → 4), unless it is past the prefix.
+    const weak = 'a'.repeat(MAX_SCORED_CHARS);
+    expect(strengthScore(weak, [])).toBeLessThan(3);
+    expect(strengthScore(weak + 'Zq9#vTr8w-Kp4$mXe7!', [])).toBe(strengthScore(weak, []));
     const long = 'Zq9#vTr8w-'.repeat(100); // 1000 characters
-    const start = performance.now();
     expect(codes(long, nobody, DEFAULT_POLICY)).toEqual([]);
-    expect(performance.now() - start).toBeLessThan(5000); // generous: guards against the unbounded case (minutes)
   });
 });
 
