@@ -5,7 +5,7 @@ import { checkPasswordInput } from '../policy/password-input.js';
 import type { PolicySubject, PolicyViolation } from '../policy/rules.js';
 import { checkRulesOffThread, generateOffThread } from '../policy/off-thread.js';
 import { findReuse } from '../policy/history.js';
-import { effectivePolicy, parsePolicyOverrides, type PolicySettings } from '../policy/settings.js';
+import { configuredPolicy, effectivePolicy, parsePolicyOverrides, type PolicySettings } from '../policy/settings.js';
 
 /** Where a new password comes from: typed by a person (string or raw stdin bytes) or generated. */
 export type PasswordSource = { kind: 'given'; value: string | Buffer } | { kind: 'generate' };
@@ -17,7 +17,7 @@ export interface PreparedPassword {
 }
 
 export function policyFor(ctx: Context, domainPolicy: Record<string, unknown> | null): PolicySettings {
-  return effectivePolicy(ctx.config.policy, domainPolicy ? parsePolicyOverrides(domainPolicy) : null);
+  return effectivePolicy(configuredPolicy(ctx.config.policy), domainPolicy ? parsePolicyOverrides(domainPolicy) : null);
 }
 
 export function policyRefusal(violations: PolicyViolation[]) {

@@ -17,8 +17,8 @@ export function toDovecotOrder(phc: string): string {
 export async function hashPassword(password: string, params: HashParams): Promise<string> {
   const phc = await argon2.hash(password, {
     type: argon2.argon2id,
-    memoryCost: params.memoryCost,
-    timeCost: params.timeCost,
+    memoryCost: params.memory_cost,
+    timeCost: params.time_cost,
     parallelism: params.parallelism,
   });
   return toDovecotOrder(phc);
@@ -50,5 +50,5 @@ export function isKnownHash(hash: string): boolean {
 /** Legacy schemes and other argon2 parameters: re-hashed to the configured argon2id on the next login. */
 export function needsRehash(hash: string, params: HashParams): boolean {
   const m = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/.exec(stripScheme(hash));
-  return !m || Number(m[1]) !== params.memoryCost || Number(m[2]) !== params.timeCost || Number(m[3]) !== params.parallelism;
+  return !m || Number(m[1]) !== params.memory_cost || Number(m[2]) !== params.time_cost || Number(m[3]) !== params.parallelism;
 }

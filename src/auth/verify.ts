@@ -41,9 +41,9 @@ export class Authenticator {
     private readonly metrics: Metrics | null,
   ) {
     const a = ctx.config.auth;
-    this.memo = new VerificationMemo(a.memoTtlMs, a.memoMaxEntries);
-    this.throttle = new Throttle({ perUserIp: a.maxFailuresPerUserIp, perIp: a.maxFailuresPerIp, perUser: a.maxFailuresPerUser, windowMs: a.throttleWindowMs });
-    this.limiter = new Limiter(a.argon2Concurrency, a.argon2QueueLimit, (active, queued) => {
+    this.memo = new VerificationMemo(a.memo_ttl_seconds * 1000, a.memo_max_entries);
+    this.throttle = new Throttle({ perUserIp: a.max_failures_per_user_ip, perIp: a.max_failures_per_ip, perUser: a.max_failures_per_user, windowMs: a.throttle_window_seconds * 1000 });
+    this.limiter = new Limiter(a.argon2_concurrency, a.argon2_queue_limit, (active, queued) => {
       metrics?.argon2Active.set(active);
       metrics?.argon2Queue.set(queued);
     });
@@ -96,7 +96,7 @@ export class Authenticator {
       timer = setTimeout(() => {
         giveUp.abort();
         resolve({ kind: 'internal_failure' });
-      }, this.ctx.config.auth.requestTimeoutMs);
+      }, this.ctx.config.auth.request_timeout_ms);
     });
     try {
       return await Promise.race([work, deadline]);

@@ -22,7 +22,7 @@ async function authTarget(configPath: string | undefined, env: NodeJS.ProcessEnv
     throw new ConfigError('config_invalid', `auth.listen: ${JSON.stringify(listen)} is not host:port or unix:/path`, { key: 'auth.listen' });
   }
   if (secret !== null && typeof secret !== 'string') throw new ConfigError('config_invalid', 'auth.secret: must be a string', { key: 'auth.secret' });
-  const where = parseListen(listen, '0660');
+  const where = parseListen(listen);
   return { authUrl: where.kind === 'unix' ? formatListen(where) : `http://${formatListen(where)}`, secret };
 }
 

@@ -29,7 +29,7 @@ export function cliActor(): Actor {
  */
 export async function withContext<T>(opts: GlobalOptions, fn: (ctx: Context) => Promise<T>, schema: { check: boolean } = { check: true }): Promise<T> {
   const config = configFrom(opts);
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const log = createLogger(config.log_level === 'info' ? 'warn' : config.log_level);
   const db = await openDatabase(config, 'cli');
   try {
     if (schema.check) await migrate(db.pool, 'initialise-only');

@@ -1,13 +1,10 @@
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Value } from '@sinclair/typebox/value';
-import { type TSchema, type TObject, Kind } from '@sinclair/typebox';
+import { TransformDecodeError, Value } from '@sinclair/typebox/value';
+import { type StaticDecode, type TSchema, type TObject, Kind } from '@sinclair/typebox';
 import { ConfigSchema, type ConfigFile } from './schema.js';
 import { ConfigError } from './errors.js';
 import { readConfigFile, resolveConfigPath } from './file.js';
-import { buildConfig, type Config, type Source } from './config.js';
+import { authSecret, doveadmTarget, type Config, type Source, type SourceOf } from './config.js';
 
 export interface LoadOptions {
   /** `--config PATH`; null reads no file at all (tests, embedding). */
@@ -18,8 +15,6 @@ export interface LoadOptions {
   /** checkpassword runs inside Dovecot's environment and must tolerate foreign MAILPASSD_* names. */
   ignoreUnknownEnv?: boolean;
 }
-
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Every leaf key of the schema, as a dotted path with its schema. */
 function leafKeys(schema: TObject, prefix = ''): Array<{ key: string; schema: TSchema }> {
@@ -84,24 +79,34 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     sources.set(key, 'flag');
   }
 
+  const from: SourceOf = (key) => {
+    const source = sources.get(key) ?? 'default';
+    return source === 'env' ? `environment ${envNameOf(key)}` : source === 'file' ? `file ${file}` : source;
+  };
+  const invalid = (path: string, problem: string) => {
+    const key = path.replace(/^\//, '').replace(/\//g, '.');
+    return new ConfigError('config_invalid', `${key}: ${problem} (from ${from(key)})`, { key, source: sources.get(key) ?? 'default' });
+  };
+
   const withDefaults = Value.Default(ConfigSchema, raw) as ConfigFile;
   const first = Value.Errors(ConfigSchema, withDefaults).First();
-  if (first) {
-    const key = first.path.replace(/^\//, '').replace(/\//g, '.');
-    const source = sources.get(key) ?? 'default';
-    const where = source === 'env' ? `environment ${envNameOf(key)}` : source === 'file' ? `file ${file}` : source;
-    throw new ConfigError('config_invalid', `${key}: ${first.message} (from ${where})`, { key, source });
+  if (first) throw invalid(first.path, first.message);
+  // Decoding copies: withDefaults stays the file form `doctor` shows.
+  let decoded: StaticDecode<typeof ConfigSchema>;
+  try {
+    decoded = Value.Decode(ConfigSchema, withDefaults);
+  } catch (err) {
+    if (err instanceof TransformDecodeError) throw invalid(err.path, err.message);
+    throw err;
   }
-
-  return buildConfig(withDefaults, {
-    file: file !== null && existsSync(file) ? file : null,
-    sources,
-    defaultNodeId: hostname(),
-    defaultDataDir: defaultDataDir(),
-  });
-}
-
-/** `./data` in a checkout, /var/lib/mailpassd for an installed package. */
-function defaultDataDir(): string {
-  return existsSync(path.join(PACKAGE_ROOT, '.git')) ? path.join(PACKAGE_ROOT, 'data') : '/var/lib/mailpassd';
+  return {
+    ...decoded,
+    derived: {
+      doveadm_target: doveadmTarget(withDefaults, from),
+      auth_secret: authSecret(withDefaults, from),
+      file: file !== null && existsSync(file) ? file : null,
+      sources,
+      raw: withDefaults,
+    },
+  };
 }

@@ -1,12 +1,20 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { availableParallelism } from 'node:os';
-import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN } from '../core/listen.js';
+import { Type, type Static, type TSchema, type TString } from '@sinclair/typebox';
+import { existsSync } from 'node:fs';
+import { availableParallelism, hostname } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN, formatListen } from '../core/listen.js';
 import { POLICY_RANGES as R } from '../core/policy-limits.js';
+import { PACKAGE_ROOT } from './package-root.js';
+import { decodeCidr, decodeFileMode, decodeListen, decodeOrigin, encodeFileMode, listOf } from './values.js';
 
 /**
  * The one description of every configuration key: TOML path, type, default and
  * whether it is secret. The environment name is derived from the path
- * (`auth.listen` → `MAILPASSD_AUTH_LISTEN`), so every key has one.
+ * (`auth.listen` → `MAILPASSD_AUTH_LISTEN`), so every key has one, and the code
+ * reads the key by the same name (`config.auth.listen`): the typed Config is
+ * this schema's decoded type (config.ts). A key whose value changes type on the
+ * way in (a listener address, a list) says so with a Transform; units stay in
+ * the names (`memo_ttl_seconds` is seconds in the code too).
  */
 const Int = (min: number, max: number, dflt: number, description: string) =>
   Type.Integer({ minimum: min, maximum: max, default: dflt, description });
@@ -16,12 +24,25 @@ const OptStr = (description: string, extra: object = {}) => Type.Optional(Type.S
 const Section = <T extends Record<string, TSchema>>(props: T) =>
   Type.Object(props, { additionalProperties: false, default: {} });
 
+/** A string key the code reads as a `T`; `decode` throws an Error saying what is wrong with the value. */
+const Decoded = <T>(schema: TString, decode: (value: string) => T, encode: (value: T) => string) =>
+  Type.Transform(schema).Decode(decode).Encode(encode);
+const ListenKey = (dflt: string, description: string) =>
+  Decoded(Str(dflt, description, { pattern: LISTEN_PATTERN }), decodeListen, formatListen);
+const SocketMode = (dflt: string, description: string) =>
+  Decoded(Str(dflt, description, { pattern: '^0?[0-7]{3}$' }), decodeFileMode, encodeFileMode);
+const ListKey = (dflt: string, description: string, item: (value: string) => string) =>
+  Decoded(Str(dflt, description), (v) => listOf(v).map(item), (list) => list.join(', '));
+
+/** `./data` in a checkout, /var/lib/mailpassd for an installed package. */
+const defaultDataDir = () => (existsSync(path.join(PACKAGE_ROOT, '.git')) ? path.join(PACKAGE_ROOT, 'data') : '/var/lib/mailpassd');
 
 export const ConfigSchema = Type.Object(
   {
     database_url: OptStr('postgres:// URL; unset → embedded PostgreSQL in data_dir', { pattern: '^postgres(ql)?://' }),
-    data_dir: OptStr('embedded PostgreSQL data, process key, sockets'),
-    node_id: OptStr('this daemon\'s name in the nodes table (default: hostname)', { minLength: 1, maxLength: 200 }),
+    // Relative to the working directory the daemon starts in; the code sees it absolute.
+    data_dir: Decoded(Str(defaultDataDir(), 'embedded PostgreSQL data, process key, sockets'), (dir) => path.resolve(dir), (dir) => dir),
+    node_id: Str(hostname(), 'this daemon\'s name in the nodes table (default: hostname)', { minLength: 1, maxLength: 200 }),
     log_level: Type.Union(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       { default: 'info', description: 'pino log level' },
@@ -32,10 +53,10 @@ export const ConfigSchema = Type.Object(
     doveadm_binary: Str('doveadm', 'doveadm executable (local mode)'),
     http_timeout_ms: Int(500, 300_000, 10_000, 'both listeners: a client must send its headers and body within this time'),
     auth: Section({
-      listen: Str(DEFAULT_AUTH_LISTEN, 'auth listener: host:port or unix:/path', { pattern: LISTEN_PATTERN }),
+      listen: ListenKey(DEFAULT_AUTH_LISTEN, 'auth listener: host:port or unix:/path'),
       secret: OptStr('if set, Dovecot must send Authorization: Bearer <secret>', { minLength: 16 }),
       secret_file: OptStr('or: a file holding that secret (first line), e.g. a systemd credential', { minLength: 1 }),
-      socket_mode: Str('0660', 'file mode of a unix: auth socket', { pattern: '^0?[0-7]{3}$' }),
+      socket_mode: SocketMode('0660', 'file mode of a unix: auth socket'),
       argon2_concurrency: Int(1, 256, Math.max(1, availableParallelism()), 'argon2 verifications run at once'),
       argon2_queue_limit: Int(1, 100_000, 256, 'verifications waiting for a slot before refusing with 503'),
       memo_ttl_seconds: Int(0, 86_400, 300, 'verification memo lifetime; 0 disables the memo'),
@@ -47,14 +68,15 @@ export const ConfigSchema = Type.Object(
       request_timeout_ms: Int(100, 120_000, 5_000, 'a verify that takes longer answers internal_failure'),
     }),
     admin: Section({
-      listen: Str('127.0.0.1:7412', 'admin listener: host:port or unix:/path', { pattern: LISTEN_PATTERN }),
-      socket_mode: Str('0600', 'file mode of a unix: admin socket', { pattern: '^0?[0-7]{3}$' }),
+      listen: ListenKey('127.0.0.1:7412', 'admin listener: host:port or unix:/path'),
+      socket_mode: SocketMode('0600', 'file mode of a unix: admin socket'),
       metrics_require_token: Type.Boolean({ default: false, description: '/metrics answers only with a valid global bearer token' }),
       openapi_require_token: Type.Boolean({ default: false, description: '/openapi.json answers only with a valid bearer token' }),
     }),
     self_service: Section({
-      trusted_proxies: Str('127.0.0.0/8, ::1', 'addresses or CIDRs (comma-separated) whose X-Forwarded-For names the end user\'s address; empty: none'),
-      allowed_origins: Str('', 'browser origins (scheme://host[:port], comma-separated) allowed besides the admin listener\'s own'),
+      // Read as lists, normalised: `addr/prefix` and `URL.origin`.
+      trusted_proxies: ListKey('127.0.0.0/8, ::1', 'addresses or CIDRs (comma-separated) whose X-Forwarded-For names the end user\'s address; empty: none', decodeCidr),
+      allowed_origins: ListKey('', 'browser origins (scheme://host[:port], comma-separated) allowed besides the admin listener\'s own', decodeOrigin),
       max_failures_per_mailbox: Int(1, 1_000_000, 10, 'wrong current passwords per mailbox per window, from all clients'),
       max_failures_per_client_ip: Int(1, 1_000_000, 30, 'wrong current passwords per forwarded end-user address per window'),
       throttle_window_seconds: Int(1, 86_400, 900, 'self-service throttle window'),
@@ -73,10 +95,15 @@ export const ConfigSchema = Type.Object(
     policy: Section({
       min_length: Int(R.minLength.min, R.minLength.max, 12, 'minimum password length in characters'),
       min_classes: Int(R.minClasses.min, R.minClasses.max, 1, 'character classes required (lower, upper, digit, other)'),
-      min_score: Int(R.minScore.min, R.minScore.max, 3, 'minimum zxcvbn strength score'),
+      // The range check makes the zxcvbn score type exact.
+      min_score: Type.Transform(Int(R.minScore.min, R.minScore.max, 3, 'minimum zxcvbn strength score'))
+        .Decode((score) => score as 0 | 1 | 2 | 3 | 4)
+        .Encode((score) => score),
       history_count: Int(R.historyCount.min, R.historyCount.max, 5, 'previous passwords that may not be reused'),
-      // 0 is how the config says what a domain override says with null.
-      max_age_days: Int(0, R.maxAgeDays.max, 0, 'password lifetime in days; 0 = never expires'),
+      // 0 is how the config says what a domain override says with null; the code sees null.
+      max_age_days: Type.Transform(Int(0, R.maxAgeDays.max, 0, 'password lifetime in days; 0 = never expires'))
+        .Decode((days) => (days === 0 ? null : days))
+        .Encode((days) => days ?? 0),
     }),
     userdb: Section({
       home: Str('/var/vmail/%d/%n', 'home template: %u address, %n local part, %d domain'),
@@ -98,6 +125,7 @@ export const ConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** The file form: what the TOML, the environment and the defaults give, validated, before decoding. */
 export type ConfigFile = Static<typeof ConfigSchema>;
 
 /** Keys whose values `doctor` masks and logs never show. */

@@ -6,10 +6,11 @@
 export const LISTEN_PATTERN = '^(unix:/.+|\\[[0-9a-fA-F:.]+\\]:[0-9]{1,5}|[A-Za-z0-9.-]+:[0-9]{1,5})$';
 export const DEFAULT_AUTH_LISTEN = '127.0.0.1:7411';
 
-export type Listen = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string; mode: number };
+/** Where a listener is. A unix socket's file mode is a key of its own (`socket_mode`). */
+export type Listen = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
-export function parseListen(value: string, mode: string): Listen {
-  if (value.startsWith('unix:')) return { kind: 'unix', path: value.slice(5), mode: parseInt(mode, 8) };
+export function parseListen(value: string): Listen {
+  if (value.startsWith('unix:')) return { kind: 'unix', path: value.slice(5) };
   const idx = value.lastIndexOf(':');
   const host = value.slice(0, idx).replace(/^\[(.*)\]$/, '$1');
   return { kind: 'tcp', host, port: Number(value.slice(idx + 1)) };

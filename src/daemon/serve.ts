@@ -14,6 +14,7 @@ import { acquireDaemonLock } from './lock.js';
 import { startNodeWorker, type NodeWorker } from '../rotation/node-worker.js';
 import { nodeLags } from '../store/sql/nodes.js';
 import { prewarmPolicy } from '../policy/off-thread.js';
+import { configuredPolicy } from '../policy/settings.js';
 
 export interface ServeOptions {
   migrate: boolean;
@@ -33,8 +34,8 @@ export interface RunningDaemon {
  * worker — and returns a handle whose stop() drains in reverse order.
  */
 export async function startDaemon(config: Config, opts: ServeOptions): Promise<RunningDaemon> {
-  const log = opts.logger ?? createLogger(config.logLevel);
-  const releaseLock = acquireDaemonLock(config.dataDir);
+  const log = opts.logger ?? createLogger(config.log_level);
+  const releaseLock = acquireDaemonLock(config.data_dir);
   const cleanups: Array<() => Promise<void> | void> = [releaseLock];
   const unwind = async () => {
     for (const c of cleanups.reverse()) await c();
@@ -47,20 +48,20 @@ export async function startDaemon(config: Config, opts: ServeOptions): Promise<R
     const metrics = createMetrics(() => nodeLags(db.pool));
     const authenticator = new Authenticator(ctx, metrics);
     await authenticator.init();
-    prewarmPolicy(config.policy);
+    prewarmPolicy(configuredPolicy(config.policy));
     const worker = await startNodeWorker(ctx, metrics);
     cleanups.push(() => worker.stop());
     const auth = buildAuthListener(ctx, authenticator);
     const admin = buildAdminListener(ctx, { metrics, authenticator });
-    await listen(auth, config.auth.listen, 'auth');
+    await listen(auth, config.auth.listen, config.auth.socket_mode, 'auth');
     cleanups.push(() => auth.close());
-    await listen(admin, config.admin.listen, 'admin');
+    await listen(admin, config.admin.listen, config.admin.socket_mode, 'admin');
     cleanups.push(() => admin.close());
     log.info(
-      { auth: formatListen(config.auth.listen), admin: formatListen(config.admin.listen), node_id: config.nodeId, embedded: db.embedded, doveadm: config.doveadm.kind },
+      { auth: formatListen(config.auth.listen), admin: formatListen(config.admin.listen), node_id: config.node_id, embedded: db.embedded, doveadm: config.derived.doveadm_target.kind },
       'mailpassd serving',
     );
-    if (config.auth.listen.kind === 'tcp' && config.auth.secret === null) {
+    if (config.auth.listen.kind === 'tcp' && config.derived.auth_secret === null) {
       log.warn('auth listener is TCP without auth.secret: every local user can test passwords through it; set auth.secret_file or listen on unix: (see mailpassd doctor)');
     }
     let stopping: Promise<void> | null = null;

@@ -24,7 +24,7 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
   const openPaths = new Set<string>();
   const app = createApp(ctx.log.child({ listener: 'admin' }), {
     bodyLimit: 64 * 1024,
-    timeoutMs: ctx.config.httpTimeoutMs,
+    timeoutMs: ctx.config.http_timeout_ms,
     longestWaitMs: MAX_WAIT_MS,
     // Without a valid token an unknown route answers 401, not 404: nothing about the
     // protected API is revealed before the token is checked. A wrong method on an open
@@ -43,11 +43,11 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
   });
   app.addSchema(Problem);
 
-  const { metricsRequireToken, openapiRequireToken } = ctx.config.admin;
+  const { metrics_require_token, openapi_require_token } = ctx.config.admin;
   const open: RouteGroup[] = [healthRoutes, selfServiceRoutes];
   const behindToken: RouteGroup[] = [domainRoutes, mailboxRoutes, nodeRoutes];
-  (metricsRequireToken ? behindToken : open).push(metricsRoute);
-  (openapiRequireToken ? behindToken : open).push(openapiRoute);
+  (metrics_require_token ? behindToken : open).push(metricsRoute);
+  (openapi_require_token ? behindToken : open).push(openapiRoute);
 
   void app.register(async (outside) => {
     outside.addHook('onRoute', (route) => void openPaths.add(route.url));

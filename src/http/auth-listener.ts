@@ -46,8 +46,8 @@ export function secretMatches(presented: string | undefined, expected: string): 
 
 /** The auth listener: only Dovecot (Lua or checkpassword) talks to it. */
 export function buildAuthListener(ctx: Context, auth: Authenticator): App {
-  const app = createApp(ctx.log.child({ listener: 'auth' }), { bodyLimit: 8 * 1024, timeoutMs: ctx.config.httpTimeoutMs });
-  const secret = ctx.config.auth.secret;
+  const app = createApp(ctx.log.child({ listener: 'auth' }), { bodyLimit: 8 * 1024, timeoutMs: ctx.config.http_timeout_ms });
+  const secret = ctx.config.derived.auth_secret;
   if (secret) {
     app.addHook('onRequest', async (req, reply) => {
       if (req.url === '/healthz' || req.url === '/readyz') return;

@@ -75,15 +75,15 @@ async function socketInUse(path: string): Promise<boolean> {
   });
 }
 
-/** Listens on host:port or a UNIX socket; a live socket or busy port is a clear error, a stale socket file is replaced. */
-export async function listen(app: App, where: Listen, name: string): Promise<void> {
+/** Listens on host:port or a UNIX socket given `socketMode`; a live socket or busy port is a clear error, a stale socket file is replaced. */
+export async function listen(app: App, where: Listen, socketMode: number, name: string): Promise<void> {
   if (where.kind === 'unix') {
     if (existsSync(where.path)) {
       if (await socketInUse(where.path)) throw new MailpassdError('listen_in_use', `${name} listener ${formatListen(where)} is in use by another process`, 'unavailable');
       if (lstatSync(where.path).isSocket()) unlinkSync(where.path);
     }
     await app.listen({ path: where.path });
-    chmodSync(where.path, where.mode);
+    chmodSync(where.path, socketMode);
     return;
   }
   try {

@@ -3,6 +3,7 @@
  * validation of overrides that arrive as untyped JSON (database column, admin API).
  * The limits of each setting are in core/policy-limits.ts.
  */
+import type { Config } from '../config/index.js';
 import { POLICY_RANGES, type PolicyRange } from '../core/policy-limits.js';
 
 export interface PolicySettings {
@@ -24,6 +25,14 @@ export const DEFAULT_POLICY: PolicySettings = {
   historyCount: 5,
   maxAgeDays: null,
 };
+
+/**
+ * The global policy from the config's [policy] section. The settings keep the
+ * names a per-domain override has in the API and the database (`minLength`).
+ */
+export function configuredPolicy(p: Config['policy']): PolicySettings {
+  return { minLength: p.min_length, minClasses: p.min_classes, minScore: p.min_score, historyCount: p.history_count, maxAgeDays: p.max_age_days };
+}
 
 export type PolicyOverrides = Partial<PolicySettings>;
 

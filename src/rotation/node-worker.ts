@@ -46,7 +46,7 @@ function nodeIdInUse(nodeId: string): MailpassdError {
  */
 export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Promise<NodeWorker> {
   const { config, pool, log } = ctx;
-  const nodeId = config.nodeId;
+  const nodeId = config.node_id;
   let stopped = false;
   let running: Promise<void> | null = null;
   let again = false;
@@ -68,14 +68,14 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
       if (error) {
         const attempts = failing?.id === inv.id ? failing.attempts + 1 : 1;
         failing = { id: inv.id, attempts };
-        if (attempts < config.rotation.retryAttempts) {
+        if (attempts < config.rotation.retry_attempts) {
           metrics?.invalidationsApplied.inc({ outcome: 'failed' });
           log.warn({ invalidation_id: inv.id, address: inv.address, attempt: attempts, error }, 'invalidation not applied; will retry');
           await recordNodeError(pool, nodeId, error);
           backoff = setTimeout(() => {
             backoff = null;
             poke();
-          }, config.rotation.pollIntervalMs);
+          }, config.rotation.poll_interval_ms);
           return;
         }
         await withTransaction(pool, async (tx) => {
@@ -121,7 +121,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
    */
   const connectListener = async (atStart: boolean): Promise<void> => {
     if (stopped) return;
-    const retry = () => setTimeout(() => void connectListener(false), config.rotation.pollIntervalMs).unref();
+    const retry = () => setTimeout(() => void connectListener(false), config.rotation.poll_interval_ms).unref();
     let client: Client;
     try {
       client = await pool.connect();
@@ -167,25 +167,25 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   };
 
   const prune = async () => {
-    const deleted = await pruneInvalidations(pool, config.rotation.retentionMs);
+    const deleted = await pruneInvalidations(pool, config.rotation.retention_hours * 3_600_000);
     if (deleted) log.info({ deleted }, 'invalidation log pruned');
   };
 
   await connectListener(true);
   let node;
   try {
-    node = await registerNode(pool, nodeId, hostname(), config.doveadm.kind);
+    node = await registerNode(pool, nodeId, hostname(), config.derived.doveadm_target.kind);
   } catch (err) {
     await releaseListener();
     throw err;
   }
   // Started only once nothing below can throw: a spawner left behind would keep a failed start alive.
-  const spawner = config.doveadm.kind === 'local' ? startSpawner((message) => log.warn(message)) : null;
-  const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs, spawner?.run);
+  const spawner = config.derived.doveadm_target.kind === 'local' ? startSpawner((message) => log.warn(message)) : null;
+  const doveadm = createDoveadm(config.derived.doveadm_target, config.rotation.doveadm_timeout_ms, spawner?.run);
   cursor = node.applied_invalidation_id;
-  const poll = setInterval(poke, config.rotation.pollIntervalMs);
-  const beat = setInterval(() => void heartbeat(pool, nodeId).catch(() => undefined), config.rotation.heartbeatMs);
-  const pruner = setInterval(() => void prune().catch((err: Error) => log.warn({ err: err.message }, 'invalidation log prune failed; will retry')), config.rotation.pruneIntervalMs);
+  const poll = setInterval(poke, config.rotation.poll_interval_ms);
+  const beat = setInterval(() => void heartbeat(pool, nodeId).catch(() => undefined), config.rotation.heartbeat_ms);
+  const pruner = setInterval(() => void prune().catch((err: Error) => log.warn({ err: err.message }, 'invalidation log prune failed; will retry')), config.rotation.prune_interval_ms);
   poke();
 
   async function releaseListener(): Promise<void> {

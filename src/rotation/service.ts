@@ -17,7 +17,7 @@ export async function rotateAndWait(ctx: Context, metrics: Metrics | null, actor
   const result = await rotatePassword(ctx, actor, input);
   metrics?.rotations.inc({ reason: input.reason });
   ctx.log.info({ address: result.address, actor: actor.actor, reason: input.reason, credential_version: result.credentialVersion, invalidation_id: result.invalidationId }, 'password changed');
-  const nodes = await waitForNodes(ctx.pool, result.invalidationId, input.waitMs, ctx.config.rotation.staleAfterMs);
+  const nodes = await waitForNodes(ctx.pool, result.invalidationId, input.waitMs, ctx.config.rotation.stale_after_ms);
   return { ...result, complete: allLiveApplied(nodes), nodes };
 }
 
@@ -29,6 +29,6 @@ export async function kickMailbox(ctx: Context, actor: Actor, address: string, w
     await appendAudit(tx, { ...actor, action: 'mailbox.kick', target: row.address, details: { invalidation_id: id } });
     return id;
   });
-  const nodes = await waitForNodes(ctx.pool, invalidationId, waitMs, ctx.config.rotation.staleAfterMs);
+  const nodes = await waitForNodes(ctx.pool, invalidationId, waitMs, ctx.config.rotation.stale_after_ms);
   return { address: row.address, invalidation_id: invalidationId, complete: allLiveApplied(nodes), nodes };
 }

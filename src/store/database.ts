@@ -14,8 +14,8 @@ export interface Database {
  * and only stops a server it started itself.
  */
 export async function openDatabase(config: Config, role: 'daemon' | 'cli'): Promise<Database> {
-  const embedded = config.databaseUrl ? null : await ensureEmbedded(config.dataDir, role === 'daemon');
-  const pool = createPool(config.databaseUrl ?? embedded!.url, config.database);
+  const embedded = config.database_url ? null : await ensureEmbedded(config.data_dir, role === 'daemon');
+  const pool = createPool(config.database_url ?? embedded!.url, config.database);
   return {
     pool,
     embedded: embedded !== null,

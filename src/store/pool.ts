@@ -10,12 +10,12 @@ export type Queryable = pg.Pool | pg.PoolClient;
 export function createPool(url: string, db: Config['database']): Pool {
   const pool = new pg.Pool({
     connectionString: url,
-    max: db.poolSize,
+    max: db.pool_size,
     // node-postgres has one timer for a checkout, whether it waits for a free
     // connection or opens a new one: it gets the longer of the two settings.
-    connectionTimeoutMillis: Math.max(db.poolWaitMs, db.connectTimeoutMs),
-    statement_timeout: db.statementTimeoutMs,
-    query_timeout: db.statementTimeoutMs + 1000,
+    connectionTimeoutMillis: Math.max(db.pool_wait_ms, db.connect_timeout_ms),
+    statement_timeout: db.statement_timeout_ms,
+    query_timeout: db.statement_timeout_ms + 1000,
     idle_timeout_millis: 30_000,
     application_name: 'mailpassd',
     keepAlive: true,

@@ -12,7 +12,7 @@ import { addDomain } from '../../src/accounts/domains.js';
 import { createMailbox } from '../../src/accounts/mailboxes.js';
 import { createToken, revokeToken } from '../../src/accounts/tokens.js';
 import { registerNode, recordNodeError } from '../../src/store/sql/nodes.js';
-import { POLICY_RANGES } from '../../src/core/policy-limits.js';
+import { MAX_PASSWORD_BYTES, POLICY_RANGES } from '../../src/core/policy-limits.js';
 import { parsePolicyOverrides } from '../../src/policy/settings.js';
 import type { App } from '../../src/http/server.js';
 import { createTestDatabase } from '../helpers/postgres.js';
@@ -210,6 +210,32 @@ describe('per-node error text in rotate and kick answers', () => {
     expect(kick.text).not.toContain('auth-master');
     const nodes = await call('GET', '/v1/nodes', { token: scoped });
     expect(nodes.text).not.toContain('auth-master');
+  });
+});
+
+describe('one password length limit', () => {
+  // MAX_PASSWORD_BYTES counts UTF-8 bytes; a body schema can only count characters, and
+  // a password of more characters than that many bytes is too long in any encoding.
+  const tooManyChars = 'x'.repeat(MAX_PASSWORD_BYTES + 1);
+  const tooManyBytes = 'é'.repeat(MAX_PASSWORD_BYTES / 2 + 1); // fewer characters than the limit
+
+  it('refuses a longer password at creation: 400 by the schema, 422 password_too_long by its bytes', async () => {
+    const create = (password: string) => call('POST', '/v1/mailboxes', { json: { address: 'long@example.org', password } });
+    expectProblem(await create(tooManyChars), 400, 'invalid_request');
+    expectProblem(await create(tooManyBytes), 422, 'password_too_long');
+    expect(await q("SELECT 1 FROM mailboxes WHERE address = 'long@example.org'")).toHaveLength(0);
+  });
+
+  it('refuses a longer password on rotate the same way, and the body schemas all say the one limit', async () => {
+    const rotate = (password: string) => call('POST', '/v1/mailboxes/alice@example.org/rotate', { json: { password, wait_ms: 0 } });
+    const before = await q("SELECT credential_version FROM mailboxes WHERE address = 'alice@example.org'");
+    expectProblem(await rotate(tooManyChars), 400, 'invalid_request');
+    expectProblem(await rotate(tooManyBytes), 422, 'password_too_long');
+    expect(await q("SELECT credential_version FROM mailboxes WHERE address = 'alice@example.org'")).toEqual(before);
+    const doc = JSON.stringify((await call('GET', '/openapi.json', { token: null })).body);
+    const limits = [...doc.matchAll(/"(?:password|curpass|newpass)":\{[^{}]*"maxLength":(\d+)/g)].map((m) => Number(m[1]));
+    expect(limits.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(limits)).toEqual(new Set([MAX_PASSWORD_BYTES]));
   });
 });
 

@@ -140,7 +140,7 @@ describe('auth listener: the memo never outlives a password', () => {
 
 describe('auth listener: throttling and the bounded argon2 queue', () => {
   it('refuses (user, ip) after the limit before argon2, even with the right password; other IPs are unaffected', async () => {
-    for (let i = 0; i < ctx.config.auth.maxFailuresPerUserIp; i++) await verify('bob@example.org', `wrong-${i}-wrong-wrong`, '198.51.100.7');
+    for (let i = 0; i < ctx.config.auth.max_failures_per_user_ip; i++) await verify('bob@example.org', `wrong-${i}-wrong-wrong`, '198.51.100.7');
     argon2Runs = 0;
     const r = await verify('bob@example.org', PW, '198.51.100.7');
     expect(r.statusCode).toBe(429);
@@ -151,12 +151,12 @@ describe('auth listener: throttling and the bounded argon2 queue', () => {
 
   it('a spray over many users from one IP hits the per-IP limit; a login from elsewhere still succeeds', async () => {
     const spray = await Promise.all(
-      Array.from({ length: ctx.config.auth.maxFailuresPerIp + 40 }, (_, i) => verify(`user${i}@example.org`, 'Summer2024!', '203.0.113.9')),
+      Array.from({ length: ctx.config.auth.max_failures_per_ip + 40 }, (_, i) => verify(`user${i}@example.org`, 'Summer2024!', '203.0.113.9')),
     );
     const throttled = spray.filter((r) => r.statusCode === 429).length;
     // Parallel guesses take the budget as they start; the rest wait, and are refused once those failed.
     expect(throttled).toBe(40);
-    expect(argon2Runs).toBe(ctx.config.auth.maxFailuresPerIp);
+    expect(argon2Runs).toBe(ctx.config.auth.max_failures_per_ip);
     expect(spray.every((r) => r.statusCode === 200 || r.statusCode === 429)).toBe(true);
     expect((await verify('bob@example.org', PW, '192.0.2.55')).json().result).toBe('ok');
   });
@@ -175,7 +175,7 @@ describe('auth listener: throttling and the bounded argon2 queue', () => {
 
   it('a parallel spray of 200 wrong guesses at one user: at most the limit reach argon2, the rest are throttled', async () => {
     const spray = await Promise.all(Array.from({ length: 200 }, (_, i) => verify('bob@example.org', `guess-${i}-guess`, '198.51.100.22')));
-    const limit = ctx.config.auth.maxFailuresPerUserIp;
+    const limit = ctx.config.auth.max_failures_per_user_ip;
     expect(argon2Runs).toBe(limit);
     expect(spray.filter((r) => r.json().result === 'password_mismatch').length).toBe(limit);
     expect(spray.filter((r) => r.statusCode === 429).length).toBe(200 - limit);
@@ -202,7 +202,7 @@ describe('auth listener: throttling and the bounded argon2 queue', () => {
       }),
     );
     await Promise.all(tasks);
-    expect(peak).toBe(ctx.config.auth.argon2Concurrency);
+    expect(peak).toBe(ctx.config.auth.argon2_concurrency);
   });
 });
 

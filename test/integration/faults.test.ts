@@ -183,7 +183,7 @@ describe('withTransaction and a connection that goes silent mid-transaction', ()
     const db = await createTestDatabase();
     const proxy = await silenceableProxy(db.url);
     // query_timeout = statement timeout + 1 s: the client gives up on a silent server after 1.3 s.
-    const pool = createPool(proxy.url, { poolSize: 1, connectTimeoutMs: 2000, statementTimeoutMs: 300, poolWaitMs: 5000 });
+    const pool = createPool(proxy.url, { pool_size: 1, connect_timeout_ms: 2000, statement_timeout_ms: 300, pool_wait_ms: 5000 });
     try {
       const failed = withTransaction(pool, async (c) => {
         await c.query('SELECT 1');

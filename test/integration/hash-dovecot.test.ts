@@ -19,7 +19,7 @@ function doveadmVerifies(hash: string, password: string): boolean {
 
 describe('argon2id hashes shared with Dovecot', () => {
   it('a hash made with the OWASP defaults verifies with doveadm pw -t, and a wrong password does not', async () => {
-    const hash = await hashPassword('Correct-Horse-Battery-9', { memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    const hash = await hashPassword('Correct-Horse-Battery-9', { memory_cost: 19456, time_cost: 2, parallelism: 1 });
     expect(hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     expect(doveadmVerifies(hash, 'Correct-Horse-Battery-9')).toBe(true);
     expect(doveadmVerifies(hash, 'Correct-Horse-Battery-8')).toBe(false);
@@ -41,9 +41,9 @@ describe('argon2id hashes shared with Dovecot', () => {
   });
 
   it('flags hashes made with other parameters for rehash, and never throws on garbage', async () => {
-    const h = await hashPassword('x-x-x-x-x-x', { memoryCost: 4096, timeCost: 1, parallelism: 1 });
-    expect(needsRehash(h, { memoryCost: 4096, timeCost: 1, parallelism: 1 })).toBe(false);
-    expect(needsRehash(h, { memoryCost: 19456, timeCost: 2, parallelism: 1 })).toBe(true);
+    const h = await hashPassword('x-x-x-x-x-x', { memory_cost: 4096, time_cost: 1, parallelism: 1 });
+    expect(needsRehash(h, { memory_cost: 4096, time_cost: 1, parallelism: 1 })).toBe(false);
+    expect(needsRehash(h, { memory_cost: 19456, time_cost: 2, parallelism: 1 })).toBe(true);
     expect(await verifyPassword('$argon2id$garbage', 'x')).toBe(false);
     expect(await verifyPassword('{SHA512-CRYPT}$6$abc$def', 'x')).toBe(false);
   });

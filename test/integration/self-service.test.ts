@@ -311,7 +311,7 @@ describe('self-service password change (Roundcube httpapi driver)', () => {
       const changing = roundcube({ user: addr, curpass: PW, newpass: 'Lantern-Quarry-Meadow-19' });
       await lockWaiter();
       // What an administrator's rotation commits meanwhile: a new hash and the next credential version.
-      const hash = await hashPassword(adminPw, { memoryCost: 4096, timeCost: 1, parallelism: 1 });
+      const hash = await hashPassword(adminPw, { memory_cost: 4096, time_cost: 1, parallelism: 1 });
       await holder.query('UPDATE mailboxes SET password_hash = $2, credential_version = credential_version + 1 WHERE address = $1', [addr, hash]);
       await holder.query('COMMIT');
       const r = await changing;

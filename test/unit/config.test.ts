@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TransformKind, type TSchema } from '@sinclair/typebox';
 import { loadConfig, ConfigError, CONFIG_KEYS, envNameOf } from '../../src/config/index.js';
 import { POLICY_RANGES } from '../../src/core/policy-limits.js';
 import { parsePolicyOverrides } from '../../src/policy/settings.js';
@@ -27,13 +28,13 @@ const failure = (fn: () => unknown): ConfigError => {
 describe('config', () => {
   it('has CONTRACT defaults without any file or environment', () => {
     const c = load({ configPath: null });
-    expect(c.databaseUrl).toBeNull();
+    expect(c.database_url).toBeUndefined();
     expect(c.auth.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 7411 });
     expect(c.admin.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 7412 });
-    expect(c.doveadm).toEqual({ kind: 'none' });
-    expect(c.hash).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
-    expect(c.policy).toMatchObject({ minLength: 12, historyCount: 5, maxAgeDays: null });
-    expect(c.logLevel).toBe('info');
+    expect(c.derived.doveadm_target).toEqual({ kind: 'none' });
+    expect(c.hash).toEqual({ memory_cost: 19456, time_cost: 2, parallelism: 1 });
+    expect(c.policy).toMatchObject({ min_length: 12, history_count: 5, max_age_days: null });
+    expect(c.log_level).toBe('info');
   });
 
   it('every key has an environment form, including the CONTRACT names', () => {
@@ -43,26 +44,53 @@ describe('config', () => {
     }
   });
 
+  it('one name per setting: the code reads each key at its TOML path, as the environment set it', () => {
+    // Every plain number and switch (a Transform changes a value's type; those are tested below).
+    const plain = CONFIG_KEYS.filter(({ schema }) => !(TransformKind in schema) && (schema.type === 'integer' || schema.type === 'boolean'));
+    expect(plain.length).toBeGreaterThan(30);
+    const value = (schema: TSchema) => (schema.type === 'boolean' ? !schema.default : (schema.maximum as number));
+    const c = load({ configPath: null, env: Object.fromEntries(plain.map(({ key, schema }) => [envNameOf(key), String(value(schema))])) });
+    for (const { key, schema } of plain) {
+      expect(key.split('.').reduce<any>((node, part) => node[part], c), key).toBe(value(schema));
+    }
+    expect(c.auth.max_failures_per_user_ip).toBe(1_000_000);
+  });
+
+  it('decodes what changes type on the way in, and reads combined keys through derived', () => {
+    const c = load({ configPath: null, env: { MAILPASSD_AUTH_LISTEN: 'unix:/run/mailpassd/auth.sock', MAILPASSD_AUTH_SOCKET_MODE: '660', MAILPASSD_POLICY_MAX_AGE_DAYS: '90', MAILPASSD_AUTH_SECRET: 'sixteen-chars-or-more' } });
+    expect(c.auth.listen).toEqual({ kind: 'unix', path: '/run/mailpassd/auth.sock' });
+    expect(c.auth.socket_mode).toBe(0o660);
+    expect(c.policy.max_age_days).toBe(90);
+    expect(load({ configPath: null }).policy.max_age_days).toBeNull();
+    expect(c.derived.auth_secret).toBe('sixteen-chars-or-more');
+    // doctor shows the file form: what an operator writes.
+    expect(c.derived.raw.auth).toMatchObject({ listen: 'unix:/run/mailpassd/auth.sock', socket_mode: '660', secret: 'sixteen-chars-or-more' });
+    // @ts-expect-error the secret is read through derived.auth_secret, which also knows auth.secret_file
+    void c.auth.secret;
+    // @ts-expect-error the doveadm keys are read together, as derived.doveadm_target
+    void c.doveadm_api_key;
+  });
+
   it('applies flags > environment > file > defaults', () => {
     const f = file('prec.toml', 'node_id = "from-file"\nlog_level = "warn"\n[auth]\nlisten = "127.0.0.1:1001"\n[admin]\nlisten = "127.0.0.1:2001"\n');
     const c = load({ configPath: f, env: { MAILPASSD_AUTH_LISTEN: 'unix:/run/x.sock', MAILPASSD_NODE_ID: 'from-env' }, flags: { node_id: 'from-flag' } });
     expect(c.auth.listen).toMatchObject({ kind: 'unix', path: '/run/x.sock' });
     expect(c.admin.listen).toMatchObject({ port: 2001 });
-    expect(c.nodeId).toBe('from-flag');
-    expect(c.logLevel).toBe('warn');
-    expect(c.sources.get('auth.listen')).toBe('env');
-    expect(c.sources.get('admin.listen')).toBe('file');
+    expect(c.node_id).toBe('from-flag');
+    expect(c.log_level).toBe('warn');
+    expect(c.derived.sources.get('auth.listen')).toBe('env');
+    expect(c.derived.sources.get('admin.listen')).toBe('file');
   });
 
   it('converts numbers from the environment and refuses a wrong one naming key and source', () => {
-    expect(load({ configPath: null, env: { MAILPASSD_POLICY_MIN_LENGTH: '16' } }).policy.minLength).toBe(16);
+    expect(load({ configPath: null, env: { MAILPASSD_POLICY_MIN_LENGTH: '16' } }).policy.min_length).toBe(16);
     const e = failure(() => load({ configPath: null, env: { MAILPASSD_POLICY_MIN_LENGTH: 'twelve' } }));
     expect(e.message).toMatch(/^policy\.min_length: .*\(from environment MAILPASSD_POLICY_MIN_LENGTH\)$/);
     expect(e.kind).toBe('config');
   });
 
   it('holds the global policy to the limits of a per-domain override: min_classes 0-4 in both', () => {
-    expect(load({ configPath: null, env: { MAILPASSD_POLICY_MIN_CLASSES: '0' } }).policy.minClasses).toBe(0);
+    expect(load({ configPath: null, env: { MAILPASSD_POLICY_MIN_CLASSES: '0' } }).policy.min_classes).toBe(0);
     expect(parsePolicyOverrides({ minClasses: 0 })).toEqual({ minClasses: 0 });
     const envOf = (key: string) => `MAILPASSD_POLICY_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
     for (const [key, { min, max }] of Object.entries(POLICY_RANGES)) {
@@ -96,7 +124,7 @@ describe('config', () => {
 
   it('requires an API key for the doveadm HTTP form, and parses every doveadm form', () => {
     expect(failure(() => load({ configPath: null, env: { MAILPASSD_DOVEADM: 'http://127.0.0.1:8080/doveadm/v1' } })).message).toMatch(/doveadm_api_key/);
-    expect(load({ configPath: null, env: { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_CONFIG: '/etc/dovecot/dovecot.conf' } }).doveadm).toEqual({
+    expect(load({ configPath: null, env: { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_CONFIG: '/etc/dovecot/dovecot.conf' } }).derived.doveadm_target).toEqual({
       kind: 'local',
       binary: 'doveadm',
       configFile: '/etc/dovecot/dovecot.conf',
@@ -110,17 +138,17 @@ describe('config', () => {
   });
 
   it('self_service: loopback proxies trusted by default; addresses, CIDRs and origins are validated and normalised', () => {
-    expect(load({ configPath: null }).selfService).toEqual({
-      trustedProxies: ['127.0.0.0/8', '::1/128'],
-      allowedOrigins: [],
-      maxFailuresPerMailbox: 10,
-      maxFailuresPerClientIp: 30,
-      throttleWindowMs: 900_000,
+    expect(load({ configPath: null }).self_service).toEqual({
+      trusted_proxies: ['127.0.0.0/8', '::1/128'],
+      allowed_origins: [],
+      max_failures_per_mailbox: 10,
+      max_failures_per_client_ip: 30,
+      throttle_window_seconds: 900,
     });
     const c = load({ env: { MAILPASSD_SELF_SERVICE_TRUSTED_PROXIES: '10.1.2.3, fd00::/8', MAILPASSD_SELF_SERVICE_ALLOWED_ORIGINS: 'https://Webmail.Example' } });
-    expect(c.selfService.trustedProxies).toEqual(['10.1.2.3/32', 'fd00::/8']);
-    expect(c.selfService.allowedOrigins).toEqual(['https://webmail.example']);
-    expect(load({ env: { MAILPASSD_SELF_SERVICE_TRUSTED_PROXIES: '' } }).selfService.trustedProxies).toEqual([]);
+    expect(c.self_service.trusted_proxies).toEqual(['10.1.2.3/32', 'fd00::/8']);
+    expect(c.self_service.allowed_origins).toEqual(['https://webmail.example']);
+    expect(load({ env: { MAILPASSD_SELF_SERVICE_TRUSTED_PROXIES: '' } }).self_service.trusted_proxies).toEqual([]);
     for (const bad of ['localhost', '10.0.0.0/33', '::1/129', '1.2.3.4/x']) {
       const err = failure(() => load({ env: { MAILPASSD_SELF_SERVICE_TRUSTED_PROXIES: bad } }));
       expect(err.message).toMatch(/^self_service\.trusted_proxies: .* is not an IP address or CIDR/);
@@ -132,14 +160,14 @@ describe('config', () => {
 
   it('reads MAILPASSD_CONFIG when no --config is given', () => {
     const f = file('envpath.toml', 'node_id = "via-env-path"\n');
-    expect(load({ env: { MAILPASSD_CONFIG: f } }).nodeId).toBe('via-env-path');
+    expect(load({ env: { MAILPASSD_CONFIG: f } }).node_id).toBe('via-env-path');
   });
 });
 
 describe('auth.secret_file and the admin exposure switches', () => {
   it('reads the secret from the first line of auth.secret_file (a systemd credential)', () => {
     const f = file('auth.secret', 'file-held-secret-0123456789\nsecond line ignored\n');
-    expect(load({ configPath: null, env: { MAILPASSD_AUTH_SECRET_FILE: f } }).auth.secret).toBe('file-held-secret-0123456789');
+    expect(load({ configPath: null, env: { MAILPASSD_AUTH_SECRET_FILE: f } }).derived.auth_secret).toBe('file-held-secret-0123456789');
   });
 
   it('refuses an unreadable or short secret file, and both forms at once, naming the key', () => {
@@ -150,9 +178,9 @@ describe('auth.secret_file and the admin exposure switches', () => {
   });
 
   it('metrics and openapi are public by default; the switches take true/false from the environment', () => {
-    expect(load({ configPath: null }).admin).toMatchObject({ metricsRequireToken: false, openapiRequireToken: false });
+    expect(load({ configPath: null }).admin).toMatchObject({ metrics_require_token: false, openapi_require_token: false });
     const on = load({ configPath: null, env: { MAILPASSD_ADMIN_METRICS_REQUIRE_TOKEN: 'true', MAILPASSD_ADMIN_OPENAPI_REQUIRE_TOKEN: 'true' } });
-    expect(on.admin).toMatchObject({ metricsRequireToken: true, openapiRequireToken: true });
+    expect(on.admin).toMatchObject({ metrics_require_token: true, openapi_require_token: true });
   });
 });
 
@@ -169,6 +197,6 @@ describe('config/mailpassd.toml.example', () => {
     const f = file('example.toml', uncommented);
     const c = load({ configPath: f });
     expect(c.auth.listen).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 7411 });
-    expect(c.dataDir).toBe('/var/lib/mailpassd');
+    expect(c.data_dir).toBe('/var/lib/mailpassd');
   });
 });

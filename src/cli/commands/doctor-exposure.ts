@@ -52,9 +52,9 @@ function warn(check: string, detail: string): ExposureCheck {
   return { check, ok: false, detail, warning: true };
 }
 
-function listenerExposure(name: string, listen: Listen): ExposureCheck | null {
+function listenerExposure(name: string, listen: Listen, socketMode: number): ExposureCheck | null {
   if (listen.kind === 'unix') {
-    return listen.mode & 0o006 ? warn(name, `${formatListen(listen)} has mode 0${listen.mode.toString(8)}: every local user can connect`) : null;
+    return socketMode & 0o006 ? warn(name, `${formatListen(listen)} has mode 0${socketMode.toString(8)}: every local user can connect`) : null;
   }
   return isLoopback(listen.host) ? null : warn(name, `${formatListen(listen)} is reachable from other hosts`);
 }
@@ -67,7 +67,7 @@ function listenerExposure(name: string, listen: Listen): ExposureCheck | null {
 export function exposureChecks(config: Config): ExposureCheck[] {
   const out: ExposureCheck[] = [];
   const auth = config.auth.listen;
-  if (auth.kind === 'tcp' && config.auth.secret === null) {
+  if (auth.kind === 'tcp' && config.derived.auth_secret === null) {
     out.push(
       warn(
         'auth secret',
@@ -76,20 +76,20 @@ export function exposureChecks(config: Config): ExposureCheck[] {
       ),
     );
   }
-  for (const [name, listen] of [['auth exposure', auth], ['admin exposure', config.admin.listen]] as const) {
-    const finding = listenerExposure(name, listen);
+  for (const [name, { listen, socket_mode }] of [['auth exposure', config.auth], ['admin exposure', config.admin]] as const) {
+    const finding = listenerExposure(name, listen, socket_mode);
     if (finding) out.push(finding);
   }
   const admin = config.admin.listen;
-  const open = [!config.admin.metricsRequireToken && '/metrics', !config.admin.openapiRequireToken && '/openapi.json'].filter(Boolean);
+  const open = [!config.admin.metrics_require_token && '/metrics', !config.admin.openapi_require_token && '/openapi.json'].filter(Boolean);
   if (admin.kind === 'tcp' && !isLoopback(admin.host) && open.length > 0) {
     out.push(warn('admin public routes', `${open.join(' and ')} answer without a token on ${formatListen(admin)}; set admin.metrics_require_token / admin.openapi_require_token`));
   }
 
   const dovecot = localAccount(DOVECOT_USER);
   const files: Array<[string, string | undefined]> = [
-    ['config file', config.file ?? undefined],
-    ['auth secret file', config.raw.auth.secret_file],
+    ['config file', config.derived.file ?? undefined],
+    ['auth secret file', config.derived.raw.auth.secret_file],
   ];
   for (const [name, file] of files) {
     if (!file) continue;

@@ -20,11 +20,11 @@ function mask(key: string, value: unknown): unknown {
 
 /** Each key's effective value (secrets masked) and where it came from. */
 export function effectiveConfig(config: Config): Array<{ key: string; value: unknown; source: string; env: string }> {
-  // Keys whose default is computed show the computed value, not "(unset)".
-  const derived: Record<string, unknown> = { data_dir: config.dataDir, node_id: config.nodeId };
+  // The file form, as an operator would write it: `data_dir` resolved, `socket_mode` in octal.
+  const shown: Record<string, unknown> = { data_dir: config.data_dir };
   return CONFIG_KEYS.map(({ key }) => {
-    const value = derived[key] ?? key.split('.').reduce<unknown>((v, p) => (v as Record<string, unknown> | undefined)?.[p], config.raw);
-    return { key, value: mask(key, value), source: config.sources.get(key) ?? 'default', env: envNameOf(key) };
+    const value = shown[key] ?? key.split('.').reduce<unknown>((v, p) => (v as Record<string, unknown> | undefined)?.[p], config.derived.raw);
+    return { key, value: mask(key, value), source: config.derived.sources.get(key) ?? 'default', env: envNameOf(key) };
   });
 }
 
@@ -42,14 +42,14 @@ function probeHealth(listen: Listen): Promise<string> {
 }
 
 async function runChecks(config: Config): Promise<Check[]> {
-  const checks: Check[] = [{ check: 'config', ok: true, detail: config.file ? `read ${config.file}` : 'no config file; defaults and environment' }];
+  const checks: Check[] = [{ check: 'config', ok: true, detail: config.derived.file ? `read ${config.derived.file}` : 'no config file; defaults and environment' }];
   const db = await openDatabase(config, 'cli').catch((err: Error) => err);
   if (db instanceof Error) {
     checks.push({ check: 'database', ok: false, detail: db.message });
   } else {
     try {
       await ping(db.pool);
-      checks.push({ check: 'database', ok: true, detail: db.embedded ? `embedded PostgreSQL in ${config.dataDir}` : 'reachable' });
+      checks.push({ check: 'database', ok: true, detail: db.embedded ? `embedded PostgreSQL in ${config.data_dir}` : 'reachable' });
       const pending = await pendingMigrations(db.pool);
       checks.push({ check: 'migrations', ok: pending.length === 0, detail: pending.length ? `pending: ${pending.join(', ')} (run mailpassd migrate)` : 'current' });
       if (pending.length === 0) checks.push(await checkMailboxNames(db.pool));
@@ -90,13 +90,14 @@ async function checkMailboxNames(pool: Parameters<typeof listMailboxes>[0]): Pro
 
 /** Flushing the cache of a user that cannot exist proves the flush path works, and changes nothing. */
 async function checkDoveadm(config: Config): Promise<Check> {
-  if (config.doveadm.kind === 'none') return { check: 'dovecot', ok: true, detail: 'doveadm = none: rotations do not flush any Dovecot' };
-  const doveadm = createDoveadm(config.doveadm, config.rotation.doveadmTimeoutMs);
+  const target = config.derived.doveadm_target;
+  if (target.kind === 'none') return { check: 'dovecot', ok: true, detail: 'doveadm = none: rotations do not flush any Dovecot' };
+  const doveadm = createDoveadm(target, config.rotation.doveadm_timeout_ms);
   try {
     await doveadm.flush('mailpassd-doctor@invalid.invalid');
-    return { check: 'dovecot', ok: true, detail: `${config.doveadm.kind}: auth cache flush works` };
+    return { check: 'dovecot', ok: true, detail: `${target.kind}: auth cache flush works` };
   } catch (err) {
-    return { check: 'dovecot', ok: false, detail: `${config.doveadm.kind}: ${(err as Error).message}` };
+    return { check: 'dovecot', ok: false, detail: `${target.kind}: ${(err as Error).message}` };
   }
 }
 

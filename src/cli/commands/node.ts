@@ -14,7 +14,7 @@ export function registerNode(program: Command): void {
     .description('every node: last heartbeat, stale or live, applied invalidation, invalidations it gave up on, last doveadm error')
     .action(async (_f: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
-      const rows = await withContext(opts, (ctx) => listNodes(ctx.pool, ctx.config.rotation.staleAfterMs));
+      const rows = await withContext(opts, (ctx) => listNodes(ctx.pool, ctx.config.rotation.stale_after_ms));
       if (opts.json) printJson(rows);
       else
         printTable(

@@ -75,7 +75,7 @@ export const mailboxRoutes: RouteGroup = async (app, { ctx, deps }) => {
         password: passwordSource(req.body),
         kick: req.body.kick ?? true,
         reason: 'rotate',
-        waitMs: req.body.wait_ms ?? ctx.config.rotation.waitMs,
+        waitMs: req.body.wait_ms ?? ctx.config.rotation.wait_ms,
       });
       return {
         address: result.address,
@@ -104,7 +104,7 @@ export const mailboxRoutes: RouteGroup = async (app, { ctx, deps }) => {
       },
     },
     async (req) => {
-      const result = await kickMailbox(ctx, req.actor, visibleAddress(req, req.params.address), req.body?.wait_ms ?? ctx.config.rotation.waitMs);
+      const result = await kickMailbox(ctx, req.actor, visibleAddress(req, req.params.address), req.body?.wait_ms ?? ctx.config.rotation.wait_ms);
       return { ...result, nodes: nodesFor(req.scope, result.nodes) };
     },
   );

@@ -22,7 +22,7 @@ const Node = Type.Object({
 export const nodeRoutes: RouteGroup = async (app, { ctx }) => {
   app.get('/v1/nodes', { schema: { tags: ['rotation'], response: { 200: Type.Array(Node) } } }, async (req) => {
     const global = seesNodeErrors(req.scope);
-    return (await listNodes(ctx.pool, ctx.config.rotation.staleAfterMs)).map(({ last_error, ...n }) => ({
+    return (await listNodes(ctx.pool, ctx.config.rotation.stale_after_ms)).map(({ last_error, ...n }) => ({
       ...n,
       ...(global ? { last_error } : {}),
       heartbeat_at: n.heartbeat_at.toISOString(),

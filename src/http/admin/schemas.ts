@@ -46,11 +46,19 @@ export const Mailbox = Type.Object({
   updated_at: Type.String({ format: 'date-time' }),
 });
 
+/**
+ * Every password in a body: at most MAX_PASSWORD_BYTES UTF-8 bytes, the one limit
+ * the auth listener, the policy and the CLI apply. A schema counts characters, so
+ * it refuses what is too long in any encoding before anything is parsed or hashed;
+ * the route checks the bytes (password_too_long).
+ */
+const Password = Type.String({ maxLength: MAX_PASSWORD_BYTES, description: `at most ${MAX_PASSWORD_BYTES} bytes in UTF-8` });
+
 export const NewMailbox = Type.Object(
   {
     address: Text(320),
     display_name: Type.Optional(Type.Union([Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), Type.Null()])),
-    password: Type.Optional(Type.String({ maxLength: 4096 })),
+    password: Type.Optional(Password),
     generate: Type.Optional(Type.Boolean()),
     quota_bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
   },
@@ -70,7 +78,7 @@ export const MailboxPatch = Type.Object(
 
 export const RotateBody = Type.Object(
   {
-    password: Type.Optional(Type.String({ maxLength: 4096 })),
+    password: Type.Optional(Password),
     generate: Type.Optional(Type.Boolean()),
     wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_MS })),
     kick: Type.Optional(Type.Boolean()),
@@ -98,9 +106,8 @@ export const RotateResult = Type.Object({
 export const SelfServiceBody = Type.Object(
   {
     user: Text(320),
-    // The auth listener's limit: a longer field is refused before argon2 (bytes are checked by the route).
-    curpass: Type.String({ maxLength: MAX_PASSWORD_BYTES }),
-    newpass: Type.String({ maxLength: MAX_PASSWORD_BYTES }),
+    curpass: Password,
+    newpass: Password,
   },
   { additionalProperties: false },
 );

@@ -59,11 +59,11 @@ export class SelfServiceThrottle {
   private readonly mailboxes: Throttle;
   private readonly clients: Throttle;
 
-  constructor(limits: Config['selfService']) {
-    const windowMs = limits.throttleWindowMs;
+  constructor(limits: Config['self_service']) {
+    const windowMs = limits.throttle_window_seconds * 1000;
     // Keyed (mailbox, no address): only the per-user-ip bucket is ever used.
-    this.mailboxes = new Throttle({ perUserIp: limits.maxFailuresPerMailbox, perIp: limits.maxFailuresPerMailbox, windowMs });
-    this.clients = new Throttle({ perUserIp: limits.maxFailuresPerClientIp, perIp: limits.maxFailuresPerClientIp, windowMs });
+    this.mailboxes = new Throttle({ perUserIp: limits.max_failures_per_mailbox, perIp: limits.max_failures_per_mailbox, windowMs });
+    this.clients = new Throttle({ perUserIp: limits.max_failures_per_client_ip, perIp: limits.max_failures_per_client_ip, windowMs });
   }
 
   /** Null when the attempt may go ahead (it is then charged until settled); otherwise which limit refused it. */

@@ -70,8 +70,8 @@ function decodeFormComponent(s: string): string {
 }
 
 function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void {
-  const cfg = ctx.config.selfService;
-  const proxies = new TrustedProxies(cfg.trustedProxies);
+  const cfg = ctx.config.self_service;
+  const proxies = new TrustedProxies(cfg.trusted_proxies);
   const throttle = new SelfServiceThrottle(cfg);
   /** Every refusal at info, for the operator chasing a lockout or an attack; never a password. */
   const refuse = (req: FastifyRequest, reply: FastifyReply, fields: Record<string, unknown>, status: number, code: string, detail: string, extra?: Record<string, unknown>) => {
@@ -80,7 +80,7 @@ function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void
   };
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!originAllowed(req.headers.origin, req.headers.host, cfg.allowedOrigins)) {
+    if (!originAllowed(req.headers.origin, req.headers.host, cfg.allowed_origins)) {
       return refuse(req, reply, { origin: req.headers.origin }, 403, 'cross_origin', 'requests from another site\'s pages are refused');
     }
   });
@@ -126,7 +126,7 @@ function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void
           password: { kind: 'given', value: newpass },
           kick: true,
           reason: 'self_service',
-          waitMs: Math.min(ctx.config.rotation.waitMs, 2_000),
+          waitMs: Math.min(ctx.config.rotation.wait_ms, 2_000),
           // Bound to what was verified: an admin rotation or disable in between wins.
           expectedVersion: check.credentialVersion,
         });
