@@ -21,7 +21,7 @@ export default tseslint.config(
   },
   {
     files: ['**/*.js', '**/*.mjs'],
-    // The plain-JavaScript benchmarks and config files run on Node: its globals, by name.
+    // The plain-JavaScript config files run on Node: its globals, by name.
     languageOptions: {
       globals: Object.fromEntries(
         ['process', 'console', 'Buffer', 'URL', 'fetch', 'AbortSignal', 'AbortController', 'performance', 'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'queueMicrotask', 'structuredClone', 'TextEncoder', 'TextDecoder'].map((name) => [name, 'readonly']),

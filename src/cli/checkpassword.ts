@@ -2,7 +2,7 @@ import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN, formatListen, parseListen } from '
 import { ConfigError } from '../config/errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolveConfigPath } from '../config/path.js';
-import { runCheckpassword, EXIT_TEMPFAIL, type CheckpasswordTarget } from '../dovecot/checkpassword.js';
+import { runCheckpassword, EXIT_TEMPFAIL, type CheckpasswordTarget } from '../dovecot/checkpassword/run.js';
 
 /**
  * Where the auth listener is: `auth.listen` and `auth.secret` (or

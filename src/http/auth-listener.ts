@@ -4,12 +4,12 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { Context } from '../context.js';
 import type { Authenticator } from '../auth/verify.js';
 import { canonicalUser } from '../auth/verify.js';
-import type { AuthResult } from '../auth/results.js';
 import { getAuthRow } from '../store/sql/mailboxes.js';
 import { userdbFields } from '../auth/userdb.js';
 import { MAX_PASSWORD_BYTES } from '../policy/password-input.js';
 import { createApp, type App } from './server.js';
 import { sendProblem } from './problem.js';
+import { USERDB_PATH, VERIFY_PATH, VERIFY_RESULTS, verifyAnswerFor, type VerifyResultName } from '../core/auth-wire.js';
 import { registerHealth } from './health.js';
 
 /** No control characters in names: they would corrupt logs and Dovecot's tab-separated protocol. */
@@ -29,8 +29,9 @@ export const VerifyBody = Type.Object(
 );
 type VerifyBody = Static<typeof VerifyBody>;
 
+// type string + enum: serialised as a plain string on the hot path, documented as the closed set.
 const ResultBody = Type.Object({
-  result: Type.String(),
+  result: Type.Unsafe<VerifyResultName>({ type: 'string', enum: [...VERIFY_RESULTS] }),
   user: Type.Optional(Type.String()),
   reason: Type.Optional(Type.String()),
   extra: Type.Optional(Type.Record(Type.String(), Type.String())),
@@ -41,23 +42,6 @@ export function secretMatches(presented: string | undefined, expected: string): 
   const digest = (s: string) => createHash('sha256').update(s).digest();
   const token = /^Bearer (.+)$/.exec(presented ?? '')?.[1] ?? '';
   return timingSafeEqual(digest(token), digest(expected)) && token.length > 0;
-}
-
-function replyFor(result: AuthResult): { status: number; body: Static<typeof ResultBody> } {
-  switch (result.kind) {
-    case 'ok':
-      return { status: 200, body: { result: 'ok', user: result.user, extra: result.extra } };
-    case 'user_disabled':
-      return { status: 200, body: { result: 'user_disabled', reason: result.reason } };
-    case 'password_mismatch':
-    case 'user_unknown':
-    case 'pass_expired':
-      return { status: 200, body: { result: result.kind } };
-    case 'throttled':
-      return { status: 429, body: { result: 'throttled' } };
-    case 'internal_failure':
-      return { status: 503, body: { result: 'internal_failure' } };
-  }
 }
 
 /** The auth listener: only Dovecot (Lua or checkpassword) talks to it. */
@@ -73,7 +57,7 @@ export function buildAuthListener(ctx: Context, auth: Authenticator): App {
   registerHealth(app, ctx);
 
   app.post<{ Body: VerifyBody }>(
-    '/v1/passdb/verify',
+    VERIFY_PATH,
     { schema: { body: VerifyBody, response: { 200: ResultBody, 429: ResultBody, 503: ResultBody } } },
     async (req, reply) => {
       const b = req.body;
@@ -91,13 +75,13 @@ export function buildAuthListener(ctx: Context, auth: Authenticator): App {
       // Successes are Dovecot's to log; refusals and failures are worth a line at info.
       const level = result.kind === 'ok' ? 'debug' : 'info';
       req.log[level]({ user: canonicalUser(b.user), service: b.service, remote_ip: b.remote_ip, session: b.session, result: result.kind }, 'passdb verify');
-      const { status, body } = replyFor(result);
+      const { status, body } = verifyAnswerFor(result);
       return reply.code(status).send(body);
     },
   );
 
   app.get<{ Params: { user: string } }>(
-    '/v1/userdb/:user',
+    `${USERDB_PATH}:user`,
     { schema: { params: Type.Object({ user: Name(320) }) } },
     async (req, reply) => {
       let row;

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO_ROOT, eventually, freePort, startDovecot, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
+import { cleanEnv } from '../helpers/cli.js';
 import { freshLoopback, imapLogin } from '../helpers/imap.js';
 import { requireParts } from '../helpers/parts.js';
 
@@ -44,13 +45,11 @@ function checkpassword(
   env: Record<string, string> = {},
   timeoutMs = 20_000,
 ): Promise<CpRun> {
-  const cleanEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MAILPASSD_') && v !== undefined) cleanEnv[k] = v;
   const t0 = Date.now();
   const child = spawn(process.execPath, [MAIN, 'checkpassword', REPLY], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     env: {
-      ...cleanEnv,
+      ...cleanEnv(),
       MAILPASSD_CONFIG: '/dev/null',
       MAILPASSD_AUTH_LISTEN: backend.daemon.authListen,
       MAILPASSD_AUTH_SECRET: SECRET,

@@ -15,7 +15,7 @@ import type { Writable } from 'node:stream';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAIN } from '../helpers/cli.js';
+import { MAIN, cleanEnv } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let server: Server;
@@ -43,11 +43,9 @@ afterAll(async () => {
 
 /** Runs checkpassword with `env` as reply program; returns its exit code and the reply program's environment. */
 function run(env: Record<string, string> = {}): Promise<{ code: number | null; replyEnv: Map<string, string>; stderr: string }> {
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MAILPASSD_') && v !== undefined) base[k] = v;
   const child = spawn(process.execPath, [MAIN, 'checkpassword', '/usr/bin/env'], {
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    env: { ...base, MAILPASSD_CONFIG: '/dev/null', MAILPASSD_AUTH_LISTEN: listen, MAILPASSD_AUTH_SECRET: 'cp-fields-secret-0123456789', ...env },
+    env: { ...cleanEnv(), MAILPASSD_CONFIG: '/dev/null', MAILPASSD_AUTH_LISTEN: listen, MAILPASSD_AUTH_SECRET: 'cp-fields-secret-0123456789', ...env },
   });
   let out = '';
   let stderr = '';

@@ -2,7 +2,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAIN, runCli } from '../helpers/cli.js';
+import { isAlive } from '../../src/core/pid.js';
+import { MAIN, cleanEnv, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { tempDir } from '../helpers/tmp.js';
 import { createTestDatabase } from '../helpers/postgres.js';
@@ -32,12 +33,6 @@ async function envFor(dir: string): Promise<Record<string, string>> {
   };
 }
 
-function cleanEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MAILPASSD_') && v !== undefined) env[k] = v;
-  return { ...env, ...extra };
-}
-
 function serve(env: Record<string, string>) {
   const child = spawn(process.execPath, [MAIN, 'serve'], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(child.pid!);
@@ -64,13 +59,7 @@ async function ready(env: Record<string, string>, timeoutMs = 30_000): Promise<b
 function postgresRunning(dir: string): boolean {
   const pidFile = path.join(dir, 'postgres', 'postmaster.pid');
   if (!existsSync(pidFile)) return false;
-  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return isAlive(Number(readFileSync(pidFile, 'utf8').split('\n')[0]));
 }
 
 /**

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { adminToken, postJson, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitFor as until } from '../helpers/wait.js';
 import { appendInvalidation } from '../../src/store/sql/invalidations.js';
 import { waitForNodes } from '../../src/rotation/wait.js';
 
@@ -70,16 +71,6 @@ function fakeDoveadm(s: Scope, name: string, failFor?: string): { env: Record<st
 
 /** The users this node flushed Dovecot's auth cache for, in order. */
 const flushed = (calls: string[]) => calls.filter((c) => c.includes('auth cache flush')).map((c) => c.split(' ').at(-1)!);
-
-async function until<T>(what: string, ms: number, check: () => Promise<T | null | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function cursorOf(s: Scope, nodeId: string): Promise<bigint> {
   const r = await s.pool.query<{ c: string }>('SELECT applied_invalidation_id::text AS c FROM nodes WHERE node_id = $1', [nodeId]);

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { adminToken, postJson, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
 import { tempDir } from '../helpers/tmp.js';
+import { waitFor as until } from '../helpers/wait.js';
 import { verifyPassword } from '../../src/auth/hash.js';
 
 /**
@@ -45,17 +46,6 @@ async function q<T extends pg.QueryResultRow = any>(text: string, values: unknow
 
 async function rotateApi(d: TestDaemon, body: Record<string, unknown>) {
   return postJson(`${d.adminUrl}/v1/mailboxes/${ADDRESS}/rotate`, body, { authorization: `Bearer ${token}` });
-}
-
-/** Polls until `check` returns a value, or fails after `ms` with `what`. */
-async function until<T>(what: string, ms: number, check: () => Promise<T | null | undefined | false>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function cursorOf(nodeId: string): Promise<bigint> {

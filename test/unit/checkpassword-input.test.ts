@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, constants, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MAX_INPUT_BYTES, parseInput, readInput } from '../../src/dovecot/checkpassword.js';
+import { MAX_INPUT_BYTES, parseInput, readInput } from '../../src/dovecot/checkpassword/input.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** fd 3 as Dovecot fills it: `user\0password\0timestamp\0`. */

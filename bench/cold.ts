@@ -6,10 +6,12 @@
 // the ratio is what HTTP, the SELECT, queueing and the rest cost on top.
 import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
-import { hammer } from './lib/load.js';
+import type { BenchContext } from './lib/context.js';
+import { hammer, type Hammered } from './lib/load.js';
 import { verify } from './lib/http.js';
 import { storedHash } from './lib/postgres.js';
 import { cpuMsOf } from './lib/procs.js';
+import type { BenchResult } from './lib/report.js';
 import { fmt, median, ms } from './lib/stats.js';
 
 export const name = 'cold';
@@ -17,7 +19,7 @@ export const title = 'Cold auth throughput (memo off) vs raw argon2.verify';
 const FLOOR = 0.9;
 
 /** `inFlight` verify loops until the deadline; returns verifies/s and this process's CPU ms per verify. */
-async function rawArgon2(hash, password, inFlight, seconds) {
+async function rawArgon2(hash: string, password: string, inFlight: number, seconds: number): Promise<{ rate: number; cpuPerVerify: number }> {
   const deadline = performance.now() + seconds * 1000;
   const started = performance.now();
   const cpu0 = process.cpuUsage();
@@ -33,7 +35,7 @@ async function rawArgon2(hash, password, inFlight, seconds) {
   return { rate: count / ((performance.now() - started) / 1000), cpuPerVerify: (cpu.user + cpu.system) / 1000 / count };
 }
 
-export async function run(ctx) {
+export async function run(ctx: BenchContext): Promise<BenchResult> {
   const seconds = ctx.seconds(6);
   const rounds = ctx.quick ? 1 : 5;
   const inFlight = availableParallelism();
@@ -48,9 +50,9 @@ export async function run(ctx) {
   await rawArgon2(hash, ctx.password, inFlight, 1); // warm-up: argon2 thread pool, allocator
   await hammer({ url, body, connections, seconds: Math.min(2, seconds) });
 
-  const raw = [];
-  const rawCpu = [];
-  const daemon = [];
+  const raw: number[] = [];
+  const rawCpu: number[] = [];
+  const daemon: (Hammered & { cpuPerVerify: number })[] = [];
   for (let r = 1; r <= rounds; r++) {
     await ctx.settle();
     const rr = await rawArgon2(hash, ctx.password, inFlight, seconds);
@@ -59,8 +61,8 @@ export async function run(ctx) {
     console.log(`  round ${r} raw argon2.verify (${inFlight} in flight)     ${fmt(rr.rate, 1).padStart(6)} verifies/s`);
     await ctx.settle();
     const cpu0 = cpuMsOf(d.pid);
-    const res = await hammer({ url, body, connections, seconds });
-    res.cpuPerVerify = (cpuMsOf(d.pid) - cpu0) / res.total;
+    const hammered = await hammer({ url, body, connections, seconds });
+    const res = { ...hammered, cpuPerVerify: (cpuMsOf(d.pid) - cpu0) / hammered.total };
     daemon.push(res);
     console.log(`  round ${r} mailpassd cold (${connections} connections)     ${fmt(res.rps, 1).padStart(6)} req/s  p50 ${res.p50} ms  p99 ${res.p99} ms  errors ${res.errors} non2xx ${res.non2xx}`);
   }
@@ -95,7 +97,7 @@ export async function run(ctx) {
     verdicts: [{ what: 'mailpassd cold / raw argon2 verifies/s', value: ratio, shown: fmt(ratio, 2), floor: `≥ ${FLOOR}`, pass: ratio >= FLOOR }],
     notes: [
       `Cross-check, less sensitive to other processes in this VM (not to host-level contention: the VM reports no steal time; argon2 is memory-bound, so a busy host inflates it) — CPU per verify (median over rounds; raw: this process, daemon: the daemon process, all threads): raw ${ms(median(rawCpu))}, daemon ${ms(median(daemon.map((x) => x.cpuPerVerify)))} → raw/daemon = ${fmt(median(rawCpu) / median(daemon.map((x) => x.cpuPerVerify)), 2)}.`,
-      `Per-round ratios (daemon run / raw run just before it): ${daemon.map((x, i) => fmt(x.rps / raw[i], 2)).join(' / ')}.`],
+      `Per-round ratios (daemon run / raw run just before it): ${daemon.map((x, i) => fmt(x.rps / raw[i]!, 2)).join(' / ')}.`],
     figures: { raw: rawMed, rps, ratio, cpuRatio: median(rawCpu) / median(daemon.map((x) => x.cpuPerVerify)) },
   };
 }

@@ -11,12 +11,16 @@ const pool = new pg.Pool({ connectionString: url, max: Number(poolSize) });
 const app = Fastify({ logger: false });
 
 app.get('/healthz', async () => ({ status: 'ok' }));
-app.post('/v1/passdb/verify', async (req) => {
+app.post<{ Body: { user: string } }>('/v1/passdb/verify', async (req) => {
   const r = await pool.query({ name: 'mailbox-get', text: 'SELECT * FROM mailboxes WHERE address = $1', values: [req.body.user] });
   return { result: r.rows[0] ? 'ok' : 'user_unknown' };
 });
 
 await app.listen({ host: '127.0.0.1', port: Number(port) });
-const shutdown = () => app.close().then(() => pool.end()).then(() => process.exit(0));
+const shutdown = () =>
+  app
+    .close()
+    .then(() => pool.end())
+    .then(() => process.exit(0));
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);

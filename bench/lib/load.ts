@@ -1,7 +1,17 @@
 // autocannon wrapper: one POST body repeated, results reduced to the figures we report.
 import autocannon from 'autocannon';
 
-export async function hammer({ url, body, connections, seconds }) {
+export interface Hammered {
+  rps: number;
+  total: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+}
+
+export async function hammer({ url, body, connections, seconds }: { url: string; body: unknown; connections: number; seconds: number }): Promise<Hammered> {
   const result = await autocannon({
     url,
     method: 'POST',

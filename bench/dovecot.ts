@@ -6,10 +6,14 @@
 // and repeat logins (the same users again) are reported separately.
 // Rotation through Dovecot is measured by rotation.js.
 import { randomInt } from 'node:crypto';
-import { createToken, startDaemon, strongPassword } from './lib/daemon.js';
-import { dovecotMissing, dovecotVersion, imapLogin, loginRun, mailRoot, nextSource, startDovecot } from './lib/dovecot.js';
+import type { DovecotInstance, SqlConnection } from '../harness/dovecot.js';
+import { loginProbe } from '../harness/imap.js';
+import type { BenchContext } from './lib/context.js';
+import { createToken, startBenchDaemon, strongPassword, type BenchDaemon } from './lib/daemon.js';
+import { dovecotMissing, dovecotVersion, loginRun, mailRoot, nextSource, startBenchDovecot, type BenchDovecotOptions, type LoginRun } from './lib/dovecot.js';
 import { postJson } from './lib/http.js';
 import { storedHash } from './lib/postgres.js';
+import type { BenchResult } from './lib/report.js';
 import { fmt, median, ms, percentile } from './lib/stats.js';
 
 export const name = 'dovecot';
@@ -18,17 +22,22 @@ const CONCURRENCY = 8;
 const FIRST_GOAL = 0.9;
 const REPEAT_GOAL = 3;
 
-function shuffle(xs) {
+function shuffle<T>(xs: T[]): T[] {
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {
     const j = randomInt(i + 1);
-    [a[i], a[j]] = [a[j], a[i]];
+    [a[i], a[j]] = [a[j]!, a[i]!];
   }
   return a;
 }
 
-async function createUsers(d, token, n) {
-  const users = [];
+interface User {
+  user: string;
+  password: string;
+}
+
+async function createUsers(d: BenchDaemon, token: string, n: number): Promise<User[]> {
+  const users: User[] = [];
   let next = 0;
   const worker = async () => {
     while (next < n) {
@@ -49,7 +58,15 @@ async function createUsers(d, token, n) {
   return users.sort((a, b) => a.user.localeCompare(b.user));
 }
 
-export async function run(ctx) {
+type Key = 'mailpassd' | 'sql' | 'sqlcache' | 'static';
+interface Backend {
+  key: Key;
+  label: string;
+  opts: BenchDovecotOptions;
+  dovecot?: DovecotInstance;
+}
+
+export async function run(ctx: BenchContext): Promise<BenchResult> {
   const missing = dovecotMissing();
   if (missing) throw new Error(`dovecot benchmark: ${missing}`);
   const nUsers = ctx.quick ? 40 : 200;
@@ -57,11 +74,11 @@ export async function run(ctx) {
   const pg = await ctx.postgres();
   const dbUrl = await pg.createDatabase('bench_dovecot');
   const u = new URL(dbUrl);
-  const pgConn = { host: u.hostname, port: u.port, dbname: u.pathname.slice(1), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+  const pgConn: SqlConnection = { host: u.hostname, port: u.port, dbname: u.pathname.slice(1), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
   if (/\s/.test(pgConn.password)) throw new Error('embedded PostgreSQL password has whitespace; cannot put it in a connect string');
   const home = mailRoot();
 
-  const d = await startDaemon({
+  const d = await startBenchDaemon({
     databaseUrl: dbUrl,
     nodeId: 'bench-dovecot',
     logLevel: 'warn',
@@ -72,43 +89,45 @@ export async function run(ctx) {
       MAILPASSD_USERDB_GID: '5000',
     },
   });
-  const instances = [];
+  const instances: DovecotInstance[] = [];
   try {
-    await d.cli(['domain', 'add', 'bench-dovecot.example.org']);
+    await d.cliOk(['domain', 'add', 'bench-dovecot.example.org']);
     const token = await createToken(d, 'bench-dovecot');
     const tUsers = performance.now();
     const users = await createUsers(d, token, nUsers + 1);
-    const warmUser = users.pop(); // used only to warm each instance's processes, never measured
+    const warmUser = users.pop()!; // used only to warm each instance's processes, never measured
     console.log(`  ${users.length} mailboxes (+1 warm-up) created through the admin API in ${fmt((performance.now() - tUsers) / 1000, 1)} s`);
-    const sampleHash = await storedHash(dbUrl, users[0].user);
+    const sampleHash = await storedHash(dbUrl, users[0]!.user);
     if (!/\$m=19456,t=2,p=1\$/.test(sampleHash)) throw new Error(`stored hash not in m=,t=,p= order with the default parameters: ${sampleHash.slice(0, 40)}…`);
 
-    const backends = [
+    const backends: Backend[] = [
       { key: 'mailpassd', label: 'mailpassd (Lua passdb, cache as shipped: 10M, ttl 5 min)', opts: { kind: 'mailpassd', authUrl: d.authUrl, home } },
       { key: 'sql', label: 'passdb sql (Dovecot default: auth cache off)', opts: { kind: 'sql', label: 'sql', pg: pgConn, home } },
       { key: 'sqlcache', label: 'passdb sql + auth_cache_size 10M', opts: { kind: 'sql', label: 'sqlcache', pg: pgConn, home, cache: '10M' } },
       { key: 'static', label: 'passdb static nopassword=y (ceiling)', opts: { kind: 'static', home } },
     ];
     for (const b of backends) {
-      b.dovecot = await startDovecot(b.opts);
-      instances.push(b.dovecot);
+      const dc = await startBenchDovecot(b.opts);
+      b.dovecot = dc;
+      instances.push(dc);
       // Preflight + warm-up of login/auth/imap processes with a user outside the measured set.
       for (let i = 0; i < 3; i++) {
-        const r = await imapLogin(b.dovecot.imapPort, warmUser.user, warmUser.password, { localAddress: nextSource() });
-        if (r.result !== 'ok') throw new Error(`preflight login through ${b.key} answered ${r.result}\n${b.dovecot.log().slice(-2000)}`);
+        const r = await loginProbe(dc.imapPort, warmUser.user, warmUser.password, { localAddress: nextSource(), timeoutMs: 15_000 });
+        if (r.result !== 'ok') throw new Error(`preflight login through ${b.key} answered ${r.result}\n${dc.log().slice(-2000)}`);
       }
-      const wrong = await imapLogin(b.dovecot.imapPort, users[0].user, 'definitely-wrong', { localAddress: nextSource() });
+      const wrong = await loginProbe(dc.imapPort, users[0]!.user, 'definitely-wrong', { localAddress: nextSource(), timeoutMs: 15_000 });
       if (b.key !== 'static' && wrong.result !== 'no') throw new Error(`wrong password through ${b.key} answered ${wrong.result}`);
     }
 
     // Measured passes, one backend at a time (first pass, then repeat pass).
-    const res = {};
+    const res = {} as Record<Key, Record<'first' | 'repeat', LoginRun>>;
     for (const b of backends) {
-      res[b.key] = {};
-      for (const pass of ['first', 'repeat']) {
+      const passes = {} as Record<'first' | 'repeat', LoginRun>;
+      res[b.key] = passes;
+      for (const pass of ['first', 'repeat'] as const) {
         await ctx.settle();
-        const r = await loginRun(b.dovecot.imapPort, shuffle(users), CONCURRENCY);
-        res[b.key][pass] = r;
+        const r = await loginRun(b.dovecot!.imapPort, shuffle(users), CONCURRENCY);
+        passes[pass] = r;
         console.log(`  ${b.key.padEnd(9)} ${pass.padEnd(6)} ${fmt(r.rate).padStart(6)} logins/s  p50 ${ms(median(r.latencies))}  p99 ${ms(percentile(r.latencies, 99))}  failures ${r.failures}${r.failures ? ` e.g. ${r.failureSamples.join('; ')}` : ''}`);
       }
     }
@@ -121,7 +140,7 @@ export async function run(ctx) {
     const failures = Object.values(r).reduce((s, x) => s + x.first.failures + x.repeat.failures, 0);
     const ceilF = r.static.first.rate;
     const ceilR = r.static.repeat.rate;
-    const row = (b, pass) => {
+    const row = (b: Backend, pass: 'first' | 'repeat') => {
       const x = r[b.key][pass];
       return [b.label, pass, fmt(x.rate), ms(median(x.latencies)), ms(percentile(x.latencies, 99)), String(x.failures), fmt(x.rate / (pass === 'first' ? ceilF : ceilR), 2)];
     };

@@ -5,29 +5,33 @@
 // reply program /bin/true) against a running daemon (memo on, so the daemon's
 // share is a memo hit of ~1 ms), minus a bare `node -e ''` spawned the same way.
 import { spawn } from 'node:child_process';
-import { MAIN } from './lib/daemon.js';
-import { cleanEnv } from './lib/procs.js';
+import type { Writable } from 'node:stream';
+import { MAIN } from '../harness/paths.js';
+import { cleanEnv } from '../harness/process.js';
+import type { BenchContext } from './lib/context.js';
+import type { BenchResult } from './lib/report.js';
 import { median, ms, percentile } from './lib/stats.js';
 
 export const name = 'checkpassword';
 export const title = 'checkpassword process cost (per login fork)';
 const FLOOR_MS = 80;
 
-function timedSpawn(args, env, input) {
+function timedSpawn(args: string[], env: Record<string, string>, input: Buffer): Promise<{ elapsed: number; code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     // `node -e ''` may exit before reading fd 3; a broken pipe there is expected.
-    child.stdio[3].on('error', () => undefined);
-    child.stdio[3].end(input);
+    const fd3 = child.stdio[3] as Writable;
+    fd3.on('error', () => undefined);
+    fd3.end(input);
     child.on('error', reject);
     child.on('exit', (code) => resolve({ elapsed: performance.now() - started, code, stderr }));
   });
 }
 
-export async function run(ctx) {
+export async function run(ctx: BenchContext): Promise<BenchResult> {
   const n = ctx.quick ? 10 : 30;
   const d = await ctx.daemon('warm-warn');
   // Only what Dovecot's environment would carry: where the auth listener is.
@@ -43,8 +47,8 @@ export async function run(ctx) {
     await timedSpawn(bareArgs, env, input);
   }
 
-  const cp = [];
-  const bare = [];
+  const cp: number[] = [];
+  const bare: number[] = [];
   for (let i = 0; i < n; i++) {
     // Interleaved so drift in machine load hits both series alike.
     const r = await timedSpawn(cpArgs, env, input);

@@ -4,9 +4,12 @@
 // throttle entries for fresh IPs), unknown users. VmRSS from /proc every 10 s.
 // Flat = growth over the second half below 5 % of the RSS at its start.
 import { randomInt } from 'node:crypto';
-import { createToken, startDaemon, strongPassword } from './lib/daemon.js';
+import { sleep } from '../harness/process.js';
+import type { BenchContext } from './lib/context.js';
+import { createToken, startBenchDaemon, strongPassword } from './lib/daemon.js';
 import { postJson } from './lib/http.js';
-import { memoryOf, sleep } from './lib/procs.js';
+import { memoryOf } from './lib/procs.js';
+import type { BenchResult } from './lib/report.js';
 import { fmt, median, percentile } from './lib/stats.js';
 
 export const name = 'soak';
@@ -18,29 +21,29 @@ const GROWTH_LIMIT = 0.05;
 const N_USERS = 50;
 
 /** Least-squares slope of y over x. */
-function slope(xs, ys) {
+function slope(xs: number[], ys: number[]): number {
   const n = xs.length;
   const mx = xs.reduce((a, b) => a + b, 0) / n;
   const my = ys.reduce((a, b) => a + b, 0) / n;
   let num = 0;
   let den = 0;
   for (let i = 0; i < n; i++) {
-    num += (xs[i] - mx) * (ys[i] - my);
-    den += (xs[i] - mx) ** 2;
+    num += (xs[i]! - mx) * (ys[i]! - my);
+    den += (xs[i]! - mx) ** 2;
   }
   return den ? num / den : NaN;
 }
 
-export async function run(ctx) {
+export async function run(ctx: BenchContext): Promise<BenchResult> {
   const seconds = ctx.quick ? 30 : 300;
   const pg = await ctx.postgres();
   const url = await pg.createDatabase('bench_soak');
   // Shipped throttle limits (not raised): the throttle's per-IP state is part of what must not grow.
-  const d = await startDaemon({ databaseUrl: url, nodeId: 'bench-soak', logLevel: 'warn' });
+  const d = await startBenchDaemon({ databaseUrl: url, nodeId: 'bench-soak', logLevel: 'warn' });
   try {
-    await d.cli(['domain', 'add', 'soak.example.org']);
+    await d.cliOk(['domain', 'add', 'soak.example.org']);
     const token = await createToken(d, 'soak');
-    const users = [];
+    const users: { user: string; password: string }[] = [];
     for (let i = 0; i < N_USERS; i++) {
       const user = `soak${i}@soak.example.org`;
       const password = strongPassword();
@@ -52,14 +55,14 @@ export async function run(ctx) {
     await ctx.settle();
 
     const verifyUrl = `${d.authUrl}/v1/passdb/verify`;
-    const counts = {};
-    const latencies = [];
+    const counts: Record<string, number> = {};
+    const latencies: number[] = [];
     let ipCounter = 0;
     const one = async () => {
       const x = Math.random();
-      const u = users[randomInt(users.length)];
-      let body;
-      let expect;
+      const u = users[randomInt(users.length)]!;
+      let body: Record<string, string>;
+      let expect: string;
       if (x < MIX.ok) {
         body = { user: u.user, password: u.password, remote_ip: `192.0.2.${1 + randomInt(50)}` };
         expect = 'ok';
@@ -72,19 +75,19 @@ export async function run(ctx) {
         expect = 'user_unknown';
       }
       const t = performance.now();
-      let result;
+      let result: string;
       try {
         const r = await postJson(verifyUrl, { ...body, service: 'imap' });
         result = r.body?.result ?? `http_${r.status}`;
       } catch (err) {
-        result = `error_${err.code ?? 'unknown'}`;
+        result = `error_${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
       }
       latencies.push(performance.now() - t);
       const key = result === expect ? `${expect}` : `${expect}→${result}`;
       counts[key] = (counts[key] ?? 0) + 1;
     };
 
-    const samples = [];
+    const samples: { t: number; rss: number; hwm: number }[] = [];
     const t0 = performance.now();
     const sample = () => {
       const m = memoryOf(d.pid);
@@ -92,14 +95,14 @@ export async function run(ctx) {
     };
     sample();
     const sampler = setInterval(sample, SAMPLE_S * 1000);
-    const inflight = new Set();
+    const inflight = new Set<Promise<void>>();
     let sent = 0;
     let maxInflight = 0;
     // Open-loop pacing: start requests on schedule whatever the answers do (capped at 500 in flight).
     while (performance.now() - t0 < seconds * 1000) {
       const due = Math.floor(((performance.now() - t0) / 1000) * RATE);
       while (sent < due && inflight.size < 500) {
-        const p = one().finally(() => inflight.delete(p));
+        const p: Promise<void> = one().finally(() => inflight.delete(p));
         inflight.add(p);
         sent++;
       }
@@ -111,11 +114,11 @@ export async function run(ctx) {
     sample();
     const elapsed = (performance.now() - t0) / 1000;
 
-    const start = samples[0].rss;
+    const start = samples[0]!.rss;
     const peak = Math.max(...samples.map((s) => s.rss));
-    const end = samples.at(-1).rss;
+    const end = samples.at(-1)!.rss;
     const half = samples.filter((s) => s.t >= elapsed / 2);
-    const halfStart = half[0].rss;
+    const halfStart = half[0]!.rss;
     const growth = (end - halfStart) / halfStart;
     const slopePerMin = slope(half.map((s) => s.t), half.map((s) => s.rss)) * 60;
     const unexpected = Object.entries(counts).filter(([k]) => k.includes('→')).reduce((a, [, v]) => a + v, 0);
@@ -133,7 +136,7 @@ export async function run(ctx) {
         },
         {
           columns: ['RSS start', 'peak', 'end', 'second half: start → end', 'slope (second half)', 'VmHWM'],
-          rows: [[`${fmt(start, 1)} MiB`, `${fmt(peak, 1)} MiB`, `${fmt(end, 1)} MiB`, `${fmt(halfStart, 1)} → ${fmt(end, 1)} MiB (${fmt(growth * 100, 1)} %)`, `${fmt(slopePerMin, 2)} MiB/min`, `${fmt(samples.at(-1).hwm, 1)} MiB`]],
+          rows: [[`${fmt(start, 1)} MiB`, `${fmt(peak, 1)} MiB`, `${fmt(end, 1)} MiB`, `${fmt(halfStart, 1)} → ${fmt(end, 1)} MiB (${fmt(growth * 100, 1)} %)`, `${fmt(slopePerMin, 2)} MiB/min`, `${fmt(samples.at(-1)!.hwm, 1)} MiB`]],
         },
         { columns: ['t (s)', 'VmRSS (MiB)'], rows: samples.map((s) => [fmt(s.t, 0), fmt(s.rss, 1)]) },
       ],

@@ -5,22 +5,31 @@
 // create a difference), the two kinds interleaved in random order per pair,
 // client-side latency over a keep-alive connection.
 import { randomInt } from 'node:crypto';
+import type { BenchContext } from './lib/context.js';
 import { verify } from './lib/http.js';
+import type { BenchResult } from './lib/report.js';
 import { fmt, mean, median, ms, percentile, stddev } from './lib/stats.js';
 
 export const name = 'timing';
 export const title = 'Timing: wrong password for a known user vs unknown user';
 const GOAL = 0.05;
 
-export async function run(ctx) {
+interface Kind {
+  label: string;
+  user: string;
+  expect: string;
+  times: number[];
+}
+
+export async function run(ctx: BenchContext): Promise<BenchResult> {
   const n = ctx.quick ? 40 : 300;
   const d = await ctx.daemon('timing'); // throttle limits raised: every request here is a failure
   const wrong = 'Definitely-not-the-password';
-  const kinds = {
+  const kinds: Record<'known' | 'unknown', Kind> = {
     known: { label: `known user, wrong password`, user: ctx.user, expect: 'password_mismatch', times: [] },
     unknown: { label: `unknown user (same domain)`, user: ctx.unknownUser, expect: 'user_unknown', times: [] },
   };
-  const once = async (k) => {
+  const once = async (k: Kind) => {
     const started = performance.now();
     const result = await verify(d.authUrl, k.user, wrong);
     const elapsed = performance.now() - started;
@@ -28,11 +37,11 @@ export async function run(ctx) {
     return elapsed;
   };
   for (let i = 0; i < 10; i++) for (const k of Object.values(kinds)) await once(k); // warm-up
-  const pairs = [];
+  const pairs: number[] = [];
   for (let i = 0; i < n; i++) {
-    const order = randomInt(2) ? ['known', 'unknown'] : ['unknown', 'known'];
+    const order = randomInt(2) ? (['known', 'unknown'] as const) : (['unknown', 'known'] as const);
     for (const key of order) kinds[key].times.push(await once(kinds[key]));
-    pairs.push(kinds.unknown.times.at(-1) - kinds.known.times.at(-1));
+    pairs.push(kinds.unknown.times.at(-1)! - kinds.known.times.at(-1)!);
   }
 
   const k = kinds.known.times;
@@ -42,7 +51,7 @@ export async function run(ctx) {
   // Each pair ran back to back, so its difference is free of the drift in machine load that widens both distributions.
   const diffPaired = median(pairs) / median(k);
   console.log(`  known mean ${ms(mean(k))} median ${ms(median(k))}; unknown mean ${ms(mean(u))} median ${ms(median(u))}; Δ mean ${fmt(diffMean * 100, 2)} %, Δ median ${fmt(diffMedian * 100, 2)} %, paired ${fmt(diffPaired * 100, 2)} %`);
-  const row = (kind) => {
+  const row = (kind: Kind) => {
     const t = kind.times;
     return [kind.label, String(t.length), ms(mean(t)), ms(median(t)), ms(percentile(t, 90)), ms(stddev(t))];
   };

@@ -24,10 +24,14 @@
 // the history). Probing from the answer gives an upper bound of the time to
 // effect: the effect exists no later than the first probe round that sees it.
 import { spawnSync } from 'node:child_process';
-import { NO_THROTTLE, addMailbox, createToken, startDaemon, strongPassword } from './lib/daemon.js';
-import { dovecotDir, dovecotMissing, dovecotVersion, imapLogin, mailRoot, nextSource, openSession, startDovecot } from './lib/dovecot.js';
+import type { DovecotInstance } from '../harness/dovecot.js';
+import { loginProbe, openSession, type ImapSession } from '../harness/imap.js';
+import { freePort, sleep } from '../harness/process.js';
+import type { BenchContext } from './lib/context.js';
+import { NO_THROTTLE, addMailbox, createToken, startBenchDaemon, strongPassword, type BenchDaemon } from './lib/daemon.js';
+import { dovecotDir, dovecotMissing, dovecotVersion, mailRoot, nextSource, startBenchDovecot } from './lib/dovecot.js';
 import { postJson, verify } from './lib/http.js';
-import { freePort, sleep } from './lib/procs.js';
+import type { BenchResult, Verdict } from './lib/report.js';
 import { fmt, median, ms, percentile } from './lib/stats.js';
 
 export const name = 'rotation';
@@ -43,7 +47,7 @@ const USER = 'rotate.me@example.org';
 const WARMUP_ROTATIONS = 1;
 
 /** Polls until `probe()` says the change is in force; ms since t0, or Infinity after GIVE_UP_MS. */
-async function until(probe, t0) {
+async function until(probe: () => Promise<boolean>, t0: number): Promise<number> {
   for (;;) {
     if (await probe()) return performance.now() - t0;
     if (performance.now() - t0 > GIVE_UP_MS) return Infinity;
@@ -52,7 +56,7 @@ async function until(probe, t0) {
 }
 
 /** One probe round on an auth listener: the new password verifies, then the old one is refused. */
-async function listenerRound(authUrl, old, fresh) {
+async function listenerRound(authUrl: string, old: string, fresh: string): Promise<boolean> {
   const now = await verify(authUrl, USER, fresh);
   if (now === 'ok') return (await verify(authUrl, USER, old)) === 'password_mismatch';
   if (now !== 'password_mismatch') throw new Error(`rotation poll: ${authUrl} answered ${now}`);
@@ -60,10 +64,10 @@ async function listenerRound(authUrl, old, fresh) {
 }
 
 /** One probe round through a Dovecot: two IMAP logins at once, the old password refused and the new accepted. */
-async function imapRound(port, old, fresh) {
+async function imapRound(port: number, old: string, fresh: string): Promise<boolean> {
   const [o, n] = await Promise.all([
-    imapLogin(port, USER, old, { localAddress: nextSource() }),
-    imapLogin(port, USER, fresh, { localAddress: nextSource() }),
+    loginProbe(port, USER, old, { localAddress: nextSource(), timeoutMs: 15_000 }),
+    loginProbe(port, USER, fresh, { localAddress: nextSource(), timeoutMs: 15_000 }),
   ]);
   for (const r of [o, n]) if (r.result.startsWith('error') || r.result === 'tempfail') throw new Error(`IMAP probe on port ${port}: ${r.result}`);
   return o.result === 'no' && n.result === 'ok';
@@ -75,14 +79,28 @@ async function imapRound(port, old, fresh) {
  * all nodes, `hooks.after(old, fresh)` runs after it (untimed). The first
  * WARMUP_ROTATIONS are run in full but not recorded.
  */
-async function rotateMany({ n, daemons, token, initial, hooks }) {
-  const api = daemons[0].adminUrl;
+type Counts = Record<string, number>;
+interface Hooks {
+  before?(current: string): Promise<Counts>;
+  effect(old: string, fresh: string, t0: number): Promise<number>;
+  after?(old: string, fresh: string): Promise<Counts>;
+}
+interface Rotations {
+  effect: number[];
+  callDone: number[];
+  incomplete: number;
+  seen: Counts;
+  gaveUp: number;
+}
+
+async function rotateMany({ n, daemons, token, initial, hooks }: { n: number; daemons: BenchDaemon[]; token: string; initial: string; hooks: Hooks }): Promise<Rotations> {
+  const api = daemons[0]!.adminUrl;
   const nodes = daemons.length;
   let warmups = WARMUP_ROTATIONS;
   /** Sums of what the hooks counted (objects of numbers), recorded rotations only. */
-  const seen = {};
-  const effect = [];
-  const callDone = [];
+  const seen: Counts = {};
+  const effect: number[] = [];
+  const callDone: number[] = [];
   let incomplete = 0;
   let rejected = 0;
   let current = initial;
@@ -99,7 +117,7 @@ async function rotateMany({ n, daemons, token, initial, hooks }) {
     }
     if (answer.status !== 200) throw new Error(`rotation call failed: HTTP ${answer.status}: ${answer.text}`);
     const took = await hooks.effect(current, fresh, t0);
-    const complete = answer.body.complete && answer.body.nodes.filter((x) => x.applied).length >= nodes;
+    const complete = answer.body.complete && answer.body.nodes.filter((x: { applied: boolean }) => x.applied).length >= nodes;
     const post = (await hooks.after?.(current, fresh)) ?? {};
     if (warmups > 0) warmups--;
     else {
@@ -114,19 +132,19 @@ async function rotateMany({ n, daemons, token, initial, hooks }) {
   return { effect, callDone, incomplete, seen, gaveUp: effect.filter((x) => !Number.isFinite(x)).length };
 }
 
-async function startNodes(databaseUrl, prefix, envFor) {
-  const daemons = [];
-  for (let i = 1; i <= 3; i++) daemons.push(await startDaemon({ databaseUrl, nodeId: `${prefix}-${i}`, logLevel: 'warn', env: { ...NO_THROTTLE, ...envFor(i) } }));
+async function startNodes(databaseUrl: string, prefix: string, envFor: (i: number) => Record<string, string>): Promise<BenchDaemon[]> {
+  const daemons: BenchDaemon[] = [];
+  for (let i = 1; i <= 3; i++) daemons.push(await startBenchDaemon({ databaseUrl, nodeId: `${prefix}-${i}`, logLevel: 'warn', env: { ...NO_THROTTLE, ...envFor(i) } }));
   return daemons;
 }
 
-async function listenerPhase(ctx, n) {
+async function listenerPhase(ctx: BenchContext, n: number): Promise<Rotations> {
   const pg = await ctx.postgres();
   const daemons = await startNodes(await pg.createDatabase('bench_rotation'), 'rot', () => ({}));
   try {
     const initial = strongPassword();
-    await addMailbox(daemons[0], USER, initial);
-    const token = await createToken(daemons[0], 'bench');
+    await addMailbox(daemons[0]!, USER, initial);
+    const token = await createToken(daemons[0]!, 'bench');
     for (const d of daemons) if ((await verify(d.authUrl, USER, initial)) !== 'ok') throw new Error(`rotation preflight failed on ${d.nodeId}`);
     const run = await rotateMany({
       n,
@@ -149,15 +167,28 @@ async function listenerPhase(ctx, n) {
  * 'http' — the doveadm HTTP API (the form that works for an unprivileged daemon);
  * 'local' — `doveadm -c <config>` run by the daemon (root here; unprivileged it cannot kick on 2.3).
  */
-async function dovecotPhase(ctx, n, mode) {
+type Mode = keyof typeof MODES;
+/** What the hooks counted over the recorded rotations. */
+interface DovecotCounts {
+  cacheHits: number;
+  sessionsOpened: number;
+  laterRounds: number;
+  firstRoundAll: number;
+  kicked: number;
+  staleAccepted: number;
+  newRefused: number;
+}
+type DovecotRun = Rotations & DovecotCounts;
+
+async function dovecotPhase(ctx: BenchContext, n: number, mode: Mode): Promise<DovecotRun> {
   const pg = await ctx.postgres();
   const dbUrl = await pg.createDatabase(`bench_rotation_${mode}`);
   const home = mailRoot();
   const apiKey = strongPassword(32);
   // What the daemon needs to reach its Dovecot is fixed before the daemon starts.
-  const reserved = [];
+  const reserved: { dir: string; configPath: string; doveadmPort: number }[] = [];
   for (const i of [1, 2, 3]) reserved.push({ ...dovecotDir(`${mode}${i}`), doveadmPort: await freePort() });
-  const doveadmEnv = (r) =>
+  const doveadmEnv = (r: { configPath: string; doveadmPort: number }): Record<string, string> =>
     mode === 'http'
       ? { MAILPASSD_DOVEADM: `http://127.0.0.1:${r.doveadmPort}/doveadm/v1`, MAILPASSD_DOVEADM_API_KEY: apiKey }
       : { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_CONFIG: r.configPath };
@@ -165,27 +196,27 @@ async function dovecotPhase(ctx, n, mode) {
     MAILPASSD_USERDB_HOME: `${home}/%d/%n`,
     MAILPASSD_USERDB_UID: '5000',
     MAILPASSD_USERDB_GID: '5000',
-    ...doveadmEnv(reserved[i - 1]),
+    ...doveadmEnv(reserved[i - 1]!),
   }));
-  const instances = [];
+  const instances: DovecotInstance[] = [];
   try {
     const initial = strongPassword();
-    await addMailbox(daemons[0], USER, initial);
-    const token = await createToken(daemons[0], 'bench');
+    await addMailbox(daemons[0]!, USER, initial);
+    const token = await createToken(daemons[0]!, 'bench');
     for (let i = 0; i < 3; i++) {
-      const doveadmHttp = mode === 'http' ? { port: reserved[i].doveadmPort, apiKey } : null;
-      instances.push(await startDovecot({ kind: 'mailpassd', label: `${mode}${i + 1}`, authUrl: daemons[i].authUrl, home, reserved: reserved[i], refuseAtOnce: true, doveadmHttp }));
+      const doveadmHttp = mode === 'http' ? { port: reserved[i]!.doveadmPort, apiKey } : null;
+      instances.push(await startBenchDovecot({ kind: 'mailpassd', label: `${mode}${i + 1}`, authUrl: daemons[i]!.authUrl, home, reserved: reserved[i]!, refuseAtOnce: true, doveadmHttp }));
     }
-    const control = await startDovecot({ kind: 'mailpassd', label: `${mode}-unflushed`, authUrl: daemons[0].authUrl, home, refuseAtOnce: true });
+    const control = await startBenchDovecot({ kind: 'mailpassd', label: `${mode}-unflushed`, authUrl: daemons[0]!.authUrl, home, refuseAtOnce: true });
     instances.push(control);
     const nodes = instances.slice(0, 3);
     for (const dc of instances) {
-      const ok = await imapLogin(dc.imapPort, USER, initial, { localAddress: nextSource() });
-      const no = await imapLogin(dc.imapPort, USER, `${initial}-wrong`, { localAddress: nextSource() });
+      const ok = await loginProbe(dc.imapPort, USER, initial, { localAddress: nextSource(), timeoutMs: 15_000 });
+      const no = await loginProbe(dc.imapPort, USER, `${initial}-wrong`, { localAddress: nextSource(), timeoutMs: 15_000 });
       if (ok.result !== 'ok' || no.result !== 'no') throw new Error(`preflight through Dovecot ${dc.label}: right → ${ok.result}, wrong → ${no.result}\n${dc.log().slice(-2000)}`);
     }
 
-    let sessions = [];
+    let sessions: ImapSession[] = [];
     let rounds = 0;
     const run = await rotateMany({
       n,
@@ -193,7 +224,7 @@ async function dovecotPhase(ctx, n, mode) {
       token,
       initial,
       hooks: {
-        async before(current) {
+        async before(current: string) {
           // The control's cache still holds the previous password (that is its point): empty it, untimed.
           const flushed = spawnSync('doveadm', ['-c', control.configPath, 'auth', 'cache', 'flush', USER], { encoding: 'utf8' });
           if (flushed.status !== 0 || /error/i.test(flushed.stderr)) throw new Error(`control flush: ${flushed.stderr}`);
@@ -201,24 +232,25 @@ async function dovecotPhase(ctx, n, mode) {
           let cacheHits = 0;
           rounds = 0;
           for (const dc of instances) {
-            const r = await imapLogin(dc.imapPort, USER, current, { localAddress: nextSource() });
+            const r = await loginProbe(dc.imapPort, USER, current, { localAddress: nextSource(), timeoutMs: 15_000 });
             if (r.result !== 'ok') throw new Error(`pre-login through ${dc.label} answered ${r.result}`);
             if (dc !== control && r.ms < 50) cacheHits++;
           }
-          sessions = await Promise.all(nodes.map((dc) => openSession(dc.imapPort, USER, current, { localAddress: nextSource() })));
+          sessions = await Promise.all(nodes.map((dc) => openSession(dc.imapPort, USER, current, { localAddress: nextSource(), timeoutMs: 15_000 })));
           // Dovecot forks replacement imap processes after these logins; let that finish before the call.
           await sleep(300);
           return { cacheHits, sessionsOpened: sessions.length };
         },
         effect: async (old, fresh, t0) => Math.max(...(await Promise.all(nodes.map((dc) => until(() => (rounds++, imapRound(dc.imapPort, old, fresh)), t0))))),
-        async after(old, fresh) {
+        async after(old: string, fresh: string) {
           const laterRounds = rounds - nodes.length; // 0 when every node showed the effect in its first round
           const closedBy = performance.now();
-          const closed = await Promise.all(sessions.map((s) => Promise.race([s.closed.then((at) => at <= closedBy), sleep(0).then(() => false)])));
+          const closed = await Promise.all(sessions.map((s) => Promise.race([s.closedAt.then((at) => at <= closedBy), sleep(0).then(() => false)])));
           const kicked = closed.filter(Boolean).length;
           for (const s of sessions) s.close();
           // The control Dovecot was never flushed: its cache still has the old password.
-          const [stale, neu] = await Promise.all([old, fresh].map((p) => imapLogin(control.imapPort, USER, p, { localAddress: nextSource() })));
+          const [stale, neu] = await Promise.all([old, fresh].map((p) => loginProbe(control.imapPort, USER, p, { localAddress: nextSource(), timeoutMs: 15_000 })));
+          if (!stale || !neu) throw new Error('control probe: no answer');
           return { laterRounds, firstRoundAll: laterRounds === 0 ? 1 : 0, kicked, staleAccepted: stale.result === 'ok' ? 1 : 0, newRefused: neu.result === 'no' ? 1 : 0 };
         },
       },
@@ -226,14 +258,14 @@ async function dovecotPhase(ctx, n, mode) {
     console.log(
       `  dovecot (${mode}): effect p50 ${ms(median(run.effect))} p99 ${ms(percentile(run.effect, 99))}; API answered p50 ${ms(median(run.callDone))}; first probe round saw it on all nodes ${run.seen.firstRoundAll}/${run.effect.length}; sessions kicked ${run.seen.kicked}/${run.seen.sessionsOpened}; un-flushed control accepted the old password ${run.seen.staleAccepted}/${run.effect.length}`,
     );
-    return { ...run, ...run.seen };
+    return { ...run, ...(run.seen as unknown as DovecotCounts) };
   } finally {
     for (const dc of instances) await dc.stop();
     for (const d of daemons) await d.stop();
   }
 }
 
-const row = (label, xs) => [label, ms(median(xs)), ms(percentile(xs, 99)), ms(Math.max(...xs)), String(xs.length)];
+const row = (label: string, xs: number[]): string[] => [label, ms(median(xs)), ms(percentile(xs, 99)), ms(Math.max(...xs)), String(xs.length)];
 
 /** The doveadm forms measured, both held to the floor. */
 const MODES = {
@@ -241,7 +273,7 @@ const MODES = {
   local: '`doveadm -c` run by the daemon through its spawner (README: the 2.4 form; run as root here, since unprivileged 2.3 cannot kick)',
 };
 
-function dovecotVerdicts(mode, dc, n) {
+function dovecotVerdicts(mode: Mode, dc: DovecotRun, n: number): Verdict[] {
   const p99 = percentile(dc.effect, 99);
   return [
     { what: `Dovecot, ${mode}: effect p99 (flush + kick included)`, value: p99, shown: ms(p99), floor: `< ${FLOOR_MS} ms`, pass: p99 < FLOOR_MS && dc.gaveUp === 0 },
@@ -252,18 +284,18 @@ function dovecotVerdicts(mode, dc, n) {
   ];
 }
 
-export async function run(ctx) {
+export async function run(ctx: BenchContext): Promise<BenchResult> {
   const n = ctx.quick ? 10 : 60;
   const listeners = await listenerPhase(ctx, n);
   const missing = dovecotMissing();
-  const dovecot = {};
-  if (!missing) for (const mode of Object.keys(MODES)) dovecot[mode] = await dovecotPhase(ctx, n, mode);
+  const dovecot: Partial<Record<Mode, DovecotRun>> = {};
+  if (!missing) for (const mode of Object.keys(MODES) as Mode[]) dovecot[mode] = await dovecotPhase(ctx, n, mode);
   const ttlMs = DOVECOT_AUTH_CACHE_TTL_S * 1000;
   const headline = dovecot.http ?? listeners;
   const p99 = percentile(headline.effect, 99);
 
   const rows = [row('listeners: call → effect on all 3 auth listeners', listeners.effect), row('listeners: call → API answered (all nodes applied)', listeners.callDone)];
-  for (const [mode, dc] of Object.entries(dovecot)) {
+  for (const [mode, dc] of Object.entries(dovecot) as [Mode, DovecotRun][]) {
     rows.push(row(`Dovecot, ${mode}: call → old refused and new accepted over IMAP on all 3 Dovecots`, dc.effect), row(`Dovecot, ${mode}: call → API answered (3 × flush + kick done)`, dc.callDone));
   }
   rows.push(["Dovecot default `auth_cache_ttl` (old password kept by an un-flushed cache)", '', ms(ttlMs), '', ''], ['shipped snippet `auth_cache_ttl`', '', ms(SHIPPED_AUTH_CACHE_TTL_S * 1000), '', '']);
@@ -271,7 +303,7 @@ export async function run(ctx) {
   const verdicts = [
     { what: 'listeners: effect p99', value: percentile(listeners.effect, 99), shown: ms(percentile(listeners.effect, 99)), floor: `< ${FLOOR_MS} ms`, pass: percentile(listeners.effect, 99) < FLOOR_MS && listeners.gaveUp === 0 },
     { what: 'listeners: rotations answered complete (3 nodes applied)', value: n - listeners.incomplete, shown: `${n - listeners.incomplete} / ${n}`, floor: 'all', pass: listeners.incomplete === 0 },
-    ...Object.entries(dovecot).flatMap(([mode, dc]) => dovecotVerdicts(mode, dc, n)),
+    ...(Object.entries(dovecot) as [Mode, DovecotRun][]).flatMap(([mode, dc]) => dovecotVerdicts(mode, dc, n)),
   ];
 
   const setup = [
@@ -279,7 +311,7 @@ export async function run(ctx) {
     `listeners: 3 daemons, doveadm = none. When the call answers, each auth listener is polled every ${POLL_MS} ms: new password → "ok", then old → "password_mismatch". Effect = the slowest listener, timed from the call (an upper bound: see rotation.js).`,
   ];
   if (!missing) {
-    const any = Object.values(dovecot)[0];
+    const any = Object.values(dovecot)[0]!;
     setup.push(
       `Dovecot: ${dovecotVersion()}. Per set-up, 3 daemons on their own database, each with its own private Dovecot (shipped \`config/dovecot/2.3/mailpassd.conf\` + Lua script, auth cache as shipped: 10M, ttl 5 min), reached as ${Object.entries(MODES).map(([m, what]) => `${m} = ${what}`).join('; ')}. Before each call: a login with the current password on every Dovecot (cached: ${any.cacheHits} of ${3 * any.effect.length} answered in < 50 ms in the first set-up), an IMAP session left open on each node, then 300 ms for Dovecot to replace the imap processes those logins took.`,
       `When the call answers, each node's Dovecot is probed with rounds of two concurrent IMAP logins (connect → LOGIN), the old password and the new, ${POLL_MS} ms apart, until the old is refused and the new accepted. Effect = the slowest node, timed from the call. Each session opened before the call must be closed by then (kicked).`,

@@ -1,5 +1,4 @@
-#!/usr/bin/env node
-// `node bench/profile.js [warm|cold|baseline] [seconds]` — CPU profile of a daemon
+// `npx tsx bench/profile.ts [warm|cold|baseline] [seconds]` (after npm run build) — CPU profile of a daemon
 // under the warm (memo hit) or cold (argon2) load, or of the warm-auth baseline
 // server for comparison: the server runs with --cpu-prof,
 // is loaded with autocannon, stopped with SIGTERM (the profile is written at
@@ -8,36 +7,46 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { addMailbox, NO_THROTTLE, ROOT, startDaemon, strongPassword } from './lib/daemon.js';
+import { ROOT } from '../harness/paths.js';
+import { startBaseline } from './lib/context.js';
+import { addMailbox, NO_THROTTLE, startBenchDaemon, strongPassword } from './lib/daemon.js';
 import { hammer } from './lib/load.js';
 import { startPostgres } from './lib/postgres.js';
-import { cleanEnv, cleanupAll, freePort, sleep, spawnNode, tempDir } from './lib/procs.js';
+import { benchDir, cleanupAll } from './lib/procs.js';
 import { fmt } from './lib/stats.js';
 
+/** The parts of a V8 .cpuprofile read here. */
+interface CpuProfile {
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  nodes: { id: number; hitCount?: number; children?: number[]; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+}
+
 const [mode = 'warm', secs = '10'] = process.argv.slice(2);
-if (!['warm', 'cold', 'baseline'].includes(mode)) throw new Error('usage: node bench/profile.js [warm|cold|baseline] [seconds]');
+if (!['warm', 'cold', 'baseline'].includes(mode)) throw new Error('usage: npx tsx bench/profile.ts [warm|cold|baseline] [seconds]');
 
 /** Where a frame's code comes from: a package, our dist/ module, or Node itself. */
-function origin(url) {
+function origin(url: string): string {
   if (!url) return '(native / GC / idle)';
   if (url.startsWith('node:')) return 'node core';
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) {
     const parts = url.slice(nm + 13).split('/');
-    return parts[0].startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0];
+    return parts[0]!.startsWith('@') ? `${parts[0]}/${parts[1]}` : parts[0]!;
   }
   const ours = pathToFileURL(path.join(ROOT, 'dist')).href + '/';
   if (url.startsWith(ours)) return `mailpassd dist/${url.slice(ours.length)}`;
   return url;
 }
 
-function summarize(file) {
-  const prof = JSON.parse(readFileSync(file, 'utf8'));
+function summarize(file: string): void {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const total = (prof.endTime - prof.startTime) / 1000; // ms
   const samples = prof.samples.length;
   const perSample = total / samples;
-  const byFn = new Map();
-  const byOrigin = new Map();
+  const byFn = new Map<string, number>();
+  const byOrigin = new Map<string, number>();
   for (const n of prof.nodes) {
     if (!n.hitCount) continue;
     const { functionName, url, lineNumber } = n.callFrame;
@@ -46,7 +55,7 @@ function summarize(file) {
     const o = ['(idle)', '(program)', '(garbage collector)'].includes(functionName) ? functionName : origin(url);
     byOrigin.set(o, (byOrigin.get(o) ?? 0) + n.hitCount);
   }
-  const top = (m, k) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, k);
+  const top = (m: Map<string, number>, k: number) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, k);
   const busy = samples - (byOrigin.get('(idle)') ?? 0);
   console.log(`\nprofile ${path.basename(file)}: ${fmt(total / 1000, 1)} s, ${samples} samples, busy ${fmt((busy / samples) * 100, 1)} % of wall time`);
   console.log('\nself time by origin (% of busy samples):');
@@ -56,14 +65,14 @@ function summarize(file) {
 
   // Inclusive time of our own functions: what each step of the request costs with everything it calls.
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const parent = new Map();
+  const parent = new Map<number, number>();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const ours = pathToFileURL(path.join(ROOT, 'dist')).href + '/';
-  const inclusive = new Map();
+  const inclusive = new Map<string, number>();
   for (const id of prof.samples) {
-    const seen = new Set();
-    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
-      const { functionName, url, lineNumber } = byId.get(cur).callFrame;
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const { functionName, url, lineNumber } = byId.get(cur)!.callFrame;
       if (!url.startsWith(ours)) continue;
       const key = `${functionName || '(anonymous)'}  dist/${url.slice(ours.length)}:${lineNumber + 1}`;
       if (seen.has(key)) continue;
@@ -77,10 +86,10 @@ function summarize(file) {
 
 try {
   const pg = await startPostgres();
-  const profDir = tempDir('cpuprof');
+  const profDir = benchDir('cpuprof');
   const password = strongPassword();
   const user = 'profile.user@example.org';
-  const d = await startDaemon({
+  const d = await startBenchDaemon({
     databaseUrl: pg.url,
     nodeId: `profile-${mode}`,
     logLevel: process.env.PROFILE_LOG_LEVEL ?? 'warn',
@@ -88,17 +97,11 @@ try {
     nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir],
   });
   await addMailbox(d, user, password);
-  let target = d;
+  let target: { authUrl: string; stop(): Promise<unknown> } = d;
   if (mode === 'baseline') {
     // Same database and row; the daemon (unprofiled output discarded) only created the schema and data.
-    const port = await freePort();
-    const proc = spawnNode([path.join(ROOT, 'bench', 'lib', 'baseline-server.js')], {
-      env: cleanEnv({ BASELINE_DATABASE_URL: pg.url, BASELINE_PORT: String(port) }),
-      logFile: path.join(profDir, 'baseline.log'),
-      nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir],
-    });
-    await sleep(1500);
-    target = { authUrl: `http://127.0.0.1:${port}`, stop: proc.stop };
+    const baseline = await startBaseline(pg.url, { logDir: profDir, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] });
+    target = { authUrl: baseline.url, stop: baseline.stop };
   }
   const body = { user, password, service: 'imap', remote_ip: '192.0.2.10' };
   const res = await hammer({ url: `${target.authUrl}/v1/passdb/verify`, body, connections: mode === 'cold' ? 8 : 50, seconds: Number(secs) });

@@ -1,6 +1,8 @@
 // Benchmark 6 — daemon memory. Readings are taken by the warm and cold
 // benchmarks on the daemons that carried the load (VmRSS and the peak VmHWM
 // from /proc/<pid>/status), so this one only reports them.
+import type { BenchContext } from './lib/context.js';
+import type { BenchResult } from './lib/report.js';
 import { fmt } from './lib/stats.js';
 
 export const name = 'memory';
@@ -9,8 +11,8 @@ export const needs = ['warm', 'cold'];
 /** Only reads figures taken by others: no need to wait for a quiet machine. */
 export const measures = false;
 
-export async function run(ctx) {
-  const rows = [];
+export async function run(ctx: BenchContext): Promise<BenchResult> {
+  const rows: string[][] = [];
   for (const [daemon, phases] of ctx.memory) {
     for (const [phase, m] of Object.entries(phases)) rows.push([`bench-${daemon}`, phase, `${fmt(m.rssMiB, 1)} MiB`, `${fmt(m.hwmMiB, 1)} MiB`]);
   }

@@ -4,7 +4,14 @@ import http from 'node:http';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-export function postJson(url, body, headers = {}) {
+export interface JsonAnswer {
+  status: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the benchmarks read answers field by field
+  body: any;
+  text: string;
+}
+
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<JsonAnswer> {
   const payload = JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = http.request(
@@ -17,15 +24,15 @@ export function postJson(url, body, headers = {}) {
       (res) => {
         let text = '';
         res.setEncoding('utf8');
-        res.on('data', (d) => (text += d));
+        res.on('data', (d: string) => (text += d));
         res.on('end', () => {
-          let json = null;
+          let json: unknown = null;
           try {
             json = JSON.parse(text);
           } catch {
             /* not JSON */
           }
-          resolve({ status: res.statusCode, body: json, text });
+          resolve({ status: res.statusCode ?? 0, body: json, text });
         });
         res.on('error', reject);
       },
@@ -36,11 +43,11 @@ export function postJson(url, body, headers = {}) {
 }
 
 /** One passdb verify; resolves to the `result` string (or `http_<status>`). */
-export async function verify(authUrl, user, password, remoteIp = '192.0.2.10') {
+export async function verify(authUrl: string, user: string, password: string, remoteIp = '192.0.2.10'): Promise<string> {
   const r = await postJson(`${authUrl}/v1/passdb/verify`, { user, password, service: 'imap', remote_ip: remoteIp });
   return r.body?.result ?? `http_${r.status}`;
 }
 
-export function closeClient() {
+export function closeClient(): void {
   agent.destroy();
 }

@@ -1,5 +1,4 @@
-#!/usr/bin/env node
-// Orchestrator: `node bench/run.js [--only name[,name]] [--quick]`.
+// Orchestrator: `npm run bench -- [--only name[,name]] [--quick]` (tsx bench/run.ts …).
 // Runs the benchmarks in order against the built code in dist/ (npm run bench
 // builds first), prints figures and ratios, rewrites bench/RESULTS.md. A missed
 // floor is reported, not fatal; only a crash makes the exit status non-zero.
@@ -9,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { BenchContext } from './lib/context.js';
 import { closeClient } from './lib/http.js';
 import { cleanupAll } from './lib/procs.js';
-import { printSection, writeResults } from './lib/report.js';
+import { printSection, writeResults, type BenchResult, type Section } from './lib/report.js';
 import * as warm from './warm.js';
 import * as cold from './cold.js';
 import * as checkpassword from './checkpassword.js';
@@ -19,18 +18,29 @@ import * as memory from './memory.js';
 import * as dovecot from './dovecot.js';
 import * as soak from './soak.js';
 
-const BENCHES = [warm, cold, checkpassword, timing, rotation, memory, dovecot, soak];
+/** What each benchmark module exports. */
+interface Bench {
+  name: string;
+  title: string;
+  /** Benchmarks whose daemons this one reads (memory reads warm's and cold's). */
+  needs?: string[];
+  /** false: only reports figures others took, so no waiting for a quiet machine. */
+  measures?: boolean;
+  run(ctx: BenchContext): Promise<BenchResult>;
+}
+
+const BENCHES: Bench[] = [warm, cold, checkpassword, timing, rotation, memory, dovecot, soak];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-function parseArgs(argv) {
-  const opts = { only: null, quick: false };
+function parseArgs(argv: string[]): { only: string[] | null; quick: boolean } {
+  const opts: { only: string[] | null; quick: boolean } = { only: null, quick: false };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+    const a = argv[i]!;
     if (a === '--quick') opts.quick = true;
     else if (a === '--only') opts.only = (argv[++i] ?? '').split(',').filter(Boolean);
     else if (a.startsWith('--only=')) opts.only = a.slice(7).split(',').filter(Boolean);
     else if (a === '--help' || a === '-h') {
-      console.log(`usage: node bench/run.js [--only ${BENCHES.map((b) => b.name).join('|')}[,…]] [--quick]`);
+      console.log(`usage: npm run bench -- [--only ${BENCHES.map((b) => b.name).join('|')}[,…]] [--quick]`);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -40,22 +50,22 @@ function parseArgs(argv) {
 }
 
 /** --only memory also runs warm and cold: memory is read on the daemons they load. */
-function selected(only) {
+function selected(only: string[] | null): Bench[] {
   if (!only) return BENCHES;
   const want = new Set(only);
   for (const b of BENCHES) if (want.has(b.name)) for (const dep of b.needs ?? []) want.add(dep);
   return BENCHES.filter((b) => want.has(b.name));
 }
 
-async function main() {
+async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
   const ctx = new BenchContext({ quick: opts.quick });
   const machine = `${availableParallelism()} cores (nproc), ${cpus()[0]?.model?.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${process.platform}-${process.arch}`;
-  const command = ['node bench/run.js', ...process.argv.slice(2)].join(' ');
+  const command = ['tsx bench/run.ts', ...process.argv.slice(2)].join(' ');
   const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   console.log(`mailpassd benchmarks — ${when}\n${machine}\n${command}`);
 
-  const sections = [];
+  const sections: Section[] = [];
   let crashed = false;
   const started = Date.now();
   try {
@@ -64,16 +74,16 @@ async function main() {
       const t0 = Date.now();
       ctx.busySeen = [];
       const busy = bench.measures === false ? 0 : await ctx.settle(10_000);
-      let section;
+      let section: Section;
       try {
         section = { name: bench.name, title: bench.title, quick: opts.quick, ...(await bench.run(ctx)) };
       } catch (err) {
         crashed = true;
-        section = { name: bench.name, title: bench.title, quick: opts.quick, error: err.stack ?? String(err), verdicts: [], tables: [] };
+        section = { name: bench.name, title: bench.title, quick: opts.quick, error: (err as Error).stack ?? String(err), verdicts: [], tables: [] };
       }
       // Other work on the machine (a test suite, a build) shows up here and explains outliers.
       const worst = Math.max(0, ...ctx.busySeen);
-      section.load = bench.measures === false ? 'no measurement of its own' : `other load on the machine (CPU busy while the bench idled): ${(busy * 100).toFixed(0)} % at start, highest at the start of a measured run (after waiting up to 3 s for quiet) ${(worst * 100).toFixed(0)} %; 1-min load average at the end ${loadavg()[0].toFixed(2)}`;
+      section.load = bench.measures === false ? 'no measurement of its own' : `other load on the machine (CPU busy while the bench idled): ${(busy * 100).toFixed(0)} % at start, highest at the start of a measured run (after waiting up to 3 s for quiet) ${(worst * 100).toFixed(0)} %; 1-min load average at the end ${loadavg()[0]!.toFixed(2)}`;
       section.seconds = Math.round((Date.now() - t0) / 1000);
       console.log(`  (${section.seconds} s; ${section.load})`);
       sections.push(section);
@@ -92,7 +102,7 @@ async function main() {
 }
 
 // Stop what we started if the run is interrupted.
-for (const sig of ['SIGINT', 'SIGTERM']) {
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     console.error(`\n${sig}: stopping benchmark processes`);
     cleanupAll().finally(() => process.exit(130));
@@ -102,7 +112,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 main().then(
   (code) => process.exit(code),
   async (err) => {
-    console.error(err.stack ?? err);
+    console.error((err as Error).stack ?? err);
     await cleanupAll();
     process.exit(1);
   },

@@ -1,0 +1,1 @@
+export { sleep, waitFor } from '../../harness/process.js';
