@@ -1,3 +1,5 @@
+import type { Outcome } from './throttle.js';
+
 /** The closed set of passdb answers (DESIGN §3), mapped 1:1 onto Dovecot's PASSDB_RESULT_*. */
 export type AuthResult =
   /** credentialVersion: the version whose password matched, so a change can be bound to it (self-service). */
@@ -18,4 +20,20 @@ export interface AuthRequest {
   remoteIp: string | null;
   localIp: string | null;
   session: string | null;
+}
+
+/** The right password (even for a disabled or expired mailbox) is not a guess; a failure of ours is neither. */
+export function outcomeOf(result: AuthResult): Outcome {
+  switch (result.kind) {
+    case 'ok':
+    case 'user_disabled':
+    case 'pass_expired':
+      return 'success';
+    case 'password_mismatch':
+    case 'user_unknown':
+      return 'failure';
+    case 'throttled':
+    case 'internal_failure':
+      return 'unknown';
+  }
 }

@@ -9,8 +9,8 @@ import { MAX_PASSWORD_BYTES } from '../policy/password-input.js';
 import { hashPassword, isLegacyHash, needsRehash, verifyPassword } from './hash.js';
 import { Limiter } from './limiter.js';
 import { VerificationMemo } from './memo.js';
-import type { AuthRequest, AuthResult } from './results.js';
-import { Throttle, type Outcome } from './throttle.js';
+import { outcomeOf, type AuthRequest, type AuthResult } from './results.js';
+import { Throttle } from './throttle.js';
 import { prefetchExtra, userdbFields } from './userdb.js';
 
 /**
@@ -206,22 +206,6 @@ interface Attempt {
   charged: boolean;
   /** False for callers with a throttle of their own (self-service). */
   throttled: boolean;
-}
-
-/** The right password (even for a disabled or expired mailbox) is not a guess; a failure of ours is neither. */
-function outcomeOf(result: AuthResult): Outcome {
-  switch (result.kind) {
-    case 'ok':
-    case 'user_disabled':
-    case 'pass_expired':
-      return 'success';
-    case 'password_mismatch':
-    case 'user_unknown':
-      return 'failure';
-    case 'throttled':
-    case 'internal_failure':
-      return 'unknown';
-  }
 }
 
 const canonicalCache = new Map<string, string>();

@@ -1,7 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { Config } from '../../config/index.js';
-import type { AuthResult } from '../../auth/results.js';
-import { Throttle, type Outcome } from '../../auth/throttle.js';
+import { outcomeOf, type AuthResult } from '../../auth/results.js';
+import { Throttle } from '../../auth/throttle.js';
 
 /**
  * What stands between the public self-service route and a password change:
@@ -80,22 +80,6 @@ export class SelfServiceThrottle {
     const outcome = outcomeOf(result);
     this.mailboxes.settle(mailbox, null, outcome);
     if (clientIp !== null) this.clients.settle(mailbox, clientIp, outcome);
-  }
-}
-
-/** As for logins: the right password (even of a disabled or expired mailbox) is no guess; our own failure is neither. */
-function outcomeOf(result: AuthResult): Outcome {
-  switch (result.kind) {
-    case 'ok':
-    case 'pass_expired':
-    case 'user_disabled':
-      return 'success';
-    case 'password_mismatch':
-    case 'user_unknown':
-      return 'failure';
-    case 'throttled':
-    case 'internal_failure':
-      return 'unknown';
   }
 }
 
