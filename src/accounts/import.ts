@@ -48,13 +48,13 @@ export async function importMailboxes(ctx: Context, actor: Actor, rows: ImportLi
     for (const row of rows) {
       const domain = row.address.slice(row.address.indexOf('@') + 1);
       if (!(await getDomain(tx, domain))) {
-        if (!createDomains) throw new MailpassdError('domain_not_found', `line ${row.line}: domain ${domain} does not exist (use --create-domains)`, 'not_found');
+        if (!createDomains) throw new MailpassdError('domain_not_found', `line ${row.line}: domain ${domain} does not exist (use --create-domains)`);
         await insertDomain(tx, domain);
         await appendAudit(tx, { ...actor, action: 'domain.add', target: domain, details: { via: 'import' } });
         created.push(domain);
       }
       const inserted = await insertMailbox(tx, { address: row.address, domain, displayName: row.displayName, passwordHash: row.hash, expiresAt: null, quotaBytes: null });
-      if (!inserted) throw new MailpassdError('mailbox_exists', `line ${row.line}: mailbox ${row.address} already exists`, 'conflict');
+      if (!inserted) throw new MailpassdError('mailbox_exists', `line ${row.line}: mailbox ${row.address} already exists`);
       await appendHistory(tx, inserted.id, row.hash);
       await appendAudit(tx, { ...actor, action: 'mailbox.import', target: row.address });
     }

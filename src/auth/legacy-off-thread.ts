@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { compiledWorker, WorkerPool } from '../core/worker-pool.js';
+import { internal } from '../errors.js';
 import { verifyLegacy } from './legacy.js';
 
 /**
@@ -30,6 +31,6 @@ export async function verifyLegacyOffThread(hash: string, password: string): Pro
   // Only when run from sources without a build (never in a daemon): inline.
   if (!workers) return verifyLegacy(hash, password);
   const reply = await workers.run({ hash, password });
-  if (!reply.ok) throw new Error(`legacy hash verification: ${reply.error}`);
+  if (!reply.ok) throw internal('legacy_verify_failed', `legacy hash verification: ${reply.error}`);
   return reply.match;
 }

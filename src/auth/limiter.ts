@@ -1,3 +1,5 @@
+import { unavailable } from '../errors.js';
+
 /**
  * Bounded concurrency for argon2: at most `concurrency` run at once, at most
  * `queueLimit` wait. A flood of wrong passwords queues behind the limit instead
@@ -9,10 +11,6 @@
  * libuv pool and cannot be stopped, and handing the slot over early would let
  * more jobs run than the machine has been sized for.
  */
-export class OverloadedError extends Error {
-  readonly code = 'argon2_overloaded';
-}
-
 export class Limiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
@@ -36,7 +34,7 @@ export class Limiter {
     if (this.active < this.concurrency) {
       this.active++;
     } else {
-      if (this.waiting.length >= this.queueLimit) throw new OverloadedError('argon2 queue is full');
+      if (this.waiting.length >= this.queueLimit) throw unavailable('argon2_overloaded', 'argon2 queue is full');
       // The finishing task hands its slot over directly, so `active` never overshoots.
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => {

@@ -51,7 +51,7 @@ async function authSectionIfNeeded(configPath: string | undefined, env: NodeJS.P
   } catch (err) {
     // The default /etc/mailpassd/mailpassd.toml holds the database URL and is
     // usually not readable by Dovecot's user: then the environment is the source.
-    if (!explicit && (err as { code?: string }).code === 'config_file_unreadable') return undefined;
+    if (!explicit && err instanceof ConfigError && err.code === 'config_file_unreadable') return undefined;
     throw err;
   }
 }

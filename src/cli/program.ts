@@ -55,7 +55,7 @@ export async function runCli(argv: string[]): Promise<number> {
     if (e instanceof MailpassdError) {
       const json = program.opts<{ json?: boolean }>().json;
       if (json) process.stdout.write(`${JSON.stringify({ error: { code: e.code, message: e.message, ...e.details } })}\n`);
-      process.stderr.write(`mailpassd: ${e.message}\n`);
+      process.stderr.write(`mailpassd: ${e.kind === 'internal' ? 'internal error: ' : ''}${e.message}\n`);
       return exitCodeFor(e.kind);
     }
     process.stderr.write(`mailpassd: internal error: ${(err as Error).message}\n`);

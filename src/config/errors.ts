@@ -1,9 +1,9 @@
-import { MailpassdError } from '../errors.js';
+import { MailpassdError, type CodeOf } from '../errors.js';
 
 /** A configuration problem: exit 78 (EX_CONFIG), one line naming the key and source. */
 export class ConfigError extends MailpassdError {
-  constructor(code: string, message: string, details: Record<string, unknown>) {
-    super(code, message, 'config', details);
+  constructor(code: CodeOf<'config'>, message: string, details: Record<string, unknown>) {
+    super(code, message, details);
     this.name = 'ConfigError';
   }
 }

@@ -23,7 +23,7 @@ export function compiledWorker(relative: string): string | null {
   return candidates.find((f) => existsSync(f)) ?? null;
 }
 
-export const workerExited = (why: string) => new MailpassdError('worker_exited', `worker thread exited: ${why}`, 'unavailable');
+export const workerExited = (why: string) => new MailpassdError('worker_exited', `worker thread exited: ${why}`);
 
 interface Slot {
   worker: Worker;

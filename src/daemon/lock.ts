@@ -22,10 +22,10 @@ export function acquireDaemonLock(dataDir: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = readPidFile(file);
       if (pid !== null && pid !== process.pid && isAlive(pid)) {
-        throw new MailpassdError('daemon_running', `another mailpassd (pid ${pid}) is already serving data directory ${dataDir}`, 'unavailable');
+        throw new MailpassdError('daemon_running', `another mailpassd (pid ${pid}) is already serving data directory ${dataDir}`);
       }
       rmSync(file, { force: true });
     }
   }
-  throw new MailpassdError('daemon_lock', `cannot lock data directory ${dataDir}`, 'unavailable');
+  throw new MailpassdError('daemon_lock', `cannot lock data directory ${dataDir}`);
 }

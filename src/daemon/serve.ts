@@ -79,7 +79,7 @@ async function prepareSchema(db: Database, runMigrations: boolean, log: Logger):
     return;
   }
   const pending = await pendingMigrations(db.pool);
-  if (pending.length) throw new MailpassdError('migrations_pending', `pending migrations (${pending.join(', ')}); run mailpassd migrate`, 'unavailable');
+  if (pending.length) throw new MailpassdError('migrations_pending', `pending migrations (${pending.join(', ')}); run mailpassd migrate`);
 }
 
 /** `serve`: runs until SIGTERM/SIGINT, then drains in-flight requests and exits 0. */

@@ -1,4 +1,5 @@
 import type { DoveadmTarget } from '../config/index.js';
+import { MailpassdError } from '../errors.js';
 import { runBinary, type RunBinary } from './run-binary.js';
 
 /** How this node reaches its Dovecot to make a change take effect: flush the auth cache, kick sessions. */
@@ -15,9 +16,7 @@ export interface Doveadm {
   apply(user: string, kick: boolean): Promise<string[]>;
 }
 
-export class DoveadmError extends Error {
-  readonly code = 'doveadm_failed';
-}
+const doveadmFailed = (message: string) => new MailpassdError('doveadm_failed', message);
 
 /** `run`: how `local` runs doveadm — the daemon passes its spawner (spawner.ts), a CLI command runs it directly. */
 export function createDoveadm(target: DoveadmTarget, timeoutMs: number, run: RunBinary = runBinary): Doveadm {
@@ -70,16 +69,16 @@ export function localDoveadm(binary: string, configFile: string | null, timeoutM
     const r = await run(binary, [...base, 'auth', 'cache', 'flush', '--', user], timeoutMs);
     const stderr = relevantStderr(r.stderr);
     if (r.code !== 0 || /error|fatal|panic/i.test(stderr)) {
-      throw new DoveadmError(`doveadm auth cache flush: ${firstLine(stderr) || `exit ${r.code}`}`);
+      throw doveadmFailed(`doveadm auth cache flush: ${firstLine(stderr) || `exit ${r.code}`}`);
     }
   };
   const kick = async (user: string) => {
-    if (WILDCARD.test(user)) throw new DoveadmError(wildcardRefusal(user));
+    if (WILDCARD.test(user)) throw doveadmFailed(wildcardRefusal(user));
     const r = await run(binary, [...base, 'kick', '--', user], timeoutMs);
     const stderr = relevantStderr(r.stderr);
     const failed = /error|fatal|panic|failed|not permitted/i.test(stderr);
     if (!failed && (r.code === 0 || r.code === EX_NOUSER)) return;
-    throw new DoveadmError(`doveadm kick: ${firstLine(stderr) || `exit ${r.code}`}`);
+    throw doveadmFailed(`doveadm kick: ${firstLine(stderr) || `exit ${r.code}`}`);
   };
   return {
     kind: 'local',
@@ -166,7 +165,7 @@ export function httpDoveadm(baseUrl: string, apiKey: string, timeoutMs: number):
     async flush(user) {
       const [outcome] = await call([FLUSH(user)]);
       const error = flushError(outcome!);
-      if (error) throw new DoveadmError(error);
+      if (error) throw doveadmFailed(error);
     },
     async apply(user, kick) {
       const refuseKick = kick && WILDCARD.test(user);

@@ -51,7 +51,7 @@ export function buildAuthListener(ctx: Context, auth: Authenticator): App {
   if (secret) {
     app.addHook('onRequest', async (req, reply) => {
       if (req.url === '/healthz' || req.url === '/readyz') return;
-      if (!secretMatches(req.headers.authorization, secret)) return sendProblem(reply, 401, 'unauthorized', 'missing or wrong auth secret');
+      if (!secretMatches(req.headers.authorization, secret)) return sendProblem(reply, 'unauthorized', 'missing or wrong auth secret');
     });
   }
   registerHealth(app, ctx);
@@ -61,9 +61,9 @@ export function buildAuthListener(ctx: Context, auth: Authenticator): App {
     { schema: { body: VerifyBody, response: { 200: ResultBody, 429: ResultBody, 503: ResultBody } } },
     async (req, reply) => {
       const b = req.body;
-      if (Buffer.byteLength(b.password) > MAX_PASSWORD_BYTES) return sendProblem(reply, 400, 'password_too_long', `password exceeds ${MAX_PASSWORD_BYTES} bytes`);
+      if (Buffer.byteLength(b.password) > MAX_PASSWORD_BYTES) return sendProblem(reply, 'password_too_long', `password exceeds ${MAX_PASSWORD_BYTES} bytes`, {}, 'usage');
       // The throttle keys on it: free text would give every request a fresh bucket.
-      if (b.remote_ip !== undefined && isIP(b.remote_ip.replace(/%[^%]+$/, '')) === 0) return sendProblem(reply, 400, 'invalid_remote_ip', 'remote_ip must be an IPv4 or IPv6 address');
+      if (b.remote_ip !== undefined && isIP(b.remote_ip.replace(/%[^%]+$/, '')) === 0) return sendProblem(reply, 'invalid_remote_ip', 'remote_ip must be an IPv4 or IPv6 address');
       const result = await auth.verify({
         user: b.user,
         password: b.password,

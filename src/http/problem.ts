@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, preValidationAsyncHookHandler } from 'fastify';
-import { MailpassdError, type ErrorKind } from '../errors.js';
+import { httpStatusOf, kindOf, MailpassdError, type ErrorCode, type KindsOf } from '../errors.js';
 import { isDatabaseUnavailable } from '../store/pool.js';
 
 /** RFC 9457 problem details with a stable `code`, the one error shape of both listeners. */
@@ -12,18 +12,13 @@ export interface Problem {
   [extra: string]: unknown;
 }
 
-const STATUS_OF: Record<ErrorKind, number> = {
-  refused: 422,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  unavailable: 503,
-  config: 500,
-  usage: 400,
-  internal: 500,
-};
-
-export function sendProblem(reply: FastifyReply, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
+/**
+ * The one way an error reaches an HTTP client: `code` from the table in
+ * src/errors.ts, the status from its kind. `kind` only for a code the table
+ * gives more than one kind.
+ */
+export function sendProblem<C extends ErrorCode>(reply: FastifyReply, code: C, detail: string, extra: Record<string, unknown> = {}, kind?: KindsOf<C>) {
+  const status = httpStatusOf(kind ?? kindOf(code));
   const body: Problem = { type: `urn:mailpassd:error:${code}`, title: titleOf(status), status, code, detail, ...extra };
   return reply.code(status).type('application/problem+json').send(body);
 }
@@ -35,8 +30,8 @@ function titleOf(status: number): string {
   );
 }
 
-/** fastify's own error codes, renamed so clients see one stable vocabulary. */
-const FASTIFY_CODES: Record<string, string> = {
+/** fastify's own error codes, renamed so clients see one stable vocabulary; each keeps fastify's status. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
@@ -45,12 +40,12 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_INSTANCE_ALREADY_STARTED: 'bad_request',
   FST_ERR_BAD_URL: 'invalid_path',
   FST_ERR_MAX_PARAM_LENGTH: 'path_too_long',
+  FST_ERR_NOT_FOUND: 'route_not_found',
 };
 
-export function stableCode(code: string | undefined): string {
-  if (!code) return 'bad_request';
-  if (code.startsWith('FST_')) return FASTIFY_CODES[code] ?? 'bad_request';
-  return code.toLowerCase();
+/** A client error raised by fastify itself (not by our code, which throws MailpassdError), as one of our codes. */
+export function frameworkCode(code: string | undefined): ErrorCode {
+  return (code !== undefined && Object.hasOwn(FASTIFY_CODES, code) && FASTIFY_CODES[code]) || 'bad_request';
 }
 
 /** What was wrong with the request, naming the field; ajv's own text does not name an unknown one. */
@@ -68,18 +63,17 @@ function validationDetail(err: FastifyError): string {
 /** Validation failures, oversize bodies, bad JSON → 4xx with a reason; our typed errors → their status; the rest → 500 without internals. */
 export function installErrorHandler(app: FastifyInstance, beforeNotFound?: preValidationAsyncHookHandler): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    if (err instanceof MailpassdError) {
-      return sendProblem(reply, STATUS_OF[err.kind], err.code, err.message, err.details);
-    }
-    if (err.validation) return sendProblem(reply, 400, 'invalid_request', validationDetail(err));
+    // An internal error is a bug: its text is for the log, not for the client.
+    if (err instanceof MailpassdError && err.kind !== 'internal') return sendProblem(reply, err.code, err.message, err.details);
+    if (err.validation) return sendProblem(reply, 'invalid_request', validationDetail(err));
     if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      return sendProblem(reply, err.statusCode, stableCode(err.code), err.message);
+      return sendProblem(reply, frameworkCode(err.code), err.message);
     }
-    if (isDatabaseUnavailable(err)) return sendProblem(reply, 503, 'database_unavailable', 'the database is unavailable; try again');
+    if (isDatabaseUnavailable(err)) return sendProblem(reply, 'database_unavailable', 'the database is unavailable; try again');
     req.log.error({ err: { message: err.message, code: err.code, stack: err.stack } }, 'unhandled error');
-    return sendProblem(reply, 500, 'internal_error', 'internal error');
+    return sendProblem(reply, 'internal_error', 'internal error');
   });
   app.setNotFoundHandler({ ...(beforeNotFound && { preValidation: beforeNotFound }) }, (req, reply) =>
-    sendProblem(reply, 404, 'route_not_found', `no route ${req.method} ${req.url.split('?')[0]}`),
+    sendProblem(reply, 'route_not_found', `no route ${req.method} ${req.url.split('?')[0]}`),
   );
 }

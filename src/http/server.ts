@@ -5,7 +5,7 @@ import type { Listen } from '../config/index.js';
 import { formatListen } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
 import { MailpassdError } from '../errors.js';
-import { installErrorHandler, sendProblem, stableCode } from './problem.js';
+import { frameworkCode, installErrorHandler, sendProblem } from './problem.js';
 
 export type App = FastifyInstance;
 
@@ -45,8 +45,7 @@ export function createApp(
     routerOptions: { maxParamLength: 500 },
     // Errors raised before routing (bad URL, over-long path parameter) get the same problem+json shape.
     frameworkErrors: (err, _req, reply) => {
-      const status = (err as { statusCode?: number }).statusCode ?? 400;
-      void sendProblem(reply, status, stableCode((err as { code?: string }).code), err.message);
+      void sendProblem(reply, frameworkCode((err as { code?: string }).code), err.message);
     },
   });
   app.removeContentTypeParser('application/json');
@@ -55,12 +54,12 @@ export function createApp(
     try {
       text = utf8.decode(body);
     } catch {
-      return done(Object.assign(new Error('body is not valid UTF-8'), { statusCode: 400, code: 'invalid_utf8' }));
+      return done(new MailpassdError('invalid_utf8', 'body is not valid UTF-8'));
     }
     try {
       done(null, text.length === 0 ? undefined : JSON.parse(text));
     } catch {
-      done(Object.assign(new Error('body is not valid JSON'), { statusCode: 400, code: 'invalid_json' }));
+      done(new MailpassdError('invalid_json', 'body is not valid JSON'));
     }
   });
   installErrorHandler(app, opts.beforeNotFound);
@@ -79,7 +78,7 @@ async function socketInUse(path: string): Promise<boolean> {
 export async function listen(app: App, where: Listen, socketMode: number, name: string): Promise<void> {
   if (where.kind === 'unix') {
     if (existsSync(where.path)) {
-      if (await socketInUse(where.path)) throw new MailpassdError('listen_in_use', `${name} listener ${formatListen(where)} is in use by another process`, 'unavailable');
+      if (await socketInUse(where.path)) throw new MailpassdError('listen_in_use', `${name} listener ${formatListen(where)} is in use by another process`);
       if (lstatSync(where.path).isSocket()) unlinkSync(where.path);
     }
     await app.listen({ path: where.path });
@@ -90,8 +89,8 @@ export async function listen(app: App, where: Listen, socketMode: number, name: 
     await app.listen({ host: where.host, port: where.port });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new MailpassdError('listen_in_use', `${name} listener ${formatListen(where)}: address already in use`, 'unavailable');
-    if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new MailpassdError('listen_failed', `${name} listener ${formatListen(where)}: ${code}`, 'unavailable');
+    if (code === 'EADDRINUSE') throw new MailpassdError('listen_in_use', `${name} listener ${formatListen(where)}: address already in use`);
+    if (code === 'EADDRNOTAVAIL' || code === 'EACCES') throw new MailpassdError('listen_failed', `${name} listener ${formatListen(where)}: ${code}`);
     throw err;
   }
 }

@@ -3,6 +3,7 @@
  * retype from a screen, and always accepted by the policy they are generated for.
  */
 import { randomInt } from 'node:crypto';
+import { internal } from '../errors.js';
 import type { PolicySubject } from './personal.js';
 import { MAX_PASSWORD_BYTES } from './password-input.js';
 import { checkPasswordRules } from './rules.js';
@@ -40,7 +41,7 @@ function randomWithAllClasses(length: number): string {
 function generatedLength(settings: PolicySettings): number {
   const length = Math.max(GENERATED_LENGTH, Math.ceil(settings.minLength));
   if (!(length <= MAX_PASSWORD_BYTES)) {
-    throw new Error(`cannot generate a password: minLength ${settings.minLength} exceeds ${MAX_PASSWORD_BYTES}`);
+    throw internal('password_generation_failed', `cannot generate a password: minLength ${settings.minLength} exceeds ${MAX_PASSWORD_BYTES}`);
   }
   return length;
 }
@@ -54,5 +55,5 @@ export function generatePassword(subject: PolicySubject, settings: PolicySetting
     if (violations.length === 0) return candidate;
     codes = violations.map((v) => v.code);
   }
-  throw new Error(`cannot generate a password satisfying the policy (last refusal: ${codes.join(', ')})`);
+  throw internal('password_generation_failed', `cannot generate a password satisfying the policy (last refusal: ${codes.join(', ')})`);
 }

@@ -1,4 +1,5 @@
 import { compiledWorker, WorkerPool } from '../core/worker-pool.js';
+import { MailpassdError, type ErrorCode } from '../errors.js';
 import { generatePassword } from './generate.js';
 import { checkPasswordRules, type PolicySubject, type PolicyViolation } from './rules.js';
 import type { PolicySettings } from './settings.js';
@@ -13,7 +14,7 @@ export type PolicyJob =
   | { id: number; op: 'generate'; subject: PolicySubject; settings: PolicySettings };
 export type PolicyReply =
   | { id: number; ok: true; violations?: PolicyViolation[]; password?: string }
-  | { id: number; ok: false; error: string };
+  | { id: number; ok: false; error: string; /** Set when the worker threw a MailpassdError. */ code?: ErrorCode };
 
 const WORKER_FILE = compiledWorker('policy/policy-worker.js');
 /** One thread: changes are rare, and zxcvbn's dictionaries are loaded once. */
@@ -39,7 +40,8 @@ function inline(job: PolicyJob): PolicyReply {
 }
 
 function unwrap(reply: PolicyReply): Extract<PolicyReply, { ok: true }> {
-  if (!reply.ok) throw new Error(`password policy: ${reply.error}`);
+  // An error object does not survive the thread boundary as its class; its code does.
+  if (!reply.ok) throw new MailpassdError(reply.code ?? 'policy_worker_failed', `password policy: ${reply.error}`);
   return reply;
 }
 

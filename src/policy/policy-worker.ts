@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads';
+import { MailpassdError } from '../errors.js';
 import { checkPasswordRules } from './rules.js';
 import { generatePassword } from './generate.js';
 import type { PolicyJob, PolicyReply } from './off-thread.js';
@@ -12,7 +13,7 @@ parentPort!.on('message', (job: PolicyJob) => {
         ? { id: job.id, ok: true, violations: checkPasswordRules(job.password, job.subject, job.settings) }
         : { id: job.id, ok: true, password: generatePassword(job.subject, job.settings) };
   } catch (err) {
-    reply = { id: job.id, ok: false, error: (err as Error).message };
+    reply = { id: job.id, ok: false, error: (err as Error).message, ...(err instanceof MailpassdError && { code: err.code }) };
   }
   parentPort!.postMessage(reply);
 });

@@ -23,7 +23,6 @@ function nodeIdInUse(nodeId: string): MailpassdError {
     'node_id_in_use',
     `node_id "${nodeId}" is already used by another running mailpassd on this database (two daemons with one node_id would each skip the other's rotations); ` +
       'give every daemon its own node_id: set MAILPASSD_NODE_ID (or node_id in mailpassd.toml)',
-    'config',
     { node_id: nodeId },
   );
 }

@@ -30,11 +30,11 @@ export function checkBearer(ctx: Context): (req: FastifyRequest, reply: FastifyR
       token = await authenticateToken(ctx, req.headers.authorization);
     } catch (err) {
       req.log.warn({ err: (err as Error).message }, 'token check failed: database unavailable');
-      await sendProblem(reply, 503, 'database_unavailable', 'the database is unavailable; try again');
+      await sendProblem(reply, 'database_unavailable', 'the database is unavailable; try again');
       return null;
     }
     if (!token) {
-      await sendProblem(reply, 401, 'unauthorized', 'a valid bearer token is required');
+      await sendProblem(reply, 'unauthorized', 'a valid bearer token is required');
       return null;
     }
     return {

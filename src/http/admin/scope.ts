@@ -21,7 +21,7 @@ export function visibleAddress(req: FastifyRequest, input: string): string {
 
 export function requireGlobalToken(req: FastifyRequest): void {
   if (req.scope.kind === 'domain') {
-    throw new MailpassdError('forbidden', `this token is limited to domain ${req.scope.domain}`, 'forbidden');
+    throw new MailpassdError('forbidden', `this token is limited to domain ${req.scope.domain}`);
   }
 }
 

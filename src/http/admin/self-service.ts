@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../context.js';
-import { MailpassdError } from '../../errors.js';
+import { MailpassdError, usage, type ErrorCode, type KindsOf } from '../../errors.js';
 import { canonicalUser } from '../../auth/verify.js';
 import { rotateAndWait } from '../../rotation/service.js';
 import type { App } from '../server.js';
@@ -34,7 +34,6 @@ export const selfServiceRoutes: RouteGroup = async (app, { ctx, deps }) => {
 };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const badRequest = (code: string, message: string) => Object.assign(new Error(message), { statusCode: 400, code });
 
 /**
  * The generic form parser decodes raw non-UTF-8 bytes to U+FFFD and keeps a bad
@@ -47,7 +46,7 @@ export function parseStrictForm(body: Buffer): Record<string, string | string[]>
   try {
     text = utf8.decode(body);
   } catch {
-    throw badRequest('invalid_utf8', 'body is not valid UTF-8');
+    throw usage('invalid_utf8', 'body is not valid UTF-8');
   }
   const fields: Record<string, string | string[]> = Object.create(null);
   for (const pair of text.split('&')) {
@@ -65,7 +64,7 @@ function decodeFormComponent(s: string): string {
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {
-    throw badRequest('invalid_form', 'body is not valid form encoding (bad %-escape or not UTF-8)');
+    throw usage('invalid_form', 'body is not valid form encoding (bad %-escape or not UTF-8)');
   }
 }
 
@@ -74,14 +73,14 @@ function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void
   const proxies = new TrustedProxies(cfg.trusted_proxies);
   const throttle = new SelfServiceThrottle(cfg);
   /** Every refusal at info, for the operator chasing a lockout or an attack; never a password. */
-  const refuse = (req: FastifyRequest, reply: FastifyReply, fields: Record<string, unknown>, status: number, code: string, detail: string, extra?: Record<string, unknown>) => {
+  const refuse = <C extends ErrorCode>(req: FastifyRequest, reply: FastifyReply, fields: Record<string, unknown>, code: C, detail: string, extra?: Record<string, unknown>, kind?: KindsOf<C>) => {
     req.log.info({ peer_ip: req.ip, ...fields, reason: code }, 'self-service refused');
-    return sendProblem(reply, status, code, detail, extra);
+    return sendProblem(reply, code, detail, extra, kind);
   };
 
   app.addHook('onRequest', async (req, reply) => {
     if (!originAllowed(req.headers.origin, req.headers.host, cfg.allowed_origins)) {
-      return refuse(req, reply, { origin: req.headers.origin }, 403, 'cross_origin', 'requests from another site\'s pages are refused');
+      return refuse(req, reply, { origin: req.headers.origin }, 'cross_origin', 'requests from another site\'s pages are refused');
     }
   });
 
@@ -94,12 +93,12 @@ function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void
       const clientIp = proxies.clientOf(req.ip, req.headers['x-forwarded-for']);
       const who = { user: mailbox, client_ip: clientIp };
       if (Buffer.byteLength(curpass, 'utf8') > MAX_PASSWORD_BYTES) {
-        return refuse(req, reply, who, 400, 'password_too_long', `curpass exceeds ${MAX_PASSWORD_BYTES} bytes`);
+        return refuse(req, reply, who, 'password_too_long', `curpass exceeds ${MAX_PASSWORD_BYTES} bytes`, {}, 'usage');
       }
       const limitedBy = throttle.tryAcquire(mailbox, clientIp);
       if (limitedBy) {
         deps.metrics.throttled.inc();
-        return refuse(req, reply, { ...who, limit: limitedBy }, 429, 'throttled', 'too many failed attempts; try again later');
+        return refuse(req, reply, { ...who, limit: limitedBy }, 'throttled', 'too many failed attempts; try again later');
       }
       const check = await deps.authenticator.verify(
         { user, password: curpass, service: 'self-service', remoteIp: clientIp ?? req.ip ?? null, localIp: null, session: null },
@@ -111,14 +110,14 @@ function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void
         case 'pass_expired': // an expired password may still be used to choose a new one
           break;
         case 'throttled':
-          return refuse(req, reply, who, 429, 'throttled', 'too many failed attempts; try again later');
+          return refuse(req, reply, who, 'throttled', 'too many failed attempts; try again later');
         case 'internal_failure':
-          return refuse(req, reply, who, 503, 'temporarily_unavailable', 'cannot check the current password now; try again');
+          return refuse(req, reply, who, 'temporarily_unavailable', 'cannot check the current password now; try again');
         case 'password_mismatch':
         case 'user_unknown':
         case 'user_disabled':
           req.log.info({ peer_ip: req.ip, ...who, reason: 'wrong_current_password', result: check.kind }, 'self-service refused');
-          return sendProblem(reply, 403, 'wrong_current_password', 'the current password is not correct');
+          return sendProblem(reply, 'wrong_current_password', 'the current password is not correct');
       }
       try {
         await rotateAndWait(ctx, deps.metrics, { actor: `self:${mailbox}`, sourceIp: clientIp ?? req.ip ?? null }, {
@@ -133,10 +132,10 @@ function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void
       } catch (err) {
         if (!(err instanceof MailpassdError)) throw err;
         // A refused password is the user's to fix: 422 with the rules, in the body Roundcube shows.
-        if (err.kind === 'refused') return refuse(req, reply, { ...who, rules: (err.details.violations as Array<{ code: string }> | undefined)?.map((v) => v.code) }, 422, err.code, err.message, err.details);
+        if (err.kind === 'refused') return refuse(req, reply, { ...who, rules: (err.details.violations as Array<{ code: string }> | undefined)?.map((v) => v.code) }, err.code, err.message, err.details);
         // Changed or deleted since the check: the later administrative act stands.
         if (err.code === 'credential_changed' || err.code === 'mailbox_not_found') {
-          return refuse(req, reply, who, 409, 'credential_changed', 'the mailbox changed after the current password was checked; nothing was changed, sign in again');
+          return refuse(req, reply, who, 'credential_changed', 'the mailbox changed after the current password was checked; nothing was changed, sign in again');
         }
         throw err;
       }
