@@ -47,7 +47,6 @@ export interface AuditRow {
 export interface TokenRow {
   id: string;
   name: string;
-  scopes: string[];
   domain: string | null;
   created_at: Date;
   last_used_at: Date | null;
