@@ -214,6 +214,13 @@ describe('PATCH /v1/domains/<domain>', () => {
     expect((await verify(mia!, PW)).result).toBe('ok');
   });
 
+  it('is in the API description, with its body schema', async () => {
+    const doc = (await admin.inject({ method: 'GET', url: '/openapi.json' })).json() as any;
+    const op = doc.paths['/v1/domains/{domain}'].patch;
+    expect(op).toBeDefined();
+    expect(op.requestBody.content['application/json'].schema).toMatchObject({ required: ['enabled'], properties: { enabled: { type: 'boolean' } } });
+  });
+
   it('a domain-scoped token may not: 403 for its own domain, 404 for another; nothing changes', async () => {
     await domainWith('others.example', []);
     const own = await call('PATCH', '/v1/domains/scoped.example', { enabled: false }, scoped);
