@@ -2,6 +2,7 @@ import type { Actor, Context } from '../context.js';
 import { conflict, notFound, refused } from '../errors.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
+import { appendDomainInvalidations } from '../store/sql/invalidations.js';
 import * as sql from '../store/sql/domains.js';
 import type { DomainRow } from '../store/sql/rows.js';
 import { parsePolicyOverrides, PolicyOverrideError } from '../policy/settings.js';
@@ -55,5 +56,36 @@ export async function setDomainPolicy(ctx: Context, actor: Actor, input: string,
     if (!row) throw notFound('domain_not_found', `domain ${name} does not exist`);
     await appendAudit(tx, { ...actor, action: 'domain.policy', target: name, details: { policy: overrides } });
     return row;
+  });
+}
+
+export interface DomainState {
+  domain: DomainRow;
+  /** Invalidations appended (one per mailbox, flush + kick) when a domain went from enabled to disabled; 0 otherwise. */
+  invalidated: number;
+  /** The last of them, for a caller that waits for the nodes; null when none. */
+  invalidationId: string | null;
+}
+
+/**
+ * A disabled domain refuses the logins of every mailbox in it, as if each were
+ * disabled (user_disabled, revealed only to the right password); the mailboxes'
+ * own state is left alone, so enabling the domain again restores each as it was.
+ * Disabling appends, in the same transaction, a flush + kick for every mailbox,
+ * so open sessions end on every node and Dovecot's cache stops accepting them.
+ * Disabling again only changes the reason.
+ */
+export async function setDomainEnabled(ctx: Context, actor: Actor, input: string, enabled: boolean, reason: string | null = null): Promise<DomainState> {
+  const name = normalizeDomain(input);
+  const why = enabled ? null : reason?.trim() || null;
+  return withTransaction(ctx.pool, async (tx) => {
+    const current = await sql.lockDomain(tx, name);
+    if (!current) throw notFound('domain_not_found', `domain ${name} does not exist`);
+    const row = (await sql.setDomainEnabled(tx, name, enabled, why))!;
+    await appendAudit(tx, { ...actor, action: enabled ? 'domain.enable' : 'domain.disable', target: name, details: why === null ? {} : { reason: why } });
+    const domain = { ...row, mailbox_count: await sql.countMailboxesInDomain(tx, name) };
+    if (enabled || !current.enabled) return { domain, invalidated: 0, invalidationId: null };
+    const { count, lastId } = await appendDomainInvalidations(tx, name, 'domain_disabled', true);
+    return { domain, invalidated: count, invalidationId: lastId };
   });
 }

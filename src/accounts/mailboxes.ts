@@ -126,7 +126,9 @@ export interface MailboxChanges {
 
 /**
  * Enabling, disabling and other edits. Disabling also appends an invalidation so
- * every node flushes Dovecot's cache and kicks the sessions.
+ * every node flushes Dovecot's cache and kicks the sessions. Setting must_change
+ * appends a flush without a kick: a login Dovecot has cached would otherwise
+ * keep being accepted, while open sessions may run on until their next login.
  */
 export async function updateMailbox(ctx: Context, actor: Actor, input: string, changes: MailboxChanges): Promise<MailboxView> {
   const { address } = normalizeAddress(input);
@@ -139,7 +141,9 @@ export async function updateMailbox(ctx: Context, actor: Actor, input: string, c
     const row = await sql.patchMailbox(tx, current.id, patch);
     const action = changes.enabled === false ? 'mailbox.disable' : changes.enabled === true ? 'mailbox.enable' : 'mailbox.update';
     await appendAudit(tx, { ...actor, action, target: address, details: { fields: Object.keys(changes) } });
+    // One invalidation at most, and last (it takes the log's commit-order lock).
     if (changes.enabled === false && current.enabled) await appendInvalidation(tx, address, 'disabled', true);
+    else if (changes.mustChange === true && !current.must_change) await appendInvalidation(tx, address, 'must_change', false);
     return toView(row);
   });
 }

@@ -5,7 +5,7 @@ import { expiryFrom, policyFor, preparePassword, type PasswordSource, type Prepa
 import type { PolicySettings } from '../policy/settings.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
-import { getDomain } from '../store/sql/domains.js';
+import { getDomain, lockDomainShared } from '../store/sql/domains.js';
 import { appendHistory, pruneHistory, recentHashes } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
 import { getMailbox, lockMailbox, setPassword } from '../store/sql/mailboxes.js';
@@ -49,7 +49,7 @@ export async function rotatePassword(ctx: Context, actor: Actor, input: RotateIn
   const { address, domain } = normalizeAddress(input.address);
   for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
     const base = await readCurrent(ctx, address, domain);
-    checkExpected(input, base.row);
+    checkExpected(input, base.row, base.domainEnabled);
     const prepared = await preparePassword(ctx, input.password, { address, displayName: base.row.display_name }, base.policy, base.history);
     const done = await commitIfUnchanged(ctx, actor, input, base, prepared);
     if (done) return done;
@@ -57,16 +57,17 @@ export async function rotatePassword(ctx: Context, actor: Actor, input: RotateIn
   throw conflict('rotation_contended', `mailbox ${address} kept changing during the rotation; try again`);
 }
 
-/** A verified current password is only good for the version (and enabled state) it was verified against. */
-function checkExpected(input: RotateInput, row: MailboxRow): void {
+/** A verified current password is only good for the version (and enabled state, its domain's too) it was verified against. */
+function checkExpected(input: RotateInput, row: MailboxRow, domainEnabled: boolean): void {
   if (input.expectedVersion === undefined) return;
-  if (row.credential_version !== input.expectedVersion || !row.enabled) {
+  if (row.credential_version !== input.expectedVersion || !row.enabled || !domainEnabled) {
     throw conflict('credential_changed', `the password or state of ${row.address} changed after the current password was checked; nothing was changed`);
   }
 }
 
 interface Base {
   row: MailboxRow;
+  domainEnabled: boolean;
   policy: PolicySettings;
   history: string[];
 }
@@ -75,9 +76,10 @@ interface Base {
 async function readCurrent(ctx: Context, address: string, domain: string): Promise<Base> {
   const row = await getMailbox(ctx.pool, address);
   if (!row) throw notFound('mailbox_not_found', `mailbox ${address} does not exist`);
-  const policy = policyFor(ctx, (await getDomain(ctx.pool, domain))?.policy ?? null);
+  const dom = await getDomain(ctx.pool, domain);
+  const policy = policyFor(ctx, dom?.policy ?? null);
   const history = policy.historyCount > 0 ? await recentHashes(ctx.pool, row.id, policy.historyCount) : [];
-  return { row, policy, history };
+  return { row, domainEnabled: dom?.enabled ?? false, policy, history };
 }
 
 /** Null when the password or the personal details changed since `base` was read: the caller starts over. */
@@ -86,7 +88,8 @@ async function commitIfUnchanged(ctx: Context, actor: Actor, input: RotateInput,
   return withTransaction(ctx.pool, async (tx) => {
     const row = await lockMailbox(tx, address);
     if (!row) throw notFound('mailbox_not_found', `mailbox ${address} does not exist`);
-    checkExpected(input, row);
+    // Self-service: a domain disabled since the check wins (its lock waits for a disable in progress).
+    if (input.expectedVersion !== undefined) checkExpected(input, row, (await lockDomainShared(tx, row.domain))?.enabled ?? false);
     if (row.id !== base.row.id || row.credential_version !== base.row.credential_version || row.display_name !== base.row.display_name) return null;
     const updated = await setPassword(tx, row.id, prepared.hash, expiryFrom(base.policy), false);
     await appendHistory(tx, row.id, prepared.hash);

@@ -40,12 +40,33 @@ export function registerDomain(program: Command): void {
 
   domain
     .command('list')
-    .description('list domains with their mailbox counts')
+    .description('list domains with their state and mailbox counts')
     .action(async (_f: unknown, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
       const rows = await withContext(opts, (ctx) => domains.listDomains(ctx));
       if (opts.json) printJson(rows);
-      else printTable(rows.map((r) => ({ ...r, mailboxes: r.mailbox_count })), ['name', 'enabled', 'mailboxes', 'created_at']);
+      else printTable(rows.map((r) => ({ ...r, mailboxes: r.mailbox_count })), ['name', 'enabled', 'mailboxes', 'created_at', 'disabled_reason']);
+    });
+
+  domain
+    .command('disable <domain>')
+    .description('refuse the logins of every mailbox of the domain; their sessions are kicked on every node')
+    .option('--reason <text>', 'reason given to Dovecot with the refusal (default: "domain <domain> disabled")')
+    .action(async (name: string, flags: { reason?: string }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const r = await withContext(opts, (ctx) => domains.setDomainEnabled(ctx, cliActor(), name, false, flags.reason ?? null));
+      if (opts.json) printJson({ ...r.domain, invalidated: r.invalidated });
+      else printLine(`domain ${r.domain.name} disabled${r.invalidated ? `; ${r.invalidated} mailbox(es) flushed and kicked on every node` : ''}`);
+    });
+
+  domain
+    .command('enable <domain>')
+    .description('allow the logins of its mailboxes again (each as enabled or disabled as it was)')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const r = await withContext(opts, (ctx) => domains.setDomainEnabled(ctx, cliActor(), name, true));
+      if (opts.json) printJson(r.domain);
+      else printLine(`domain ${r.domain.name} enabled`);
     });
 
   domain

@@ -108,6 +108,17 @@ export function registerMailbox(program: Command): void {
     });
 
   mailbox
+    .command('must-change <address>')
+    .description('refuse logins with "password expired" until the password is changed (self-service still takes it as the current password)')
+    .option('--clear', 'withdraw the demand instead')
+    .action(async (address: string, flags: { clear?: boolean }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const m = await withContext(opts, (ctx) => mailboxes.updateMailbox(ctx, cliActor(), address, { mustChange: flags.clear !== true }));
+      if (opts.json) printJson(m);
+      else printLine(m.must_change ? `mailbox ${m.address} must change its password before the next login` : `mailbox ${m.address} need not change its password`);
+    });
+
+  mailbox
     .command('delete <address>')
     .description('delete a mailbox and its password history (mail data is not touched)')
     .action(async (address: string, _f: unknown, cmd: Command) => {

@@ -1,14 +1,14 @@
-import { Type } from '@sinclair/typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import * as domains from '../../accounts/domains.js';
 import { listMailboxes } from '../../accounts/mailboxes.js';
 import type { PolicyOverrides } from '../../policy/settings.js';
 import type { DomainRow } from '../../store/sql/rows.js';
 import type { RouteGroup } from './deps.js';
-import { Domain, DomainParam, Mailbox, PolicyOverridesBody } from './schemas.js';
+import { Domain, DomainParam, DomainPatch, Mailbox, PolicyOverridesBody } from './schemas.js';
 import { domainOf, requireGlobalToken, visibleDomain } from './scope.js';
 
 const view = (d: DomainRow) => ({ ...d, mailbox_count: d.mailbox_count ?? 0, created_at: d.created_at.toISOString() });
-const errors = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' }, 409: { $ref: 'Problem#' } };
+const errors = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 403: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' }, 409: { $ref: 'Problem#' } };
 
 export const domainRoutes: RouteGroup = async (app, { ctx }) => {
   app.get('/v1/domains', { schema: { tags: ['domains'], response: { 200: Type.Array(Domain) } } }, async (req) =>
@@ -45,6 +45,25 @@ export const domainRoutes: RouteGroup = async (app, { ctx }) => {
       requireGlobalToken(req);
       await domains.removeDomain(ctx, req.actor, domain);
       return reply.code(204).send();
+    },
+  );
+
+  app.patch<{ Params: { domain: string }; Body: Static<typeof DomainPatch> }>(
+    '/v1/domains/:domain',
+    {
+      schema: {
+        tags: ['domains'],
+        params: DomainParam,
+        body: DomainPatch,
+        response: { 200: Type.Intersect([Domain, Type.Object({ invalidated: Type.Integer() })]), ...errors },
+      },
+    },
+    async (req) => {
+      const domain = visibleDomain(req, req.params.domain);
+      // Global tokens only: a domain's own admin must not re-enable what a global admin disabled.
+      requireGlobalToken(req);
+      const r = await domains.setDomainEnabled(ctx, req.actor, domain, req.body.enabled, req.body.reason ?? null);
+      return { ...view(r.domain), invalidated: r.invalidated };
     },
   );
 

@@ -22,6 +22,7 @@ export const Problem = Type.Object(
 export const Domain = Type.Object({
   name: Type.String(),
   enabled: Type.Boolean(),
+  disabled_reason: Type.Union([Type.String(), Type.Null()]),
   policy: Type.Record(Type.String(), Type.Unknown()),
   mailbox_count: Type.Integer(),
   created_at: Type.String({ format: 'date-time' }),
@@ -53,6 +54,15 @@ export const Mailbox = Type.Object({
  * the route checks the bytes (password_too_long).
  */
 const Password = Type.String({ maxLength: MAX_PASSWORD_BYTES, description: `at most ${MAX_PASSWORD_BYTES} bytes in UTF-8` });
+
+/** Disabling refuses every mailbox's logins and flushes + kicks them on every node; the reason is what Dovecot is told. */
+export const DomainPatch = Type.Object(
+  {
+    enabled: Type.Boolean(),
+    reason: Type.Optional(Type.Union([Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
 
 export const NewMailbox = Type.Object(
   {

@@ -19,6 +19,29 @@ export async function appendInvalidation(db: Queryable, address: string, reason:
   return id;
 }
 
+/**
+ * One invalidation per mailbox of a domain, set-based (a domain may hold many
+ * mailboxes), under the same rule as appendInvalidation: the LAST statement of
+ * the transaction. The commit-order trigger fires per row; its advisory lock is
+ * taken by the first row and re-entered by the others, so the ids are
+ * consecutive. One NOTIFY wakes the nodes for all of them. Returns how many were
+ * appended and the last id (null for a domain without mailboxes).
+ */
+export async function appendDomainInvalidations(db: Queryable, domain: string, reason: string, kick: boolean): Promise<{ count: number; lastId: string | null }> {
+  const r = await db.query<{ count: number; last_id: string | null }>({
+    name: 'invalidation-append-domain',
+    text: `WITH added AS (
+             INSERT INTO invalidations (address, reason, kick)
+             SELECT address, $2, $3 FROM mailboxes WHERE domain = $1 ORDER BY address
+             RETURNING id)
+           SELECT count(*)::int AS count, max(id)::text AS last_id FROM added`,
+    values: [domain, reason, kick],
+  });
+  const { count, last_id: lastId } = r.rows[0]!;
+  if (lastId !== null) await db.query({ name: 'invalidation-notify', text: 'SELECT pg_notify($1, $2)', values: [INVALIDATION_CHANNEL, lastId] });
+  return { count, lastId };
+}
+
 export async function invalidationsAfter(db: Queryable, cursor: string, limit: number): Promise<InvalidationRow[]> {
   const r = await db.query<InvalidationRow>({
     name: 'invalidation-after-v2',

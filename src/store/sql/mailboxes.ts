@@ -28,12 +28,16 @@ export async function insertMailbox(db: Queryable, m: NewMailbox): Promise<Mailb
   return r.rows[0] ?? null;
 }
 
-/** The hot-path read: one indexed lookup of the current row, on every verify. */
+/**
+ * The hot-path read, on every verify: the current row and its domain's state,
+ * still one query — the address's unique index, then the domains primary key.
+ */
 export async function getAuthRow(db: Queryable, address: string): Promise<AuthRow | null> {
   const r = await db.query<AuthRow>({
     name: 'mailbox-get-auth',
-    text: `SELECT id, address, password_hash, credential_version, enabled, disabled_reason, password_expires_at, quota_bytes, home, uid, gid, mail_location
-           FROM mailboxes WHERE address = $1`,
+    text: `SELECT m.id, m.address, m.domain, m.password_hash, m.credential_version, m.enabled, m.disabled_reason, m.password_expires_at, m.must_change,
+                  m.quota_bytes, m.home, m.uid, m.gid, m.mail_location, d.enabled AS domain_enabled, d.disabled_reason AS domain_disabled_reason
+           FROM mailboxes m JOIN domains d ON d.name = m.domain WHERE m.address = $1`,
     values: [address],
   });
   return r.rows[0] ?? null;

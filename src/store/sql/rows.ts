@@ -2,6 +2,7 @@
 export interface DomainRow {
   name: string;
   enabled: boolean;
+  disabled_reason: string | null;
   policy: Record<string, unknown>;
   created_at: Date;
   mailbox_count?: number;
@@ -28,11 +29,27 @@ export interface MailboxRow {
   updated_at: Date;
 }
 
-/** What a login needs of a mailbox: fewer columns to fetch and parse on the hot path. */
+/** What a login needs of a mailbox (and of its domain): fewer columns to fetch and parse on the hot path. */
 export type AuthRow = Pick<
   MailboxRow,
-  'id' | 'address' | 'password_hash' | 'credential_version' | 'enabled' | 'disabled_reason' | 'password_expires_at' | 'quota_bytes' | 'home' | 'uid' | 'gid' | 'mail_location'
->;
+  | 'id'
+  | 'address'
+  | 'domain'
+  | 'password_hash'
+  | 'credential_version'
+  | 'enabled'
+  | 'disabled_reason'
+  | 'password_expires_at'
+  | 'must_change'
+  | 'quota_bytes'
+  | 'home'
+  | 'uid'
+  | 'gid'
+  | 'mail_location'
+> & {
+  domain_enabled: boolean;
+  domain_disabled_reason: string | null;
+};
 
 export interface AuditRow {
   id: string;
@@ -47,7 +64,6 @@ export interface AuditRow {
 export interface TokenRow {
   id: string;
   name: string;
-  scopes: string[];
   domain: string | null;
   created_at: Date;
   last_used_at: Date | null;
