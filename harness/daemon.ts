@@ -33,8 +33,8 @@ export interface Daemon {
   cli(args: string[], input?: string | Buffer): Promise<CliResult>;
   /** The same, but throws on a non-zero exit; resolves with stdout. */
   cliOk(args: string[], input?: string | Buffer): Promise<string>;
-  /** Sends `signal` (SIGTERM), waits for the exit (SIGKILL after 15 s); resolves with the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Sends `signal` (SIGTERM), waits for the exit (SIGKILL after `killAfterMs`, 15 s by default); resolves with the exit code. */
+  stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<number | null>;
   exited: Promise<number | null>;
 }
 
@@ -120,8 +120,8 @@ async function startOnce(opts: DaemonOptions): Promise<Daemon> {
       if (r.code !== 0) throw new Error(`mailpassd ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
       return r.stdout;
     },
-    stop: async (signal = 'SIGTERM') => {
-      const code = await proc.stop(signal);
+    stop: async (signal = 'SIGTERM', killAfterMs?: number) => {
+      const code = await proc.stop(signal, killAfterMs);
       finalLog ??= proc.log();
       data.remove();
       return code;
