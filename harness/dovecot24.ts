@@ -279,3 +279,17 @@ function chrootGroupId(root: string, name: string): number {
   if (!line) throw new Error(`group ${name} missing in ${root}/etc/group`);
   return Number(line.split(':')[2]);
 }
+
+/**
+ * A `doveadm` on the host that runs the chroot's doveadm (for
+ * MAILPASSD_DOVEADM_BINARY; the daemon cannot call into a chroot itself).
+ * `unprivileged`: through a user namespace, so a caller that is not root can
+ * chroot; Dovecot's socket grants inside then decide what it may do.
+ */
+export function chrootDoveadmWrapper(dir: string, opts: { unprivileged?: boolean } = {}): string {
+  const wrapper = join(dir, 'doveadm');
+  const prefix = opts.unprivileged ? 'unshare --user --map-root-user ' : '';
+  writeFileSync(wrapper, `#!/bin/sh\n# doveadm of the Dovecot 2.4 chroot\nexec ${prefix}chroot ${TRIXIE_DIR} /usr/bin/doveadm "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  return wrapper;
+}

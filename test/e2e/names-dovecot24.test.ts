@@ -7,12 +7,11 @@
  * flush crashes, see rotation-dovecot24.test.ts) through a wrapper, as root:
  * what is tested is what doveadm makes of the name, not the socket grants.
  */
-import { chmodSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { adminToken } from '../helpers/daemon.js';
 import { makeTempDir, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
-import { startDovecot24, TRIXIE_DIR } from '../helpers/dovecot24.js';
+import { chrootDoveadmWrapper, startDovecot24, TRIXIE_DIR } from '../helpers/dovecot24.js';
 import { account, dashNameRotates, everySpellingFlushed, legacyMailbox, plusNameLogsIn, spellings, wildcardNameKicksNobodyElse } from '../helpers/names-scenario.js';
 import { RotationScenario } from '../helpers/rotation-scenario.js';
 
@@ -38,9 +37,7 @@ beforeAll(async () => {
   dc = await startDovecot24({ authUrl: backend.daemon.authUrl, cache: { size: '10M', ttl: '1 hour' }, mailRoot: backend.mailRoot });
   sc = new RotationScenario(backend, dc, await adminToken(backend.daemon));
   wrapperDir = makeTempDir('doveadm24-names');
-  const wrapper = join(wrapperDir, 'doveadm');
-  writeFileSync(wrapper, `#!/bin/sh\n# doveadm of the Dovecot 2.4 chroot\nexec chroot ${TRIXIE_DIR} /usr/bin/doveadm "$@"\n`);
-  chmodSync(wrapper, 0o755);
+  const wrapper = chrootDoveadmWrapper(wrapperDir);
   localEnv = { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_BINARY: wrapper, MAILPASSD_DOVEADM_CONFIG: dc.configPath.slice(TRIXIE_DIR.length) };
 }, 15 * 60_000);
 

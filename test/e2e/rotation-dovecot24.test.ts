@@ -17,12 +17,12 @@
  * socket grants are what is tested - shown below by the same wrapper failing
  * for a user outside group mailpassd.
  */
-import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { adminToken, verify } from '../helpers/daemon.js';
 import { ensureUser, groupId, makeTempDir, NOBODY_UID, run, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
-import { startDovecot24, TRIXIE_DIR } from '../helpers/dovecot24.js';
+import { chrootDoveadmWrapper, startDovecot24, TRIXIE_DIR } from '../helpers/dovecot24.js';
 import { freshLoopback } from '../helpers/imap.js';
 import { expectKicked, nodeIn, RotationScenario, WAIT_FAIL_MS, WAIT_OK_MS, type Account } from '../helpers/rotation-scenario.js';
 import { requireParts } from '../helpers/parts.js';
@@ -62,9 +62,7 @@ beforeAll(async () => {
   sc = new RotationScenario(backend, dc, await adminToken(backend.daemon));
   configInChroot = dc.configPath.slice(TRIXIE_DIR.length);
   wrapperDir = makeTempDir('doveadm24');
-  wrapper = join(wrapperDir, 'doveadm');
-  writeFileSync(wrapper, `#!/bin/sh\n# doveadm of the Dovecot 2.4 chroot, runnable by an unprivileged user\nexec unshare --user --map-root-user chroot ${TRIXIE_DIR} /usr/bin/doveadm "$@"\n`);
-  chmodSync(wrapper, 0o755);
+  wrapper = chrootDoveadmWrapper(wrapperDir, { unprivileged: true });
 }, 15 * 60_000);
 
 afterAll(async () => {
