@@ -2,12 +2,16 @@ import type { Outcome } from './throttle.js';
 
 /** The closed set of passdb answers (DESIGN §3), mapped 1:1 onto Dovecot's PASSDB_RESULT_*. */
 export type AuthResult =
-  /** credentialVersion: the version whose password matched, so a change can be bound to it (self-service). */
-  | { kind: 'ok'; user: string; extra: Record<string, string>; credentialVersion: number }
+  /**
+   * mailboxId + credentialVersion: the row and version whose password matched, so a
+   * change can be bound to them (self-service): a mailbox deleted and re-created
+   * in between starts again at version 1 under a new id.
+   */
+  | { kind: 'ok'; user: string; extra: Record<string, string>; mailboxId: string; credentialVersion: number }
   | { kind: 'password_mismatch' }
   | { kind: 'user_unknown' }
   | { kind: 'user_disabled'; reason: string }
-  | { kind: 'pass_expired'; credentialVersion: number }
+  | { kind: 'pass_expired'; mailboxId: string; credentialVersion: number }
   | { kind: 'throttled' }
   | { kind: 'internal_failure' };
 

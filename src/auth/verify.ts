@@ -188,11 +188,11 @@ export class Authenticator {
     if (!row.domain_enabled) return { kind: 'user_disabled', reason: row.domain_disabled_reason ?? `domain ${row.domain} disabled` };
     // must_change: Dovecot refuses the login ("password expired"); self-service takes it to choose a new one.
     if (row.must_change || (row.password_expires_at && row.password_expires_at.getTime() <= Date.now())) {
-      return { kind: 'pass_expired', credentialVersion: row.credential_version };
+      return { kind: 'pass_expired', mailboxId: row.id, credentialVersion: row.credential_version };
     }
     if (memoKey !== null) this.memo.remember(memoKey);
     if (needsRehash(row.password_hash, this.ctx.config.hash)) this.rehashInBackground(row, req.password);
-    return { kind: 'ok', user: row.address, extra: prefetchExtra(userdbFields(row, this.ctx.config.userdb)), credentialVersion: row.credential_version };
+    return { kind: 'ok', user: row.address, extra: prefetchExtra(userdbFields(row, this.ctx.config.userdb)), mailboxId: row.id, credentialVersion: row.credential_version };
   }
 
   /** New parameters apply on the next successful login; the row update is conditional on the old hash. */

@@ -60,7 +60,7 @@ export function isVerifyResultName(value: unknown): value is VerifyResultName {
 /**
  * The daemon's verdict as far as the wire is concerned: the shape of
  * auth/results.ts's AuthResult without what stays inside the daemon
- * (credentialVersion). Written structurally because core/ sits below auth/.
+ * (mailboxId, credentialVersion). Written structurally because core/ sits below auth/.
  */
 export type VerifyVerdict =
   | { kind: 'ok'; user: string; extra: Record<string, string> }

@@ -21,8 +21,10 @@ export interface RotateInput {
    * Self-service: the credential version the current password was verified
    * against. If the mailbox was rotated or disabled since, the
    * change is refused (409 credential_changed) instead of overwriting it.
+   * With the row id, so a mailbox deleted and re-created in between (version 1
+   * again) does not pass for the one that was verified.
    */
-  expectedVersion?: number;
+  expected?: { mailboxId: string; version: number };
 }
 
 export interface RotateResult {
@@ -59,8 +61,9 @@ export async function rotatePassword(ctx: Context, actor: Actor, input: RotateIn
 
 /** A verified current password is only good for the version (and enabled state, its domain's too) it was verified against. */
 function checkExpected(input: RotateInput, row: MailboxRow, domainEnabled: boolean): void {
-  if (input.expectedVersion === undefined) return;
-  if (row.credential_version !== input.expectedVersion || !row.enabled || !domainEnabled) {
+  const expected = input.expected;
+  if (expected === undefined) return;
+  if (row.id !== expected.mailboxId || row.credential_version !== expected.version || !row.enabled || !domainEnabled) {
     throw conflict('credential_changed', `the password or state of ${row.address} changed after the current password was checked; nothing was changed`);
   }
 }
@@ -89,7 +92,7 @@ async function commitIfUnchanged(ctx: Context, actor: Actor, input: RotateInput,
     const row = await lockMailbox(tx, address);
     if (!row) throw notFound('mailbox_not_found', `mailbox ${address} does not exist`);
     // Self-service: a domain disabled since the check wins (its lock waits for a disable in progress).
-    if (input.expectedVersion !== undefined) checkExpected(input, row, (await lockDomainShared(tx, row.domain))?.enabled ?? false);
+    if (input.expected !== undefined) checkExpected(input, row, (await lockDomainShared(tx, row.domain))?.enabled ?? false);
     if (row.id !== base.row.id || row.credential_version !== base.row.credential_version || row.display_name !== base.row.display_name) return null;
     const updated = await setPassword(tx, row.id, prepared.hash, expiryFrom(base.policy), false);
     await appendHistory(tx, row.id, prepared.hash);

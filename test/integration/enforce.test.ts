@@ -146,12 +146,25 @@ describe('a disabled domain refuses the logins of its mailboxes', () => {
 
   it('a domain disabled after self-service checked the current password wins: the change is refused (credential_changed)', async () => {
     const [hal] = await domainWith('race.example', ['hal']);
+    const [{ id }] = await q('SELECT id::text FROM mailboxes WHERE address = $1', [hal]);
     await setDomainEnabled(ctx, actor, 'race.example', false);
-    // What self-service does after its check: bound to the version it verified.
+    // What self-service does after its check: bound to the row and version it verified.
     await expect(
-      rotatePassword(ctx, { actor: `self:${hal}`, sourceIp: null }, { address: hal!, password: { kind: 'given', value: NEW_PW }, kick: true, reason: 'self_service', expectedVersion: 1 }),
+      rotatePassword(ctx, { actor: `self:${hal}`, sourceIp: null }, { address: hal!, password: { kind: 'given', value: NEW_PW }, kick: true, reason: 'self_service', expected: { mailboxId: id, version: 1 } }),
     ).rejects.toMatchObject({ code: 'credential_changed' });
     expect(await q('SELECT credential_version FROM mailboxes WHERE address = $1', [hal])).toEqual([{ credential_version: 1 }]);
+  });
+
+  it('a mailbox deleted and re-created after self-service checked the current password is not the one verified: credential_changed', async () => {
+    const [ida] = await domainWith('recreate.example', ['ida']);
+    const [{ id }] = await q('SELECT id::text FROM mailboxes WHERE address = $1', [ida]);
+    // Same address, same version (1), another row: its owner may be someone else now.
+    await q('DELETE FROM mailboxes WHERE address = $1', [ida]);
+    await createMailbox(ctx, actor, { address: ida!, displayName: null, password: { kind: 'given', value: PW } });
+    await expect(
+      rotatePassword(ctx, { actor: `self:${ida}`, sourceIp: null }, { address: ida!, password: { kind: 'given', value: NEW_PW }, kick: true, reason: 'self_service', expected: { mailboxId: id, version: 1 } }),
+    ).rejects.toMatchObject({ code: 'credential_changed' });
+    expect(await q('SELECT credential_version FROM mailboxes WHERE address = $1', [ida])).toEqual([{ credential_version: 1 }]);
   });
 });
 

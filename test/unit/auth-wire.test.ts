@@ -10,11 +10,11 @@ import { readVerifyAnswer } from '../../src/dovecot/checkpassword/client.js';
 import type { VerifyBody } from '../../src/http/auth-listener.js';
 
 const verdicts: AuthResult[] = [
-  { kind: 'ok', user: 'alice@example.org', extra: { userdb_home: '/var/vmail/example.org/alice' }, credentialVersion: 3 },
+  { kind: 'ok', user: 'alice@example.org', extra: { userdb_home: '/var/vmail/example.org/alice' }, mailboxId: '7', credentialVersion: 3 },
   { kind: 'password_mismatch' },
   { kind: 'user_unknown' },
   { kind: 'user_disabled', reason: 'mailbox disabled' },
-  { kind: 'pass_expired', credentialVersion: 2 },
+  { kind: 'pass_expired', mailboxId: '7', credentialVersion: 2 },
   { kind: 'internal_failure' },
   { kind: 'throttled' },
 ];

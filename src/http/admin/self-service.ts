@@ -127,7 +127,7 @@ function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void
           reason: 'self_service',
           waitMs: Math.min(ctx.config.rotation.wait_ms, 2_000),
           // Bound to what was verified: an admin rotation or disable in between wins.
-          expectedVersion: check.credentialVersion,
+          expected: { mailboxId: check.mailboxId, version: check.credentialVersion },
         });
       } catch (err) {
         if (!(err instanceof MailpassdError)) throw err;
