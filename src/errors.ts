@@ -108,6 +108,7 @@ export const ERRORS = {
   embedded_initdb_failed: 'unavailable',
   embedded_start_failed: 'unavailable',
   embedded_not_listening: 'unavailable',
+  embedded_data_unreachable: 'config',
   worker_exited: 'unavailable',
   argon2_overloaded: 'unavailable',
   doveadm_failed: 'unavailable',

