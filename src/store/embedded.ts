@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
@@ -53,6 +53,30 @@ export function reachableBy(target: string, ids: { uid: number; gid: number }): 
     if ((st.mode & bit) === 0) return false;
     if (dir === path.dirname(dir)) return true;
   }
+}
+
+/** Where the cluster of a data directory the postgres user cannot reach lives instead. */
+const CLUSTERS_HOME = '/var/lib/mailpassd';
+
+/**
+ * The directory holding the cluster (`postgres/`) and its log: the data
+ * directory itself, unless we run as root and the postgres user cannot reach it
+ * (`npm start` in a checkout under Debian's 0700 /root); then a directory of
+ * its own under /var/lib/mailpassd, named after the data directory, so the same
+ * checkout always finds its cluster again. The state file stays in the data
+ * directory.
+ */
+export function clusterHome(dataDir: string, ids: { uid: number; gid: number } | null): string {
+  if (!ids || reachableBy(path.join(dataDir, 'postgres'), ids)) return dataDir;
+  const home = path.join(CLUSTERS_HOME, `embedded-${createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 16)}`);
+  mkdirSync(home, { recursive: true, mode: 0o755 });
+  if (!reachableBy(path.join(home, 'postgres'), ids)) {
+    throw new MailpassdError(
+      'embedded_data_unreachable',
+      `as root, the embedded PostgreSQL runs as user "postgres", which can reach neither ${path.resolve(dataDir)} nor ${home}: set MAILPASSD_DATA_DIR to a directory it can reach, run as another user, or set MAILPASSD_DATABASE_URL`,
+    );
+  }
+  return home;
 }
 
 /** Where a copy of the binaries goes when the postgres user cannot reach the checkout's. */
@@ -153,15 +177,10 @@ export async function ensureEmbedded(dataDir: string, takeOwnership: boolean): P
   const bin = reachableBinaries(await binaries(), ids);
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
   if (ids) chmodSync(dataDir, 0o755); // the postgres user must traverse it
-  if (ids && !reachableBy(path.join(dataDir, 'postgres'), ids)) {
-    throw new MailpassdError(
-      'embedded_data_unreachable',
-      `as root, the embedded PostgreSQL runs as user "postgres", which cannot reach ${path.resolve(dataDir)} (a parent directory such as /root is private): set MAILPASSD_DATA_DIR to a directory it can reach (e.g. /var/lib/mailpassd), run as another user, or set MAILPASSD_DATABASE_URL`,
-    );
-  }
+  const cluster = clusterHome(dataDir, ids);
   const stateFile = path.join(dataDir, 'embedded.json');
   const ownerFile = path.join(dataDir, 'embedded-owner');
-  const pgdata = path.join(dataDir, 'postgres');
+  const pgdata = path.join(cluster, 'postgres');
   let state = readState(stateFile);
   if (!state || !existsSync(path.join(pgdata, 'PG_VERSION'))) {
     state = { port: await freePort(), password: randomBytes(24).toString('base64url') };
@@ -173,7 +192,7 @@ export async function ensureEmbedded(dataDir: string, takeOwnership: boolean): P
   clearZombieLock(pgdata);
   const status = await pgCtl(bin, ['status', '-D', pgdata], ids);
   if (status.code !== 0) {
-    state = await startWithRetries(bin, dataDir, pgdata, stateFile, state, ids);
+    state = await startWithRetries(bin, cluster, pgdata, stateFile, state, ids);
     startedHere = true;
   }
   await waitForPort(state.port, 15_000);

@@ -1,8 +1,9 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureEmbedded, reachableBy } from '../../src/store/embedded.js';
+import { clusterHome, ensureEmbedded, reachableBy } from '../../src/store/embedded.js';
 import { requireParts } from '../helpers/parts.js';
 
 /**
@@ -35,10 +36,25 @@ describe('reachableBy', () => {
 });
 
 requireParts(['root'])('the embedded PostgreSQL as root', () => {
-  it('refuses a data directory the postgres user cannot reach, naming the fix (exit 78), before running initdb', async () => {
+  it('keeps the cluster of a data directory postgres cannot reach under /var/lib/mailpassd, and finds it again', async () => {
     const hidden = path.join(root, 'private');
     mkdirSync(hidden, { mode: 0o700 });
     chmodSync(hidden, 0o700);
-    await expect(ensureEmbedded(path.join(hidden, 'data'), false)).rejects.toMatchObject({ code: 'embedded_data_unreachable', kind: 'config', message: expect.stringContaining('MAILPASSD_DATA_DIR') });
+    const dataDir = path.join(hidden, 'data');
+    const ids = { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) };
+    const first = await ensureEmbedded(dataDir, true);
+    const home = clusterHome(dataDir, ids);
+    try {
+      expect(home).toMatch(/^\/var\/lib\/mailpassd\/embedded-[0-9a-f]{16}$/);
+      expect(existsSync(path.join(home, 'postgres', 'PG_VERSION'))).toBe(true);
+      expect(existsSync(path.join(dataDir, 'embedded.json'))).toBe(true);
+      await first.release();
+      // A second start of the same data directory adopts the same cluster (same password, same data).
+      const again = await ensureEmbedded(dataDir, true);
+      expect(again.url).toBe(first.url);
+      await again.release();
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
