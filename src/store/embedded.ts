@@ -96,7 +96,8 @@ function reachableBinaries(bin: Binaries, ids: { uid: number; gid: number } | nu
   if (!existsSync(path.join(copy, 'bin', 'initdb'))) {
     mkdirSync(BINARIES_CACHE, { recursive: true, mode: 0o755 });
     const partial = `${copy}.${process.pid}.partial`;
-    cpSync(native, partial, { recursive: true, preserveTimestamps: true });
+    // verbatimSymlinks: the libraries are relative symlinks (libpq.so.5 → …); resolved, they would point back into the checkout.
+    cpSync(native, partial, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
     rmSync(copy, { recursive: true, force: true });
     renameSync(partial, copy);
   }
