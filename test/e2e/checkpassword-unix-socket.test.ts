@@ -11,13 +11,17 @@ import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createMailRoot, ensureGroup, ensureUser, groupId, startDovecot, type DovecotInstance } from '../helpers/dovecot.js';
 import { MAIN } from '../helpers/cli.js';
 import { seedMailbox, startTestDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
 import { freshLoopback } from '../helpers/imap.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describe = requireParts(['root', 'dovecot23']);
 
 const SECRET = 'unix-socket-secret-0123456789ab';
 const ALICE = 'alice@example.org';

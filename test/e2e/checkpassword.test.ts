@@ -16,7 +16,8 @@ import { waitFor as until } from '../helpers/wait.js';
 
 // What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
 const describeWithDovecot = requireParts(['root', 'dovecot23']);
-const describe = requireParts(['root']);
+// The reply program is Dovecot's own (dovecot-core).
+const describe = requireParts(['root', 'doveadm']);
 
 const MAIN = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 const REPLY = '/usr/lib/dovecot/checkpassword-reply';

@@ -8,12 +8,16 @@
  * what is tested is what doveadm makes of the name, not the socket grants.
  */
 import { rmSync } from 'node:fs';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { afterAll, beforeAll, it } from 'vitest';
 import { adminToken } from '../helpers/daemon.js';
 import { makeTempDir, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { chrootDoveadmWrapper, startDovecot24, TRIXIE_DIR } from '../helpers/dovecot24.js';
 import { account, dashNameRotates, everySpellingFlushed, legacyMailbox, plusNameLogsIn, spellings, wildcardNameKicksNobodyElse } from '../helpers/names-scenario.js';
 import { RotationScenario } from '../helpers/rotation-scenario.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describe = requireParts(['root', 'trixie']);
 
 const SPELL = account('spell', 1);
 const PLUS = account('first.last+tag', 2);

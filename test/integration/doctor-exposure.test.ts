@@ -7,10 +7,14 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
+import { requireParts } from '../helpers/parts.js';
+
+// What needs these parts is skipped, with one line saying what is missing (test/helpers/parts.ts).
+const describe = requireParts(['root', 'doveadm']);
 
 interface Check {
   check: string;
