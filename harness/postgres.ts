@@ -22,13 +22,36 @@ async function adminQuery(adminUrl: string, sql: string): Promise<void> {
   }
 }
 
+/**
+ * Waits (bounded) for the sessions of clients that were just closed to end
+ * before dropping: a pool's end() resolves before its backends have gone, and
+ * FORCE then terminates them under the still-reading client, whose
+ * "terminating connection due to administrator command" surfaced as an
+ * uncaught error in a CI run. FORCE still ends what a test left open.
+ */
+async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const deadline = Date.now() + 3_000;
+    while (Date.now() < deadline) {
+      const r = await client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+      if (r.rows[0].n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A new database in the cluster of `adminUrl` (a random name unless one is given). */
 export async function createDatabase(adminUrl: string, name = `t_${randomBytes(6).toString('hex')}`): Promise<Database> {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`);
   await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
   return {
     url: adminUrl.replace(/\/[^/]*$/, `/${name}`),
-    drop: () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    drop: () => dropDatabase(adminUrl, name),
   };
 }
 
