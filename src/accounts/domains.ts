@@ -1,5 +1,5 @@
-import type { Actor, Context } from '../context.js';
-import { conflict, notFound, refused } from '../errors.js';
+import type { Actor, Context } from '../core/context.js';
+import { conflict, notFound, refused } from '../core/errors.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
 import { appendDomainInvalidations } from '../store/sql/invalidations.js';

@@ -1,5 +1,5 @@
-import type { Actor, Context } from '../context.js';
-import { MailpassdError, refused } from '../errors.js';
+import type { Actor, Context } from '../core/context.js';
+import { MailpassdError, refused } from '../core/errors.js';
 import { isKnownHash } from '../auth/hash.js';
 import { legacyCostProblem } from '../auth/legacy.js';
 import { withTransaction } from '../store/pool.js';

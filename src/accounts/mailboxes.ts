@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { Actor, Context } from '../context.js';
-import { conflict, notFound } from '../errors.js';
+import type { Actor, Context } from '../core/context.js';
+import { conflict, notFound } from '../core/errors.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
 import { getDomain, lockDomainShared } from '../store/sql/domains.js';

@@ -1,5 +1,5 @@
-import type { Context } from '../context.js';
-import { refused } from '../errors.js';
+import type { Context } from '../core/context.js';
+import { refused } from '../core/errors.js';
 import { hashPassword, verifyPassword } from '../auth/hash.js';
 import { checkPasswordInput } from '../policy/password-input.js';
 import type { PolicySubject, PolicyViolation } from '../policy/rules.js';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Actor, Context } from '../context.js';
-import { conflict, notFound, usage } from '../errors.js';
+import type { Actor, Context } from '../core/context.js';
+import { conflict, notFound, usage } from '../core/errors.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
 import { getDomain } from '../store/sql/domains.js';

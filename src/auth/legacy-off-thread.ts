@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { compiledWorker, WorkerPool } from '../core/worker-pool.js';
-import { internal } from '../errors.js';
+import { internal } from '../core/errors.js';
 import { verifyLegacy } from './legacy.js';
 
 /**

@@ -1,4 +1,4 @@
-import { unavailable } from '../errors.js';
+import { unavailable } from '../core/errors.js';
 
 /**
  * Bounded concurrency for argon2: at most `concurrency` run at once, at most

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Context } from '../context.js';
+import type { Context } from '../core/context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { normalizeAddress } from '../core/address.js';
 import { getAuthRow, upgradeHash } from '../store/sql/mailboxes.js';

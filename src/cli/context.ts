@@ -1,5 +1,5 @@
 import { loadConfig, type Config } from '../config/index.js';
-import type { Context, Actor } from '../context.js';
+import type { Context, Actor } from '../core/context.js';
 import { createLogger } from '../observability/logger.js';
 import { openDatabase } from '../store/database.js';
 import { migrate } from '../store/migrate.js';

@@ -1,4 +1,4 @@
-import { usage } from '../errors.js';
+import { usage } from '../core/errors.js';
 
 /** Global flags every command accepts. */
 export interface GlobalOptions {

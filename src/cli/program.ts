@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { MailpassdError, exitCodeFor } from '../errors.js';
+import { MailpassdError, exitCodeFor } from '../core/errors.js';
 import { asUnavailable } from '../store/pool.js';
 import { registerServe } from './commands/serve.js';
 import { registerDomain } from './commands/domain.js';

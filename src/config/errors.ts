@@ -1,4 +1,4 @@
-import { MailpassdError, type CodeOf } from '../errors.js';
+import { MailpassdError, type CodeOf } from '../core/errors.js';
 
 /** A configuration problem: exit 78 (EX_CONFIG), one line naming the key and source. */
 export class ConfigError extends MailpassdError {

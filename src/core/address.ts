@@ -1,5 +1,5 @@
 import { domainToASCII } from 'node:url';
-import { usage } from '../errors.js';
+import { usage } from './errors.js';
 
 /** What an address's local part may be at all (RFC 5321 dot-atom): enough to find a stored mailbox, whatever rule it was created under. */
 const STORED_LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;

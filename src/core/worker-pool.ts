@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { MailpassdError } from '../errors.js';
+import { MailpassdError } from './errors.js';
 
 /**
  * A few worker threads for CPU-bound work that must not stall the event loop

@@ -1,6 +1,6 @@
 import { mkdirSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
 import path from 'node:path';
-import { MailpassdError } from '../errors.js';
+import { MailpassdError } from '../core/errors.js';
 import { isAlive, readPidFile } from '../core/pid.js';
 
 /**

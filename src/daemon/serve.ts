@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import { formatListen } from '../config/index.js';
-import type { Context } from '../context.js';
+import type { Context } from '../core/context.js';
 import { Authenticator } from '../auth/verify.js';
 import { buildAuthListener } from '../http/auth-listener.js';
 import { buildAdminListener } from '../http/admin-listener.js';
@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics } from '../observability/metrics.js';
 import { openDatabase, type Database } from '../store/database.js';
 import { migrate, pendingMigrations } from '../store/migrate.js';
-import { MailpassdError } from '../errors.js';
+import { MailpassdError } from '../core/errors.js';
 import { acquireDaemonLock } from './lock.js';
 import { startNodeWorker, type NodeWorker } from '../rotation/node-worker.js';
 import { nodeLags } from '../store/sql/nodes.js';

@@ -1,5 +1,5 @@
 import type { DoveadmTarget } from '../config/index.js';
-import { MailpassdError } from '../errors.js';
+import { MailpassdError } from '../core/errors.js';
 import { runBinary, type RunBinary } from './run-binary.js';
 
 /** How this node reaches its Dovecot to make a change take effect: flush the auth cache, kick sessions. */

@@ -1,5 +1,5 @@
 import swagger from '@fastify/swagger';
-import type { Context } from '../context.js';
+import type { Context } from '../core/context.js';
 import { createApp, type App } from './server.js';
 import { authenticated, checkBearer } from './admin/authenticated.js';
 import { domainRoutes } from './admin/domains.js';

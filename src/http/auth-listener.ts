@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
-import type { Context } from '../context.js';
+import type { Context } from '../core/context.js';
 import type { Authenticator } from '../auth/verify.js';
 import { canonicalUser } from '../auth/verify.js';
 import { getAuthRow } from '../store/sql/mailboxes.js';

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, preValidationAsyncHookHandler } from 'fastify';
-import { httpStatusOf, kindOf, MailpassdError, type ErrorCode, type KindsOf } from '../errors.js';
+import { httpStatusOf, kindOf, MailpassdError, type ErrorCode, type KindsOf } from '../core/errors.js';
 import { isDatabaseUnavailable } from '../store/pool.js';
 
 /** RFC 9457 problem details with a stable `code`, the one error shape of both listeners. */

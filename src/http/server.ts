@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Listen } from '../config/index.js';
 import { formatListen } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
-import { MailpassdError } from '../errors.js';
+import { MailpassdError } from '../core/errors.js';
 import { frameworkCode, installErrorHandler, sendProblem } from './problem.js';
 
 export type App = FastifyInstance;

@@ -3,7 +3,7 @@
  * retype from a screen, and always accepted by the policy they are generated for.
  */
 import { randomInt } from 'node:crypto';
-import { internal } from '../errors.js';
+import { internal } from '../core/errors.js';
 import type { PolicySubject } from './personal.js';
 import { MAX_PASSWORD_BYTES } from './password-input.js';
 import { checkPasswordRules } from './rules.js';

@@ -1,5 +1,5 @@
 import { compiledWorker, WorkerPool } from '../core/worker-pool.js';
-import { MailpassdError, type ErrorCode } from '../errors.js';
+import { MailpassdError, type ErrorCode } from '../core/errors.js';
 import { generatePassword } from './generate.js';
 import { checkPasswordRules, type PolicySubject, type PolicyViolation } from './rules.js';
 import type { PolicySettings } from './settings.js';

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { MailpassdError } from '../errors.js';
+import { MailpassdError } from '../core/errors.js';
 import { checkPasswordRules } from './rules.js';
 import { generatePassword } from './generate.js';
 import type { PolicyJob, PolicyReply } from './off-thread.js';

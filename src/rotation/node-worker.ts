@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { asUnavailable, withTransaction, type Client } from '../store/pool.js';
-import type { Context } from '../context.js';
-import { MailpassdError } from '../errors.js';
+import type { Context } from '../core/context.js';
+import { MailpassdError } from '../core/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createDoveadm, type Doveadm } from '../dovecot/doveadm.js';
 import { startSpawner } from '../dovecot/spawner.js';

@@ -1,5 +1,5 @@
-import type { Actor, Context } from '../context.js';
-import { conflict, notFound } from '../errors.js';
+import type { Actor, Context } from '../core/context.js';
+import { conflict, notFound } from '../core/errors.js';
 import { normalizeAddress } from '../core/address.js';
 import { expiryFrom, policyFor, preparePassword, type PasswordSource, type PreparedPassword } from '../accounts/password.js';
 import type { PolicySettings } from '../policy/settings.js';

@@ -1,4 +1,4 @@
-import type { Actor, Context } from '../context.js';
+import type { Actor, Context } from '../core/context.js';
 import type { Metrics } from '../observability/metrics.js';
 import { findMailbox } from '../accounts/mailboxes.js';
 import { withTransaction } from '../store/pool.js';

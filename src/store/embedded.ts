@@ -4,7 +4,7 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rena
 import { connect } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { MailpassdError, unavailable } from '../errors.js';
+import { MailpassdError, unavailable } from '../core/errors.js';
 import { readPidFile } from '../core/pid.js';
 import { freePort } from '../core/port.js';
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../config/index.js';
-import { unavailable } from '../errors.js';
+import { unavailable } from '../core/errors.js';
 import { withTransaction, type Pool, type Queryable } from './pool.js';
 
 export const MIGRATIONS_DIR = path.join(PACKAGE_ROOT, 'migrations');

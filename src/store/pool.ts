@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Config } from '../config/index.js';
-import { MailpassdError, unavailable } from '../errors.js';
+import { MailpassdError, unavailable } from '../core/errors.js';
 
 export type Pool = pg.Pool;
 export type Client = pg.PoolClient;

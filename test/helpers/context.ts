@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import type { Context } from '../../src/context.js';
+import type { Context } from '../../src/core/context.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createPool } from '../../src/store/pool.js';
 import { migrate } from '../../src/store/migrate.js';

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { errorCodes } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { ERRORS, exitCodeFor, httpStatusOf, KINDS, kindOf, MailpassdError, type ErrorCode, type ErrorKind } from '../../src/errors.js';
+import { ERRORS, exitCodeFor, httpStatusOf, KINDS, kindOf, MailpassdError, type ErrorCode, type ErrorKind } from '../../src/core/errors.js';
 import { frameworkCode } from '../../src/http/problem.js';
 import { createApp } from '../../src/http/server.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -20,7 +20,7 @@ function sources(dir: string): Array<{ file: string; text: string }> {
     .map((f) => ({ file: path.join('src', f), text: readFileSync(path.join(dir, f), 'utf8') }));
 }
 
-describe('the error table (src/errors.ts)', () => {
+describe('the error table (src/core/errors.ts)', () => {
   it('every kind has an HTTP error status and one of the CONTRACT exit statuses', () => {
     for (const [kind, { status, exit }] of Object.entries(KINDS)) {
       expect(status, kind).toBeGreaterThanOrEqual(400);
@@ -57,7 +57,7 @@ describe('the error table (src/errors.ts)', () => {
   });
 
   it('lists no code twice (a later key would silently win)', () => {
-    const text = readFileSync(path.join(SRC, 'errors.ts'), 'utf8');
+    const text = readFileSync(path.join(SRC, 'core', 'errors.ts'), 'utf8');
     const block = text.slice(text.indexOf('export const ERRORS'), text.indexOf('} as const satisfies Record<string, ErrorKind |'));
     const keys = [...block.matchAll(/^ {2}([a-z0-9_]+):/gm)].map((m) => m[1]);
     expect(keys.length).toBe(codes.length);
@@ -86,7 +86,7 @@ describe('codes in src/ come from the table', () => {
   });
 
   it('no hand-built error carries its own status or code', () => {
-    const adHoc = files.filter(({ file }) => file !== path.join('src', 'errors.ts')).flatMap(({ file, text }) =>
+    const adHoc = files.filter(({ file }) => file !== path.join('src', 'core', 'errors.ts')).flatMap(({ file, text }) =>
       [...text.matchAll(/Object\.assign\(new Error|readonly code = '|extends Error\b/g)].map((m) => `${file}: ${m[0]}`),
     );
     // PolicyOverrideError stays a policy-internal error: accounts/domains.ts turns it into `refused`.

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import * as domains from '../../accounts/domains.js';
 import { cliActor, withContext } from '../context.js';
-import { usage } from '../../errors.js';
+import { usage } from '../../core/errors.js';
 import { printJson, printLine, printTable, type GlobalOptions } from '../io.js';
 
 const POLICY_FLAGS: Record<string, string> = {

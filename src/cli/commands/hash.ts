@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { hashPassword } from '../../auth/hash.js';
-import { refused } from '../../errors.js';
+import { refused } from '../../core/errors.js';
 import { checkPasswordInput } from '../../policy/password-input.js';
 import { configFrom } from '../context.js';
 import { printJson, printLine, promptHidden, readStdinSecret, type GlobalOptions } from '../io.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import * as mailboxes from '../../accounts/mailboxes.js';
 import type { PasswordSource } from '../../accounts/password.js';
-import { usage } from '../../errors.js';
+import { usage } from '../../core/errors.js';
 import { cliActor, withContext } from '../context.js';
 import { printJson, printLine, printTable, readNewPassword, readStdinSecret, type GlobalOptions } from '../io.js';
 import { importMailboxes, parseImport } from '../../accounts/import.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { notFound } from '../../errors.js';
+import { notFound } from '../../core/errors.js';
 import { deleteNode, listNodes } from '../../store/sql/nodes.js';
 import { appendAudit } from '../../store/sql/audit.js';
 import { withTransaction } from '../../store/pool.js';

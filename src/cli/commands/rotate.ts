@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { usage } from '../../errors.js';
+import { usage } from '../../core/errors.js';
 import { rotateAndWait } from '../../rotation/service.js';
 import { cliActor, withContext } from '../context.js';
 import { printJson, printLine, printTable, type GlobalOptions } from '../io.js';

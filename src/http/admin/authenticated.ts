@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Actor, Context } from '../../context.js';
+import type { Actor, Context } from '../../core/context.js';
 import { authenticateToken } from '../../accounts/tokens.js';
 import { sendProblem } from '../problem.js';
 import type { GroupOptions, RouteGroup } from './deps.js';

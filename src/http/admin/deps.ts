@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Context } from '../../context.js';
+import type { Context } from '../../core/context.js';
 import type { Metrics } from '../../observability/metrics.js';
 import type { Authenticator } from '../../auth/verify.js';
 

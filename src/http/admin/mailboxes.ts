@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { usage } from '../../errors.js';
+import { usage } from '../../core/errors.js';
 import * as mailboxes from '../../accounts/mailboxes.js';
 import type { PasswordSource } from '../../accounts/password.js';
 import { rotateAndWait, kickMailbox } from '../../rotation/service.js';

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { MailpassdError, notFound } from '../../errors.js';
+import { MailpassdError, notFound } from '../../core/errors.js';
 import { normalizeAddress, normalizeDomain } from '../../core/address.js';
 import type { Scope } from './authenticated.js';
 

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Context } from '../../context.js';
-import { MailpassdError, usage, type ErrorCode, type KindsOf } from '../../errors.js';
+import type { Context } from '../../core/context.js';
+import { MailpassdError, usage, type ErrorCode, type KindsOf } from '../../core/errors.js';
 import { canonicalUser } from '../../auth/verify.js';
 import { rotateAndWait } from '../../rotation/service.js';
 import type { App } from '../server.js';

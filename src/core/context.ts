@@ -1,6 +1,6 @@
-import type { Config } from './config/index.js';
-import type { Logger } from './observability/logger.js';
-import type { Pool } from './store/pool.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../observability/logger.js';
+import type { Pool } from '../store/pool.js';
 
 /** What every service function receives: config validated once at the edge, one pool, one logger. */
 export interface Context {
