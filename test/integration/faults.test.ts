@@ -218,7 +218,10 @@ describe('worker threads that exit', () => {
     const hash = '{SSHA256}' + 'A'.repeat(60);
     await verifyLegacyOffThread(hash, 'x');
     const before = pool.threadIds;
-    const pending = verifyLegacyOffThread(hash, 'y');
+    // Seconds of SHA-crypt (at the rounds cap), so the worker is surely busy when it is
+    // terminated: a microsecond SSHA job could be answered before terminate() landed.
+    const slow = '{SHA512-CRYPT}$6$rounds=500000$abcdefgh$' + 'A'.repeat(86);
+    const pending = verifyLegacyOffThread(slow, 'y');
     await pool.terminate();
     await expect(pending).rejects.toMatchObject({ code: 'worker_exited' });
     expect(await verifyLegacyOffThread(hash, 'z')).toBe(false);
