@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     // TypeScript already reports undefined names, and knows Node's globals from @types/node.
     rules: { 'no-undef': 'off' },
   },

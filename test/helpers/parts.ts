@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 
-export type Part = 'root' | 'doveadm' | 'dovecot23' | 'postfix' | 'trixie';
+export type Part = 'root' | 'doveadm' | 'dovecot23' | 'postfix' | 'trixie' | 'chromium' | 'roundcube';
 
 const TRIXIE_DIR = process.env.MAILPASSD_TEST_TRIXIE_DIR ?? '/var/cache/mailpassd-test/trixie';
 
@@ -27,6 +27,10 @@ const PACKAGES: Record<Exclude<Part, 'root'>, string[]> = {
   dovecot23: ['dovecot-core', 'dovecot-imapd', 'dovecot-pop3d', 'dovecot-auth-lua', 'lua-cjson', 'postfix'],
   postfix: ['postfix', 'swaks', 'libnet-ssleay-perl', 'openssl'],
   trixie: ['postfix'],
+  // The browser tests drive Debian's Chromium with playwright-core (no browser download).
+  chromium: ['chromium', 'fonts-dejavu-core'],
+  // A private Roundcube (php -S, SQLite) for the password plugin's browser tests.
+  roundcube: ['roundcube-core', 'roundcube-sqlite3', 'roundcube-plugins', 'php-cli', 'php-sqlite3', 'sqlite3'],
 };
 
 const installed = new Map<string, boolean>();
@@ -72,6 +76,10 @@ function missingFor(part: Part, pretend: Set<string>): Missing | null {
     }
     case 'postfix':
       return packages.length > 0 ? { what: 'Postfix and swaks', packages } : null;
+    case 'chromium':
+      return packages.length > 0 ? { what: 'Chromium', packages } : null;
+    case 'roundcube':
+      return packages.length > 0 ? { what: 'Roundcube with PHP and SQLite', packages } : null;
     case 'trixie': {
       const built = !pretending && existsSync(join(TRIXIE_DIR, '.mailpassd-test-complete'));
       const debootstrap = built || (!pretending && packagesMissing(['debootstrap']).length === 0) ? [] : ['debootstrap'];
