@@ -22,6 +22,12 @@ export function createPool(url: string, db: Config['database']): Pool {
   } as pg.PoolConfig);
   // A broken idle connection must not crash the daemon; the next checkout reconnects.
   pool.on('error', () => undefined);
+  // Nor a broken checked-out one: pg-pool listens for a client's errors only while it is
+  // idle, and node-postgres emits a dying connection's error on the client even when a
+  // query is waiting on it - with no listener, an uncaught exception that killed the
+  // daemon mid-transaction when its database failed over. The waiting query still fails
+  // (and its caller releases the client as broken); this only keeps the process alive.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
 
