@@ -151,12 +151,15 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
         if (listener !== client) return;
         listener = null;
         owned = false;
+        log.warn({ err: err.message }, 'invalidation listener lost; reconnecting, polling meanwhile');
         client.release(err);
         retry();
       });
       await client.query(`LISTEN ${INVALIDATION_CHANNEL}`);
       listener = client;
       owned = true;
+      // The operator's sign (and the failover test's) that a lost database connection came back.
+      if (!atStart) log.info({ node_id: nodeId }, 'invalidation listener re-established');
       poke(); // anything committed while we were not listening
     } catch (err) {
       client.release(err as Error);
