@@ -56,13 +56,16 @@ interface Mailbox {
 
 const strong = () => `${randomBytes(12).toString('base64url')}-Qz9`;
 
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
+/** A parsed JSON answer (or the text), read field by field where used. */
+type Json = { result?: string; complete?: boolean; nodes?: unknown[] } | string | null;
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Json }> {
   try {
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
     const text = await res.text();
-    let parsed: unknown = null;
+    let parsed: Json = null;
     try {
-      parsed = JSON.parse(text);
+      parsed = JSON.parse(text) as Json;
     } catch {
       parsed = text;
     }
@@ -72,9 +75,9 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   }
 }
 
-function answerOf(r: { status: number; body: any }): Answer {
+function answerOf(r: { status: number; body: Json }): Answer {
   if (r.status === 200) {
-    switch (r.body?.result) {
+    switch (typeof r.body === 'object' ? r.body?.result : undefined) {
       case 'ok':
         return 'ok';
       case 'password_mismatch':
@@ -178,7 +181,7 @@ export async function runFailover(opts: FailoverOptions): Promise<FailoverFigure
       await waitFor('every node to answer an ok login after the switch', 60_000, () => Object.values(firstOk).every((v) => v !== null));
     } catch (err) {
       running = false;
-      throw new Error(`${(err as Error).message}; answers ${JSON.stringify(byAnswer)}; logs:\n${daemons.map((d) => `${d.nodeId}:\n${d.logs().split('\n').filter((l) => !l.startsWith('{') || /"level":[4-6]/.test(l)).slice(-30).join('\n')}`).join('\n')}`);
+      throw new Error(`${(err as Error).message}; answers ${JSON.stringify(byAnswer)}; logs:\n${daemons.map((d) => `${d.nodeId}:\n${d.logs().split('\n').filter((l) => !l.startsWith('{') || /"level":[4-6]/.test(l)).slice(-30).join('\n')}`).join('\n')}`, { cause: err });
     }
     running = false;
     await Promise.all(loops);
@@ -196,7 +199,7 @@ export async function runFailover(opts: FailoverOptions): Promise<FailoverFigure
 
     const started = Date.now();
     const after = await post(`${first.adminUrl}/v1/mailboxes/${encodeURIComponent(rotating[0]!.address)}/rotate`, { password: strong(), wait_ms: 10_000 }, { authorization: `Bearer ${token}` });
-    const afterSwitch = { complete: after.status === 200 && after.body?.complete === true && after.body?.nodes?.length === 3, ms: Date.now() - started, answer: `${after.status} ${JSON.stringify(after.body)}` };
+    const afterSwitch = { complete: after.status === 200 && typeof after.body === 'object' && after.body?.complete === true && after.body?.nodes?.length === 3, ms: Date.now() - started, answer: `${after.status} ${JSON.stringify(after.body)}` };
 
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
