@@ -67,6 +67,49 @@ export interface ReplicatedPair {
   destroy(): Promise<void>;
 }
 
+/** A freshly initialised cluster in a temp dir (not started), as the postgres user when root. */
+async function initCluster(binaries: PgBinaries, prefix: string, conf: string[]) {
+  const ids = postgresIds();
+  const tmp = tempDir(prefix);
+  const bin = (name: string) => path.join(binaries.dir, name);
+  const as = { ...(ids ?? {}), env: { ...process.env, LC_ALL: 'C' } };
+  const own = (p: string) => {
+    if (ids) chownSync(p, ids.uid, ids.gid);
+  };
+  own(tmp.dir);
+  const password = randomBytes(18).toString('base64url');
+  const port = await freePort();
+  const dir = path.join(tmp.dir, 'primary');
+  const pwfile = path.join(tmp.dir, 'pwfile');
+  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
+  own(pwfile);
+  await run(bin('initdb'), ['-D', dir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--encoding=UTF8', '--no-locale'], as);
+  appendFileSync(path.join(dir, 'postgresql.conf'), [`port = ${port}`, "listen_addresses = '127.0.0.1'", "unix_socket_directories = ''", 'max_connections = 200', ...conf, ''].join('\n'));
+  const log = (name: string) => {
+    const file = path.join(tmp.dir, `${name}.log`);
+    if (!existsSync(file)) writeFileSync(file, '');
+    own(file);
+    return file;
+  };
+  const start = (at: string, name: string) => run(bin('pg_ctl'), ['start', '-D', at, '-w', '-t', '60', '-l', log(name)], as);
+  const stop = (at: string, mode: 'fast' | 'immediate') => run(bin('pg_ctl'), ['stop', '-D', at, '-m', mode, '-w', '-t', '30'], as);
+  const urlOf = (p: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${p}/postgres`;
+  return { ids, tmp, bin, as, own, password, port, dir, start, stop, urlOf };
+}
+
+/** One cluster of these binaries, started: for running the integration suite on another PostgreSQL version. */
+export async function startCluster(binaries: PgBinaries): Promise<{ url: string; destroy(): Promise<void> }> {
+  const c = await initCluster(binaries, 'pg-native', []);
+  await c.start(c.dir, 'postgres');
+  return {
+    url: c.urlOf(c.port),
+    destroy: async () => {
+      await c.stop(c.dir, 'fast').catch(() => undefined);
+      if (!keepDirs()) c.tmp.remove();
+    },
+  };
+}
+
 /**
  * Primary with `synchronous_standby_names = '*'` and `synchronous_commit = on`:
  * a commit is acknowledged only once the replica has flushed its WAL, so an
@@ -75,44 +118,17 @@ export interface ReplicatedPair {
  * just-initialised (stopped) primary — both give a standby of the same system.
  */
 export async function startReplicatedPair(binaries: PgBinaries): Promise<ReplicatedPair> {
-  const ids = postgresIds();
-  const tmp = tempDir('pg-pair');
-  const bin = (name: string) => path.join(binaries.dir, name);
-  const as = { ...(ids ?? {}), env: { ...process.env, LC_ALL: 'C' } };
-  const own = (p: string) => {
-    if (ids) chownSync(p, ids.uid, ids.gid);
-  };
-  own(tmp.dir);
-  const password = randomBytes(18).toString('base64url');
-  const [primaryPort, replicaPort] = [await freePort(), await freePort()];
-  const primaryDir = path.join(tmp.dir, 'primary');
+  const c = await initCluster(binaries, 'pg-pair', [
+    "synchronous_standby_names = '*'",
+    'synchronous_commit = on',
+    'wal_level = replica',
+    // Fast enough failure detection for a test: the replica notices a dead primary in seconds, not minutes.
+    "wal_receiver_timeout = '5s'",
+  ]);
+  const { ids, tmp, bin, as, own, password, start, urlOf } = c;
+  const [primaryPort, primaryDir] = [c.port, c.dir];
+  const replicaPort = await freePort();
   const replicaDir = path.join(tmp.dir, 'replica');
-  const pwfile = path.join(tmp.dir, 'pwfile');
-  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
-  own(pwfile);
-  await run(bin('initdb'), ['-D', primaryDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--encoding=UTF8', '--no-locale'], as);
-  appendFileSync(
-    path.join(primaryDir, 'postgresql.conf'),
-    [
-      `port = ${primaryPort}`,
-      "listen_addresses = '127.0.0.1'",
-      "unix_socket_directories = ''",
-      'max_connections = 200',
-      "synchronous_standby_names = '*'",
-      'synchronous_commit = on',
-      'wal_level = replica',
-      // Fast enough failure detection for a test: the replica notices a dead primary in seconds, not minutes.
-      "wal_receiver_timeout = '5s'",
-      '',
-    ].join('\n'),
-  );
-  const log = (name: string) => {
-    const file = path.join(tmp.dir, `${name}.log`);
-    if (!existsSync(file)) writeFileSync(file, '');
-    own(file);
-    return file;
-  };
-  const start = (dir: string, name: string) => run(bin('pg_ctl'), ['start', '-D', dir, '-w', '-t', '60', '-l', log(name)], as);
   const conninfo = `host=127.0.0.1 port=${primaryPort} user=postgres password=${password} application_name=replica`;
 
   if (binaries.hasBasebackup) {
@@ -133,7 +149,6 @@ export async function startReplicatedPair(binaries: PgBinaries): Promise<Replica
   await start(replicaDir, 'replica');
 
   let promoted = false;
-  const urlOf = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
   const query = async <T extends pg.QueryResultRow>(port: number, sql: string): Promise<T[]> => {
     const c = new pg.Client({ connectionString: urlOf(port) });
     await c.connect();
@@ -153,7 +168,7 @@ export async function startReplicatedPair(binaries: PgBinaries): Promise<Replica
       return rows.some((r) => r.sync_state === 'sync' && r.state === 'streaming');
     },
     killPrimary: async () => {
-      await run(bin('pg_ctl'), ['stop', '-D', primaryDir, '-m', 'immediate', '-w', '-t', '30'], as);
+      await c.stop(primaryDir, 'immediate');
     },
     promote: async () => {
       await run(bin('pg_ctl'), ['promote', '-D', replicaDir, '-w', '-t', '60'], as);
@@ -166,7 +181,7 @@ export async function startReplicatedPair(binaries: PgBinaries): Promise<Replica
     },
     destroy: async () => {
       for (const dir of [primaryDir, replicaDir]) {
-        if (existsSync(path.join(dir, 'postmaster.pid'))) await run(bin('pg_ctl'), ['stop', '-D', dir, '-m', 'fast', '-w', '-t', '30'], as).catch(() => undefined);
+        if (existsSync(path.join(dir, 'postmaster.pid'))) await c.stop(dir, 'fast').catch(() => undefined);
       }
       if (!keepDirs()) tmp.remove();
     },
