@@ -132,15 +132,15 @@ async function rotateMany({ n, daemons, token, initial, hooks }: { n: number; da
   return { effect, callDone, incomplete, seen, gaveUp: effect.filter((x) => !Number.isFinite(x)).length };
 }
 
-async function startNodes(databaseUrl: string, prefix: string, envFor: (i: number) => Record<string, string>): Promise<BenchDaemon[]> {
+async function startNodes(databaseUrl: string, prefix: string, envFor: (i: number) => Record<string, string>, count = 3): Promise<BenchDaemon[]> {
   const daemons: BenchDaemon[] = [];
-  for (let i = 1; i <= 3; i++) daemons.push(await startBenchDaemon({ databaseUrl, nodeId: `${prefix}-${i}`, logLevel: 'warn', env: { ...NO_THROTTLE, ...envFor(i) } }));
+  for (let i = 1; i <= count; i++) daemons.push(await startBenchDaemon({ databaseUrl, nodeId: `${prefix}-${i}`, logLevel: 'warn', env: { ...NO_THROTTLE, ...envFor(i) } }));
   return daemons;
 }
 
-async function listenerPhase(ctx: BenchContext, n: number): Promise<Rotations> {
+async function listenerPhase(ctx: BenchContext, n: number, nodes = 3): Promise<Rotations> {
   const pg = await ctx.postgres();
-  const daemons = await startNodes(await pg.createDatabase('bench_rotation'), 'rot', () => ({}));
+  const daemons = await startNodes(await pg.createDatabase(`bench_rotation_${nodes}`), `rot${nodes}`, () => ({}), nodes);
   try {
     const initial = strongPassword();
     await addMailbox(daemons[0]!, USER, initial);
@@ -155,7 +155,7 @@ async function listenerPhase(ctx: BenchContext, n: number): Promise<Rotations> {
         effect: async (old, fresh, t0) => Math.max(...(await Promise.all(daemons.map((d) => until(() => listenerRound(d.authUrl, old, fresh), t0))))),
       },
     });
-    console.log(`  listeners: effect p50 ${ms(median(run.effect))} p99 ${ms(percentile(run.effect, 99))}; API answered p50 ${ms(median(run.callDone))}; incomplete ${run.incomplete}`);
+    console.log(`  ${nodes} listeners: effect p50 ${ms(median(run.effect))} p99 ${ms(percentile(run.effect, 99))}; API answered p50 ${ms(median(run.callDone))}; incomplete ${run.incomplete}`);
     return run;
   } finally {
     for (const d of daemons) await d.stop();
@@ -287,6 +287,7 @@ function dovecotVerdicts(mode: Mode, dc: DovecotRun, n: number): Verdict[] {
 export async function run(ctx: BenchContext): Promise<BenchResult> {
   const n = ctx.quick ? 10 : 60;
   const listeners = await listenerPhase(ctx, n);
+  const ten = await listenerPhase(ctx, ctx.quick ? 5 : 30, 10);
   const missing = dovecotMissing();
   const dovecot: Partial<Record<Mode, DovecotRun>> = {};
   if (!missing) for (const mode of Object.keys(MODES) as Mode[]) dovecot[mode] = await dovecotPhase(ctx, n, mode);
@@ -294,7 +295,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const headline = dovecot.http ?? listeners;
   const p99 = percentile(headline.effect, 99);
 
-  const rows = [row('listeners: call → effect on all 3 auth listeners', listeners.effect), row('listeners: call → API answered (all nodes applied)', listeners.callDone)];
+  const rows = [row('listeners: call → effect on all 3 auth listeners', listeners.effect), row('listeners: call → API answered (all nodes applied)', listeners.callDone), row('10 listeners: call → effect on all 10', ten.effect), row('10 listeners: call → API answered (all 10 applied)', ten.callDone)];
   for (const [mode, dc] of Object.entries(dovecot) as [Mode, DovecotRun][]) {
     rows.push(row(`Dovecot, ${mode}: call → old refused and new accepted over IMAP on all 3 Dovecots`, dc.effect), row(`Dovecot, ${mode}: call → API answered (3 × flush + kick done)`, dc.callDone));
   }
@@ -303,12 +304,15 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const verdicts = [
     { what: 'listeners: effect p99', value: percentile(listeners.effect, 99), shown: ms(percentile(listeners.effect, 99)), floor: `< ${FLOOR_MS} ms`, pass: percentile(listeners.effect, 99) < FLOOR_MS && listeners.gaveUp === 0 },
     { what: 'listeners: rotations answered complete (3 nodes applied)', value: n - listeners.incomplete, shown: `${n - listeners.incomplete} / ${n}`, floor: 'all', pass: listeners.incomplete === 0 },
+    { what: '10 listeners: effect p99', value: percentile(ten.effect, 99), shown: ms(percentile(ten.effect, 99)), floor: `< ${FLOOR_MS} ms`, pass: percentile(ten.effect, 99) < FLOOR_MS && ten.gaveUp === 0 },
+    { what: '10 listeners: rotations answered complete (10 nodes applied)', value: ten.effect.length - ten.incomplete, shown: `${ten.effect.length - ten.incomplete} / ${ten.effect.length}`, floor: 'all', pass: ten.incomplete === 0 },
     ...(Object.entries(dovecot) as [Mode, DovecotRun][]).flatMap(([mode, dc]) => dovecotVerdicts(mode, dc, n)),
   ];
 
   const setup = [
     `${n} rotations per set-up (after ${WARMUP_ROTATIONS} unrecorded warm-up rotation) of one mailbox through daemon 1's admin API (\`POST /v1/mailboxes/<addr>/rotate\`, \`wait_ms\` 5000, kick on), 100 ms apart; a new random 20-character password each time; the shipped argon2id parameters (19456/2/1) and policy (history 5, zxcvbn). Everything (3 daemons, their Dovecots, PostgreSQL, the client) shares this machine's 2 cores; on real nodes each flush and kick runs on its own machine.`,
     `listeners: 3 daemons, doveadm = none. When the call answers, each auth listener is polled every ${POLL_MS} ms: new password → "ok", then old → "password_mismatch". Effect = the slowest listener, timed from the call (an upper bound: see rotation.js).`,
+    `10 listeners: the same with ten daemons on one database (auth listeners, doveadm none), ${ctx.quick ? 5 : 30} rotations: each daemon holds database.pool_size (10) connections at most, its LISTEN connection included — 100 for ten nodes (README: the connection budget).`,
   ];
   if (!missing) {
     const any = Object.values(dovecot)[0]!;
@@ -336,6 +340,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     figures: {
       listenersP50: median(listeners.effect),
       listenersP99: percentile(listeners.effect, 99),
+      tenListenersP99: percentile(ten.effect, 99),
       ...Object.fromEntries(Object.entries(dovecot).flatMap(([mode, dc]) => [[`${mode}P50`, median(dc.effect)], [`${mode}P99`, percentile(dc.effect, 99)], [`${mode}CallP50`, median(dc.callDone)]])),
     },
   };
