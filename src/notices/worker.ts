@@ -7,9 +7,9 @@ import { createMailer, isPermanent, type Mailer } from './mailer.js';
 import { renderNotice, type Language, type NoticeContent } from './templates.js';
 
 export interface NoticeWorker {
-  /** Sends what is due now (tests, and after a change made in this process). */
-  poke(): void;
-  /** Runs the reminder scan and the prune now; null when another node holds the scan lock. */
+  /** Sends what is due now; resolves when this round (and any asked for meanwhile) is done. */
+  poke(): Promise<void>;
+  /** Queues the reminders due now and prunes (sending is poke's); null when another node holds the scan lock. */
   scan(): Promise<number | null>;
   stop(): Promise<void>;
 }
@@ -115,11 +115,11 @@ export function startNoticeWorker(ctx: Context, metrics: Metrics | null, mailer:
     }
   };
 
-  const poke = (): void => {
-    if (stopped) return;
+  const poke = (): Promise<void> => {
+    if (stopped) return Promise.resolve();
     if (running) {
       again = true;
-      return;
+      return running;
     }
     running = (async () => {
       do {
@@ -132,6 +132,7 @@ export function startNoticeWorker(ctx: Context, metrics: Metrics | null, mailer:
       } while (again && !stopped);
       running = null;
     })();
+    return running;
   };
 
   const scan = async (): Promise<number | null> => {
@@ -139,22 +140,20 @@ export function startNoticeWorker(ctx: Context, metrics: Metrics | null, mailer:
     if (queued === null) return null;
     if (queued > 0) log.info({ queued }, 'expiry reminders queued');
     await pruneNoticeJobs(pool, cfg.retention_days);
-    poke();
     return queued;
   };
-  const scanQuietly = () => {
-    scan().catch((err: Error) => log.warn({ err: err.message }, 'reminder scan failed; will retry'));
-  };
+  const scanQuietly = (): Promise<unknown> => scan().catch((err: Error) => log.warn({ err: err.message }, 'reminder scan failed; will retry'));
 
-  const pollTimer = setInterval(poke, cfg.poll_interval_ms);
-  const scanTimer = setInterval(scanQuietly, cfg.scan_interval_ms);
-  poke();
-  scanQuietly();
+  const pollTimer = setInterval(() => void poke(), cfg.poll_interval_ms);
+  const scanTimer = setInterval(() => void scanQuietly().then(poke), cfg.scan_interval_ms);
+  // What was queued while no daemon ran goes out at start; a caller's first round waits for this one.
+  const startup = scanQuietly().then(() => poke());
 
   return {
-    poke,
-    scan,
+    poke: () => startup.then(poke),
+    scan: () => startup.then(scan),
     stop: async () => {
+      await startup;
       stopped = true;
       clearInterval(pollTimer);
       clearInterval(scanTimer);

@@ -18,8 +18,9 @@ export async function enqueuePasswordChanged(db: Queryable, mailboxId: string, d
     text: `INSERT INTO notice_jobs (kind, mailbox_id, recipient, language, details)
            SELECT 'password_changed', m.id, r.recipient, COALESCE(m.notice_language, d.notice_language, 'en'), $2::jsonb
            FROM mailboxes m JOIN domains d ON d.name = m.domain
-           CROSS JOIN LATERAL (SELECT DISTINCT x FROM unnest(ARRAY[m.address, m.recovery_address]) AS x WHERE x IS NOT NULL) AS r(recipient)
-           WHERE m.id = $1 AND d.notices`,
+           CROSS JOIN LATERAL unnest(ARRAY[m.address, m.recovery_address]) WITH ORDINALITY AS r(recipient, ord)
+           WHERE m.id = $1 AND d.notices AND r.recipient IS NOT NULL AND (r.ord = 1 OR r.recipient <> m.address)
+           ORDER BY r.ord`,
     values: [mailboxId, JSON.stringify(details)],
   });
   return r.rowCount ?? 0;
