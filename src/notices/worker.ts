@@ -4,7 +4,7 @@ import { claimNoticeJobs, enqueueDueReminders, finishNoticeJob, pruneNoticeJobs,
 import type { NoticeJobRow } from '../store/sql/rows.js';
 import type { NoticeChannel } from './channel.js';
 import { createMailer, isPermanent, type Mailer } from './mailer.js';
-import { renderNotice, type Language, type NoticeContent } from './templates.js';
+import { renderNotice, type NoticeContent } from './templates.js';
 
 export interface NoticeWorker {
   /** Sends what is due now; resolves when this round (and any asked for meanwhile) is done. */
