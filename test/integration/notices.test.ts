@@ -8,7 +8,7 @@ import { rotatePassword } from '../../src/rotation/rotate.js';
 import { startNoticeWorker, type NoticeWorker } from '../../src/notices/worker.js';
 import type { Mailer } from '../../src/notices/mailer.js';
 import { asText, type RenderedNotice } from '../../src/notices/templates.js';
-import { claimNoticeJobs, enqueueDueReminders, finishNoticeJob } from '../../src/store/sql/notices.js';
+import { claimNoticeJobs, enqueueDueReminders, finishNoticeJob, noticeJobCounts } from '../../src/store/sql/notices.js';
 import type { NoticeJobRow } from '../../src/store/sql/rows.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 
@@ -186,7 +186,7 @@ describe('sending: exactly once per cluster, retried while the relay is down', (
     const address = await mailbox();
     await rotate(address);
     const sent: Sent[] = [];
-    const metrics = createMetrics();
+    const metrics = createMetrics(undefined, () => noticeJobCounts(ctx.pool));
     const m = recordingMailer('a', sent);
     const w = startNoticeWorker(ctx, metrics, m.mailer);
     workers.push(w);
@@ -194,6 +194,7 @@ describe('sending: exactly once per cluster, retried while the relay is down', (
     await w.poke();
     let [job] = await jobs(address);
     expect(job).toMatchObject({ state: 'queued', attempts: 1, last_error: 'connect ECONNREFUSED 127.0.0.1:25' });
+    expect(await metrics.registry.getSingleMetricAsString('mailpassd_notices')).toMatch(/mailpassd_notices\{state="queued"\} [1-9]/);
     const wait = (job!.run_at.getTime() - Date.now()) / 1000;
     expect(wait).toBeGreaterThan(30); // retry_base_seconds = 60, not at once
     m.state.fail = null;
@@ -205,6 +206,7 @@ describe('sending: exactly once per cluster, retried while the relay is down', (
     [job] = await jobs(address);
     expect(job).toMatchObject({ state: 'sent', attempts: 2 });
     expect(await metrics.registry.getSingleMetricAsString('mailpassd_notices_failed_total')).toContain('outcome="retry"} 1');
+    expect(await metrics.registry.getSingleMetricAsString('mailpassd_notices_sent_total')).toMatch(/kind="password_changed"\} [1-9]/);
 
     const refused = await mailbox();
     await rotate(refused);
