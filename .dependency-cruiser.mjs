@@ -8,7 +8,7 @@ const LAYERS = [
   { name: 'config/observability', path: '^src/(config|observability)/' },
   { name: 'store/dovecot', path: '^src/(store|dovecot)/' },
   { name: 'auth/policy', path: '^src/(auth|policy)/' },
-  { name: 'accounts/rotation', path: '^src/(accounts|rotation)/' },
+  { name: 'accounts/rotation', path: '^src/(accounts|rotation|notices)/' },
   { name: 'http', path: '^src/http/' },
   { name: 'daemon', path: '^src/daemon/' },
   { name: 'cli', path: '^src/cli/' },

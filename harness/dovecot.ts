@@ -68,6 +68,8 @@ export interface DovecotOptions {
   label?: string;
   /** Also a loopback POP3 listener (default true). */
   pop3?: boolean;
+  /** Also a loopback LMTP listener (delivery from Postfix; needs dovecot-lmtpd). */
+  lmtp?: boolean;
   /** auth_verbose (default true; the benchmarks keep Dovecot's quiet default). */
   authVerbose?: boolean;
   /**
@@ -88,6 +90,8 @@ export interface DovecotInstance {
   imapPort: number;
   /** 0 when the instance has no POP3 listener. */
   pop3Port: number;
+  /** 0 when the instance has no LMTP listener. */
+  lmtpPort: number;
   /** Dovecot's auth socket for Postfix (the snippet's auth-postfix listener). */
   authClientSocket: string;
   authMasterSocket: string;
@@ -240,6 +244,7 @@ async function startIn(dir: string, version: string, opts: DovecotOptions): Prom
 
   const imapPort = await freePort();
   const pop3Port = opts.pop3 === false ? 0 : await freePort();
+  const lmtpPort = opts.lmtp ? await freePort() : 0;
   const doveadmHttpPort = opts.doveadmApiKey ? (opts.doveadmHttpPort ?? (await freePort())) : null;
   const auth = authSection(dir, opts);
 
@@ -250,7 +255,7 @@ async function startIn(dir: string, version: string, opts: DovecotOptions): Prom
     `log_path = ${logPath}`,
     `instance_name = mailpassd-${label}-${imapPort}`,
     'listen = 127.0.0.1',
-    `protocols = imap${pop3Port ? ' pop3' : ''}`,
+    `protocols = imap${pop3Port ? ' pop3' : ''}${lmtpPort ? ' lmtp' : ''}`,
     'ssl = no',
     'disable_plaintext_auth = no',
     'default_internal_user = dovecot',
@@ -261,6 +266,7 @@ async function startIn(dir: string, version: string, opts: DovecotOptions): Prom
     ...(opts.highPerformance ? ['service imap {', '  process_min_avail = 4', '}'] : []),
     ...inetService('imap-login', 'imap', imapPort, { tlsTwin: 'imaps', ...(opts.highPerformance ? { settings: ['service_count = 0', 'process_min_avail = 2'] } : {}) }),
     ...(pop3Port ? inetService('pop3-login', 'pop3', pop3Port, { tlsTwin: 'pop3s' }) : []),
+    ...(lmtpPort ? ['postmaster_address = postmaster@test.invalid', ...inetService('lmtp', 'lmtp', lmtpPort)] : []),
     ...(doveadmHttpPort ? [`doveadm_api_key = ${opts.doveadmApiKey}`, ...inetService('doveadm', 'http', doveadmHttpPort)] : []),
     opts.extraConfig ?? '',
     ...(opts.refuseAtOnce ? REFUSE_AT_ONCE : []),
@@ -281,6 +287,7 @@ async function startIn(dir: string, version: string, opts: DovecotOptions): Prom
     version,
     imapPort,
     pop3Port,
+    lmtpPort,
     authClientSocket: join(baseDir, 'auth-postfix'),
     authMasterSocket: join(baseDir, 'auth-master'),
     doveadmHttpPort,

@@ -241,6 +241,7 @@ export async function startDovecot24(opts: Dovecot24Options): Promise<DovecotIns
     version,
     imapPort,
     pop3Port: 0,
+    lmtpPort: 0,
     authClientSocket: join(hostDir, 'run', 'auth-postfix'),
     authMasterSocket: join(hostDir, 'run', 'auth-master'),
     doveadmHttpPort,

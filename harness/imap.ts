@@ -227,3 +227,29 @@ export async function openSession(port: number, user: string, password: string, 
   }
   return session;
 }
+
+/**
+ * Every message in the INBOX, as the raw RFC 5322 text (headers and body, lines
+ * joined with CRLF), read with BODY.PEEK[] so nothing is marked seen.
+ */
+export async function readInbox(port: number, user: string, password: string, opts: ImapOptions = {}): Promise<string[]> {
+  const s = await ImapSession.open(port, opts);
+  try {
+    const login = await s.login(user, password);
+    if (login.status !== 'OK') throw new Error(`IMAP login of ${user} failed: ${login.line}`);
+    const select = await s.command('SELECT INBOX');
+    const exists = Number(/^\* (\d+) EXISTS/m.exec(select.untagged.join('\n'))?.[1] ?? 0);
+    const messages: string[] = [];
+    for (let i = 1; i <= exists; i++) {
+      const r = await s.command(`FETCH ${i} BODY.PEEK[]`);
+      const start = r.untagged.findIndex((l) => new RegExp(`^\\* ${i} FETCH .*BODY\\[\\] \\{\\d+\\}$`).test(l));
+      if (start < 0) throw new Error(`FETCH ${i}: no literal in ${JSON.stringify(r.untagged.slice(0, 3))}`);
+      let end = r.untagged.length - 1;
+      while (end > start && r.untagged[end] !== ')') end--;
+      messages.push(r.untagged.slice(start + 1, end).join('\r\n'));
+    }
+    return messages;
+  } finally {
+    await s.logout();
+  }
+}

@@ -31,6 +31,10 @@ export interface PostfixInstance {
 export interface PostfixOptions {
   /** Dovecot's auth socket for Postfix (DovecotInstance.authClientSocket). */
   saslPath: string;
+  /** Deliver mail for these domains to Dovecot's LMTP on this loopback port (DovecotInstance.lmtpPort). */
+  lmtp?: { port: number; domains: string[] };
+  /** The smtpd port, when a client must know it before Postfix starts (default: a free one). */
+  smtpPort?: number;
 }
 
 export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstance> {
@@ -59,7 +63,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
     throw new Error(`openssl failed: ${ssl.stderr}`);
   }
 
-  const smtpPort = await freePort();
+  const smtpPort = opts.smtpPort ?? (await freePort());
   const snippet = readFileSync(join(CONFIG_DIR, 'postfix', 'main.cf.snippet'), 'utf8');
   const mainCf = [
     '# private test instance',
@@ -84,6 +88,17 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
     `smtpd_tls_cert_file = ${cert}`,
     `smtpd_tls_key_file = ${key}`,
     'smtpd_tls_loglevel = 0',
+    ...(opts.lmtp
+      ? [
+          '# mailboxes of these domains are delivered to the test Dovecot over LMTP',
+          `virtual_mailbox_domains = ${opts.lmtp.domains.join(', ')}`,
+          `virtual_transport = lmtp:inet:127.0.0.1:${opts.lmtp.port}`,
+          // Deliver at once and retry soon: a test waits for the mail, not for Postfix's default minutes.
+          'queue_run_delay = 1s',
+          'minimal_backoff_time = 1s',
+          'maximal_backoff_time = 2s',
+        ]
+      : []),
     '',
     '# ---- config/postfix/main.cf.snippet (shipped) ----',
     snippet,
@@ -98,8 +113,12 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
   }
   // service type private unpriv chroot wakeup maxproc command: internal unix
   // services private ('-'), the smtpd port public ('n'), nothing chrooted.
+  // cleanup, pickup, qmgr and flush are public as in Debian's master.cf: smtpd
+  // hands a message it accepts to public/cleanup (the SMTP AUTH tests stop
+  // before DATA; the notices test delivers).
+  const PUBLIC = new Set(['cleanup', 'pickup', 'qmgr', 'flush']);
   const svc = (name: string, type: string, maxproc: string, command: string) =>
-    `${name}\t${type}\t${type === 'inet' ? 'n' : '-'}\t-\tn\t-\t${maxproc}\t${command}`;
+    `${name}\t${type}\t${type === 'inet' || PUBLIC.has(name) ? 'n' : '-'}\t-\tn\t-\t${maxproc}\t${command}`;
   const masterCf = [
     svc(`127.0.0.1:${smtpPort}`, 'inet', '-', 'smtpd'),
     svc('pickup', 'unix', '1', 'pickup'),
@@ -119,6 +138,7 @@ export async function startPostfix(opts: PostfixOptions): Promise<PostfixInstanc
     svc('retry', 'unix', '-', 'error'),
     svc('discard', 'unix', '-', 'discard'),
     svc('local', 'unix', '-', 'local'),
+    svc('lmtp', 'unix', '-', 'lmtp'),
     svc('virtual', 'unix', '-', 'virtual'),
     svc('anvil', 'unix', '1', 'anvil'),
     svc('scache', 'unix', '1', 'scache'),

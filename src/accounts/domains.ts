@@ -7,6 +7,7 @@ import * as sql from '../store/sql/domains.js';
 import type { DomainRow } from '../store/sql/rows.js';
 import { parsePolicyOverrides, PolicyOverrideError } from '../policy/settings.js';
 import { normalizeDomain } from '../core/address.js';
+import { noticeLanguage } from '../notices/language.js';
 
 export async function addDomain(ctx: Context, actor: Actor, input: string): Promise<DomainRow> {
   const name = normalizeDomain(input);
@@ -87,5 +88,17 @@ export async function setDomainEnabled(ctx: Context, actor: Actor, input: string
     if (enabled || !current.enabled) return { domain, invalidated: 0, invalidationId: null };
     const { count, lastId } = await appendDomainInvalidations(tx, name, 'domain_disabled', true);
     return { domain, invalidated: count, invalidationId: lastId };
+  });
+}
+
+/** Notices by mail for the domain's mailboxes on or off, and their default language (undefined: unchanged). */
+export async function setDomainNotices(ctx: Context, actor: Actor, input: string, on: boolean | undefined, language: string | null | undefined): Promise<DomainRow> {
+  const name = normalizeDomain(input);
+  const lang = language === undefined ? undefined : noticeLanguage(language);
+  return withTransaction(ctx.pool, async (tx) => {
+    const row = await sql.setDomainNotices(tx, name, on, lang);
+    if (!row) throw notFound('domain_not_found', `domain ${name} does not exist`);
+    await appendAudit(tx, { ...actor, action: 'domain.notices', target: name, details: { notices: row.notices, notice_language: row.notice_language } });
+    return { ...row, mailbox_count: await sql.countMailboxesInDomain(tx, name) };
   });
 }

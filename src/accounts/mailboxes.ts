@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Actor, Context } from '../core/context.js';
 import { conflict, notFound } from '../core/errors.js';
+import { noticeLanguage } from '../notices/language.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
 import { getDomain, lockDomainShared } from '../store/sql/domains.js';
@@ -29,6 +30,10 @@ export interface MailboxView {
   mail: string | null;
   created_at: string;
   updated_at: string;
+  /** Where password-changed notices also go. */
+  recovery_address: string | null;
+  /** Language of its notices; null: the domain's. */
+  notice_language: string | null;
 }
 
 export function toView(row: MailboxRow): MailboxView {
@@ -49,7 +54,15 @@ export function toView(row: MailboxRow): MailboxView {
     mail: row.mail_location,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
+    recovery_address: row.recovery_address,
+    notice_language: row.notice_language,
   };
+}
+
+/** Any valid address (it need not be hosted here), stored in its one spelling; '' or null removes it. */
+export function recoveryAddress(input: string | null): string | null {
+  if (input === null || input.trim() === '') return null;
+  return normalizeAddress(input.trim()).address;
 }
 
 export interface NewMailboxInput {
@@ -57,6 +70,8 @@ export interface NewMailboxInput {
   displayName: string | null;
   password: PasswordSource;
   quotaBytes?: number | null;
+  recoveryAddress?: string | null;
+  noticeLanguage?: string | null;
 }
 
 /** Rounds before giving up on a domain whose policy keeps changing under us. */
@@ -92,6 +107,8 @@ export async function createMailbox(ctx: Context, actor: Actor, input: NewMailbo
         passwordHash: prepared.hash,
         expiresAt: expiryFrom(policy),
         quotaBytes: input.quotaBytes ?? null,
+        recoveryAddress: recoveryAddress(input.recoveryAddress ?? null),
+        noticeLanguage: noticeLanguage(input.noticeLanguage ?? null),
       });
       if (!row) throw exists();
       await appendHistory(tx, row.id, prepared.hash);
@@ -122,6 +139,8 @@ export interface MailboxChanges {
   displayName?: string | null;
   quotaBytes?: number | null;
   mustChange?: boolean;
+  recoveryAddress?: string | null;
+  noticeLanguage?: string | null;
 }
 
 /**
@@ -138,6 +157,8 @@ export async function updateMailbox(ctx: Context, actor: Actor, input: string, c
     const patch: sql.MailboxPatch = { ...changes };
     if (changes.enabled === true) patch.disabledReason = null;
     if (changes.displayName !== undefined) patch.displayName = changes.displayName?.trim() || null;
+    if (changes.recoveryAddress !== undefined) patch.recoveryAddress = recoveryAddress(changes.recoveryAddress);
+    if (changes.noticeLanguage !== undefined) patch.noticeLanguage = noticeLanguage(changes.noticeLanguage);
     const row = await sql.patchMailbox(tx, current.id, patch);
     const action = changes.enabled === false ? 'mailbox.disable' : changes.enabled === true ? 'mailbox.enable' : 'mailbox.update';
     await appendAudit(tx, { ...actor, action, target: address, details: { fields: Object.keys(changes) } });

@@ -76,3 +76,10 @@ export function authSecret(raw: ConfigFile, from: SourceOf): string | null {
   if (secret.length < 16) throw invalid('auth.secret_file', `the first line of ${file} must hold at least 16 characters`, from);
   return secret;
 }
+
+/** Notices name their sender; there is no default that would not be rejected or look forged. */
+export function checkNotices(raw: ConfigFile, from: SourceOf): void {
+  if (raw.notices.enabled && raw.notices.from === undefined) {
+    throw new ConfigError('config_invalid', `notices.from: required when notices are enabled (from ${from('notices.enabled')})`, { key: 'notices.from' });
+  }
+}

@@ -4,7 +4,7 @@ import { type StaticDecode, type TSchema, type TObject, Kind } from '@sinclair/t
 import { ConfigSchema, type ConfigFile } from './schema.js';
 import { ConfigError } from './errors.js';
 import { readConfigFile, resolveConfigPath } from './file.js';
-import { authSecret, doveadmTarget, type Config, type Source, type SourceOf } from './config.js';
+import { authSecret, checkNotices, doveadmTarget, type Config, type Source, type SourceOf } from './config.js';
 
 export interface LoadOptions {
   /** `--config PATH`; null reads no file at all (tests, embedding). */
@@ -99,6 +99,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (err instanceof TransformDecodeError) throw invalid(err.path, err.message);
     throw err;
   }
+  checkNotices(withDefaults, from);
   return {
     ...decoded,
     derived: {

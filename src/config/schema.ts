@@ -5,7 +5,7 @@ import path from 'node:path';
 import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN, formatListen } from '../core/listen.js';
 import { POLICY_RANGES as R } from '../core/policy-limits.js';
 import { PACKAGE_ROOT } from './package-root.js';
-import { decodeCidr, decodeFileMode, decodeListen, decodeOrigin, encodeFileMode, listOf } from './values.js';
+import { decodeCidr, decodeDays, decodeFileMode, decodeListen, decodeOrigin, encodeFileMode, listOf } from './values.js';
 
 /**
  * The one description of every configuration key: TOML path, type, default and
@@ -120,6 +120,29 @@ export const ConfigSchema = Type.Object(
       retry_attempts: Int(1, 10_000, 10, 'attempts per invalidation (one per poll interval) before a node records it as failed there and moves on'),
       retention_hours: Int(0, 876_000, 720, 'invalidation log entries every registered node has passed are kept this long (audit trail), then pruned'),
       prune_interval_ms: Int(1_000, 86_400_000, 600_000, 'how often a daemon prunes the invalidation log'),
+    }),
+    notices: Section({
+      // Off by default: there is no right default sender (notices.from), and a
+      // backlog queued while the relay is unknown would go out in a burst later.
+      enabled: Type.Boolean({ default: false, description: 'mail a notice after every password change and reminders before expiry (needs notices.from)' }),
+      from: OptStr('From: of the notices, e.g. "Mail accounts <noreply@example.org>" (required when enabled)', { minLength: 3, pattern: '@' }),
+      change_url: OptStr('where a user changes the password (webmail or console URL), named in the notices', { pattern: '^https?://' }),
+      smtp_host: Str('127.0.0.1', 'SMTP relay the notices are handed to (the local Postfix)', { minLength: 1 }),
+      smtp_port: Int(1, 65_535, 25, 'SMTP relay port'),
+      smtp_starttls: Type.Boolean({ default: false, description: 'require STARTTLS with a verified certificate (a remote relay); off: plain SMTP, for a relay on loopback' }),
+      smtp_timeout_ms: Int(100, 300_000, 15_000, 'connecting to and talking with the relay, per message'),
+      reminder_days: Decoded(
+        Str('14, 3, 1', 'days before a password expires (max_age_days) that a reminder is sent; one is also sent on the day it expires'),
+        (v) => [...new Set([...listOf(v).map(decodeDays), 0])].sort((a, b) => b - a),
+        (days) => days.filter((d) => d > 0).join(', '),
+      ),
+      poll_interval_ms: Int(100, 600_000, 2_000, 'how often a daemon looks for queued notices'),
+      scan_interval_ms: Int(1_000, 86_400_000, 600_000, 'how often the cluster looks for passwords due a reminder (one node at a time)'),
+      retry_base_seconds: Int(1, 86_400, 60, 'first retry after the relay failed; doubled per attempt'),
+      retry_max_seconds: Int(1, 604_800, 3_600, 'longest wait between retries'),
+      max_attempts: Int(1, 10_000, 48, 'attempts before a notice is recorded as failed'),
+      lease_seconds: Int(10, 86_400, 300, 'a notice claimed by a node that died before marking it is taken over after this long (it may then arrive twice; see README)'),
+      retention_days: Int(0, 36_500, 30, 'sent and failed notices are kept this long, then pruned'),
     }),
   },
   { additionalProperties: false },

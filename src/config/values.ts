@@ -50,3 +50,9 @@ export function decodeOrigin(value: string): string {
   }
   return url.origin;
 }
+
+/** A whole number of days, 1-3650. */
+export function decodeDays(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 3650) throw new Error(`"${value}" is not a number of days (1-3650)`);
+  return Number(value);
+}

@@ -50,6 +50,7 @@ export const ERRORS = {
   invalid_quota: 'usage',
   invalid_policy_value: 'usage',
   invalid_wait: 'usage',
+  invalid_language: 'usage',
   password_conflict: 'usage',
   password_missing: 'usage',
   password_mismatch_typed: 'usage',

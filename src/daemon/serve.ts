@@ -15,6 +15,8 @@ import { startNodeWorker, type NodeWorker } from '../rotation/node-worker.js';
 import { nodeLags } from '../store/sql/nodes.js';
 import { prewarmPolicy } from '../policy/off-thread.js';
 import { configuredPolicy } from '../policy/settings.js';
+import { startNoticeWorker, type NoticeWorker } from '../notices/worker.js';
+import { noticeJobCounts } from '../store/sql/notices.js';
 
 export interface ServeOptions {
   migrate: boolean;
@@ -26,6 +28,8 @@ export interface RunningDaemon {
   auth: App;
   admin: App;
   worker: NodeWorker;
+  /** Null when [notices] enabled is false. */
+  notices: NoticeWorker | null;
   stop(): Promise<void>;
 }
 
@@ -45,12 +49,14 @@ export async function startDaemon(config: Config, opts: ServeOptions): Promise<R
     cleanups.push(() => db.close());
     await prepareSchema(db, opts.migrate, log);
     const ctx: Context = { config, pool: db.pool, log };
-    const metrics = createMetrics(() => nodeLags(db.pool));
+    const metrics = createMetrics(() => nodeLags(db.pool), () => noticeJobCounts(db.pool));
     const authenticator = new Authenticator(ctx, metrics);
     await authenticator.init();
     prewarmPolicy(configuredPolicy(config.policy));
     const worker = await startNodeWorker(ctx, metrics);
     cleanups.push(() => worker.stop());
+    const notices = config.notices.enabled ? startNoticeWorker(ctx, metrics) : null;
+    if (notices) cleanups.push(() => notices.stop());
     const auth = buildAuthListener(ctx, authenticator);
     const admin = buildAdminListener(ctx, { metrics, authenticator });
     await listen(auth, config.auth.listen, config.auth.socket_mode, 'auth');
@@ -64,8 +70,9 @@ export async function startDaemon(config: Config, opts: ServeOptions): Promise<R
     if (config.auth.listen.kind === 'tcp' && config.derived.auth_secret === null) {
       log.warn('auth listener is TCP without auth.secret: every local user can test passwords through it; set auth.secret_file or listen on unix: (see mailpassd doctor)');
     }
+    if (!notices) log.info('notices by mail are off ([notices] enabled = false)');
     let stopping: Promise<void> | null = null;
-    return { ctx, auth, admin, worker, stop: () => (stopping ??= unwind()) };
+    return { ctx, auth, admin, worker, notices, stop: () => (stopping ??= unwind()) };
   } catch (err) {
     await unwind();
     throw err;

@@ -12,7 +12,10 @@ export interface NodeLag {
  * every node's distance from the head of the invalidation log at scrape time, so
  * any daemon's /metrics shows the whole cluster, a stopped node included.
  */
-export function createMetrics(nodeLag: () => Promise<NodeLag[]> = async () => []) {
+export function createMetrics(
+  nodeLag: () => Promise<NodeLag[]> = async () => [],
+  noticeJobs: () => Promise<Array<{ state: string; count: number }>> = async () => [],
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'mailpassd_' });
   return {
@@ -59,6 +62,25 @@ export function createMetrics(nodeLag: () => Promise<NodeLag[]> = async () => []
       name: 'mailpassd_invalidations_applied_total',
       help: 'invalidation attempts on this node, by outcome: applied, failed (will retry), gave_up (retry budget spent, skipped)',
       labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    // Notices (issue 14): the queue is read cluster-wide at scrape time, like the lag above.
+    noticesQueued: new Gauge({
+      name: 'mailpassd_notices',
+      help: 'notice jobs in the cluster by state: queued (incl. waiting to retry), sending (claimed), failed (gave up)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const state of ['queued', 'sending', 'failed']) this.set({ state }, 0);
+        for (const n of await noticeJobs().catch(() => [])) this.set({ state: n.state }, n.count);
+      },
+    }),
+    noticesSent: new Counter({ name: 'mailpassd_notices_sent_total', help: 'notices handed to the relay by this node', labelNames: ['kind'] as const, registers: [registry] }),
+    noticesFailed: new Counter({
+      name: 'mailpassd_notices_failed_total',
+      help: 'failed notice attempts on this node, by outcome: retry (will be tried again), gave_up (recorded as failed)',
+      labelNames: ['kind', 'outcome'] as const,
       registers: [registry],
     }),
     dbErrors: new Counter({ name: 'mailpassd_database_errors_total', help: 'database errors seen by the daemon', registers: [registry] }),

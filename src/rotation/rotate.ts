@@ -10,6 +10,7 @@ import { appendHistory, pruneHistory, recentHashes } from '../store/sql/history.
 import { appendInvalidation } from '../store/sql/invalidations.js';
 import { getMailbox, lockMailbox, setPassword } from '../store/sql/mailboxes.js';
 import type { MailboxRow } from '../store/sql/rows.js';
+import { queuePasswordChangedNotice } from '../notices/enqueue.js';
 
 export interface RotateInput {
   address: string;
@@ -97,6 +98,8 @@ async function commitIfUnchanged(ctx: Context, actor: Actor, input: RotateInput,
     const updated = await setPassword(tx, row.id, prepared.hash, expiryFrom(base.policy), false);
     await appendHistory(tx, row.id, prepared.hash);
     await pruneHistory(tx, row.id, Math.max(base.policy.historyCount, 1));
+    // Issue 14: the password-changed notice commits or rolls back with the change (before the invalidation, which must come last).
+    await queuePasswordChangedNotice(ctx, tx, { mailboxId: row.id, address, reason: input.reason, actor, at: updated.password_changed_at, credentialVersion: updated.credential_version });
     const invalidationId = await appendInvalidation(tx, address, input.reason, input.kick);
     await appendAudit(tx, {
       ...actor,

@@ -16,7 +16,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 
-export type Part = 'root' | 'doveadm' | 'dovecot23' | 'postfix' | 'trixie' | 'chromium' | 'roundcube' | 'postgresql15';
+export type Part = 'root' | 'doveadm' | 'dovecot23' | 'postfix' | 'lmtp' | 'trixie' | 'chromium' | 'roundcube' | 'postgresql15';
 
 const TRIXIE_DIR = process.env.MAILPASSD_TEST_TRIXIE_DIR ?? '/var/cache/mailpassd-test/trixie';
 
@@ -26,12 +26,14 @@ const PACKAGES: Record<Exclude<Part, 'root'>, string[]> = {
   // Postfix only for its user: it owns the auth-postfix socket of the shipped snippet.
   dovecot23: ['dovecot-core', 'dovecot-imapd', 'dovecot-pop3d', 'dovecot-auth-lua', 'lua-cjson', 'postfix'],
   postfix: ['postfix', 'swaks', 'libnet-ssleay-perl', 'openssl'],
+  // Postfix delivering to Dovecot (the notices e2e).
+  lmtp: ['dovecot-lmtpd'],
   trixie: ['postfix'],
   // The browser tests drive Debian's Chromium with playwright-core (no browser download).
   chromium: ['chromium', 'fonts-dejavu-core'],
-  // A private Roundcube (php -S, SQLite) for the password plugin's browser tests.
   // Debian 12's PostgreSQL: the oldest version we support, and pg_basebackup for the failover replica.
   postgresql15: ['postgresql-15'],
+  // A private Roundcube (php -S, SQLite) for the password plugin's browser tests.
   roundcube: ['roundcube-core', 'roundcube-sqlite3', 'roundcube-plugins', 'php-cli', 'php-sqlite3', 'sqlite3'],
 };
 
@@ -78,6 +80,8 @@ function missingFor(part: Part, pretend: Set<string>): Missing | null {
     }
     case 'postfix':
       return packages.length > 0 ? { what: 'Postfix and swaks', packages } : null;
+    case 'lmtp':
+      return packages.length > 0 ? { what: 'Dovecot LMTP', packages } : null;
     case 'chromium':
       return packages.length > 0 ? { what: 'Chromium', packages } : null;
     case 'postgresql15':

@@ -49,7 +49,9 @@ describe('config', () => {
     const plain = CONFIG_KEYS.filter(({ schema }) => !(TransformKind in schema) && (schema.type === 'integer' || schema.type === 'boolean'));
     expect(plain.length).toBeGreaterThan(30);
     const value = (schema: TSchema) => (schema.type === 'boolean' ? !schema.default : (schema.maximum as number));
-    const c = load({ configPath: null, env: Object.fromEntries(plain.map(({ key, schema }) => [envNameOf(key), String(value(schema))])) });
+    // notices.enabled = true needs its sender (checked with the other keys, below).
+    const env = { ...Object.fromEntries(plain.map(({ key, schema }) => [envNameOf(key), String(value(schema))])), MAILPASSD_NOTICES_FROM: 'noreply@example.org' };
+    const c = load({ configPath: null, env });
     for (const { key, schema } of plain) {
       expect(key.split('.').reduce<any>((node, part) => node[part], c), key).toBe(value(schema));
     }
@@ -69,6 +71,15 @@ describe('config', () => {
     void c.auth.secret;
     // @ts-expect-error the doveadm keys are read together, as derived.doveadm_target
     void c.doveadm_api_key;
+  });
+
+  it('notices: off by default; on without a sender is refused naming notices.from; reminder days decode to a list with the expiry day', () => {
+    const c = load({ configPath: null });
+    expect(c.notices).toMatchObject({ enabled: false, smtp_host: '127.0.0.1', smtp_port: 25, reminder_days: [14, 3, 1, 0] });
+    expect(() => load({ configPath: null, env: { MAILPASSD_NOTICES_ENABLED: 'true' } })).toThrow(/^notices\.from: required when notices are enabled/);
+    const on = load({ configPath: null, env: { MAILPASSD_NOTICES_ENABLED: 'true', MAILPASSD_NOTICES_FROM: 'Accounts <noreply@example.org>', MAILPASSD_NOTICES_REMINDER_DAYS: '7, 30,7' } });
+    expect(on.notices.reminder_days).toEqual([30, 7, 0]);
+    expect(() => load({ configPath: null, env: { MAILPASSD_NOTICES_REMINDER_DAYS: '3, soon' } })).toThrow(/notices\.reminder_days: "soon" is not a number of days/);
   });
 
   it('applies flags > environment > file > defaults', () => {

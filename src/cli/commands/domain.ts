@@ -70,6 +70,20 @@ export function registerDomain(program: Command): void {
     });
 
   domain
+    .command('notices <domain> [state]')
+    .description('turn notices by mail (password changed, expiry reminders) on or off for the domain\'s mailboxes, or show the setting; they also need [notices] enabled')
+    .option('--language <en|nl|none>', 'default language of the domain\'s notices (none: en)')
+    .action(async (name: string, state: string | undefined, flags: { language?: string }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      if (state !== undefined && state !== 'on' && state !== 'off') throw usage('invalid_request', `expected on or off, not "${state}"`);
+      const on = state === undefined ? undefined : state === 'on';
+      const language = flags.language === undefined ? undefined : flags.language === 'none' ? null : flags.language;
+      const row = await withContext(opts, (ctx) => domains.setDomainNotices(ctx, cliActor(), name, on, language));
+      if (opts.json) printJson(row);
+      else printLine(`domain ${row.name}: notices ${row.notices ? 'on' : 'off'}, language ${row.notice_language ?? 'en (default)'}`);
+    });
+
+  domain
     .command('policy <domain>')
     .description('show or change the domain\'s password policy overrides (unset keys follow the global policy)')
     .option('--min-length <n>', 'minimum length in characters')

@@ -37,12 +37,21 @@ export function registerMailbox(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .option('--generate', 'generate a strong password and print it once')
     .option('--quota <size>', 'quota, e.g. 5G')
-    .action(async (address: string, flags: PasswordFlags & { name?: string; quota?: string }, cmd: Command) => {
+    .option('--recovery-address <address>', 'another address that also gets the password-changed notices')
+    .option('--language <en|nl>', 'language of its notices (default: the domain\'s, then en)')
+    .action(async (address: string, flags: PasswordFlags & { name?: string; quota?: string; recoveryAddress?: string; language?: string }, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
       const password = await passwordFromFlags(flags);
       const quotaBytes = flags.quota ? parseBytes(flags.quota) : null;
       const { mailbox: m, generated } = await withContext(opts, (ctx) =>
-        mailboxes.createMailbox(ctx, cliActor(), { address, displayName: flags.name ?? null, password, quotaBytes }),
+        mailboxes.createMailbox(ctx, cliActor(), {
+          address,
+          displayName: flags.name ?? null,
+          password,
+          quotaBytes,
+          recoveryAddress: flags.recoveryAddress ?? null,
+          noticeLanguage: flags.language ?? null,
+        }),
       );
       if (opts.json) printJson(generated ? { ...m, generated_password: generated } : m);
       else {
@@ -84,6 +93,28 @@ export function registerMailbox(program: Command): void {
       const m = await withContext(opts, async (ctx) => mailboxes.toView(await mailboxes.findMailbox(ctx, address)));
       if (opts.json) printJson(m);
       else for (const [k, v] of Object.entries(m)) printLine(`${k.padEnd(20)} ${v ?? '-'}`);
+    });
+
+  mailbox
+    .command('patch <address>')
+    .description('change a mailbox\'s details (not its password: see rotate)')
+    .option('--name <display name>', 'display name ("" removes it)')
+    .option('--quota <size|none>', 'quota, e.g. 5G; none removes it')
+    .option('--recovery-address <address|none>', 'another address that also gets the password-changed notices; none removes it')
+    .option('--language <en|nl|none>', 'language of its notices; none follows the domain')
+    .action(async (address: string, flags: { name?: string; quota?: string; recoveryAddress?: string; language?: string }, cmd: Command) => {
+      const opts = cmd.optsWithGlobals<GlobalOptions>();
+      const none = (v: string) => (v === 'none' ? null : v);
+      const changes: mailboxes.MailboxChanges = {
+        ...(flags.name !== undefined && { displayName: flags.name }),
+        ...(flags.quota !== undefined && { quotaBytes: flags.quota === 'none' ? null : parseBytes(flags.quota) }),
+        ...(flags.recoveryAddress !== undefined && { recoveryAddress: none(flags.recoveryAddress) }),
+        ...(flags.language !== undefined && { noticeLanguage: none(flags.language) }),
+      };
+      if (Object.keys(changes).length === 0) throw usage('invalid_request', 'nothing to change: give --name, --quota, --recovery-address or --language');
+      const m = await withContext(opts, (ctx) => mailboxes.updateMailbox(ctx, cliActor(), address, changes));
+      if (opts.json) printJson(m);
+      else printLine(`mailbox ${m.address} updated`);
     });
 
   mailbox

@@ -62,8 +62,17 @@ export const domainRoutes: RouteGroup = async (app, { ctx }) => {
       const domain = visibleDomain(req, req.params.domain);
       // Global tokens only: a domain's own admin must not re-enable what a global admin disabled.
       requireGlobalToken(req);
-      const r = await domains.setDomainEnabled(ctx, req.actor, domain, req.body.enabled, req.body.reason ?? null);
-      return { ...view(r.domain), invalidated: r.invalidated };
+      const b = req.body;
+      let invalidated = 0;
+      let row: DomainRow | null = null;
+      if (b.enabled !== undefined) {
+        const r = await domains.setDomainEnabled(ctx, req.actor, domain, b.enabled, b.reason ?? null);
+        invalidated = r.invalidated;
+        row = r.domain;
+      }
+      if (b.notices !== undefined || b.notice_language !== undefined) row = await domains.setDomainNotices(ctx, req.actor, domain, b.notices, b.notice_language);
+      row ??= await domains.getDomain(ctx, domain);
+      return { ...view(row), invalidated };
     },
   );
 

@@ -37,6 +37,8 @@ export const mailboxRoutes: RouteGroup = async (app, { ctx, deps }) => {
         displayName: req.body.display_name ?? null,
         password: passwordSource(req.body),
         quotaBytes: req.body.quota_bytes ?? null,
+        recoveryAddress: req.body.recovery_address ?? null,
+        noticeLanguage: req.body.notice_language ?? null,
       });
       return reply.code(201).send(generated ? { ...mailbox, generated_password: generated } : mailbox);
     },
@@ -57,6 +59,8 @@ export const mailboxRoutes: RouteGroup = async (app, { ctx, deps }) => {
         ...(b.display_name !== undefined && { displayName: b.display_name }),
         ...(b.quota_bytes !== undefined && { quotaBytes: b.quota_bytes }),
         ...(b.must_change !== undefined && { mustChange: b.must_change }),
+        ...(b.recovery_address !== undefined && { recoveryAddress: b.recovery_address }),
+        ...(b.notice_language !== undefined && { noticeLanguage: b.notice_language }),
       });
     },
   );

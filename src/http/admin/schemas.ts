@@ -26,7 +26,12 @@ export const Domain = Type.Object({
   policy: Type.Record(Type.String(), Type.Unknown()),
   mailbox_count: Type.Integer(),
   created_at: Type.String({ format: 'date-time' }),
+  notices: Type.Boolean(),
+  notice_language: Type.Union([Type.String(), Type.Null()]),
 });
+
+const Language = Type.Union([Type.Literal('en'), Type.Literal('nl'), Type.Null()], { description: 'language of the notices; null: the domain\'s, then en' });
+const RecoveryAddress = Type.Union([Text(320), Type.Null()], { description: 'another address that also gets the password-changed notices' });
 
 export const Mailbox = Type.Object({
   address: Type.String(),
@@ -45,6 +50,8 @@ export const Mailbox = Type.Object({
   mail: Type.Union([Type.String(), Type.Null()]),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
+  recovery_address: Type.Union([Type.String(), Type.Null()]),
+  notice_language: Type.Union([Type.String(), Type.Null()]),
 });
 
 /**
@@ -55,13 +62,18 @@ export const Mailbox = Type.Object({
  */
 const Password = Type.String({ maxLength: MAX_PASSWORD_BYTES, description: `at most ${MAX_PASSWORD_BYTES} bytes in UTF-8` });
 
-/** Disabling refuses every mailbox's logins and flushes + kicks them on every node; the reason is what Dovecot is told. */
+/**
+ * Disabling refuses every mailbox's logins and flushes + kicks them on every node; the reason is what Dovecot is told.
+ * `notices` and `notice_language`: notices by mail for the domain's mailboxes.
+ */
 export const DomainPatch = Type.Object(
   {
-    enabled: Type.Boolean(),
+    enabled: Type.Optional(Type.Boolean()),
     reason: Type.Optional(Type.Union([Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), Type.Null()])),
+    notices: Type.Optional(Type.Boolean()),
+    notice_language: Type.Optional(Language),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, minProperties: 1 },
 );
 
 export const NewMailbox = Type.Object(
@@ -71,6 +83,8 @@ export const NewMailbox = Type.Object(
     password: Type.Optional(Password),
     generate: Type.Optional(Type.Boolean()),
     quota_bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
+    recovery_address: Type.Optional(RecoveryAddress),
+    notice_language: Type.Optional(Language),
   },
   { additionalProperties: false },
 );
@@ -82,6 +96,8 @@ export const MailboxPatch = Type.Object(
     display_name: Type.Optional(Type.Union([Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), Type.Null()])),
     quota_bytes: Type.Optional(Type.Union([Type.Integer({ minimum: 0 }), Type.Null()])),
     must_change: Type.Optional(Type.Boolean()),
+    recovery_address: Type.Optional(RecoveryAddress),
+    notice_language: Type.Optional(Language),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -2,7 +2,7 @@ import type { Queryable } from '../pool.js';
 import type { DomainRow } from './rows.js';
 
 /** Named, never `*`: a column added under a running daemon must not break its prepared statements. */
-const DOMAIN_COLUMNS = 'name, enabled, disabled_reason, policy, created_at';
+const DOMAIN_COLUMNS = 'name, enabled, disabled_reason, policy, created_at, notices, notice_language';
 
 export async function insertDomain(db: Queryable, name: string): Promise<DomainRow | null> {
   const r = await db.query<DomainRow>({
@@ -33,7 +33,7 @@ export async function lockDomain(db: Queryable, name: string): Promise<DomainRow
 export async function listDomains(db: Queryable, only: string | null): Promise<DomainRow[]> {
   const r = await db.query<DomainRow>({
     name: 'domain-list',
-    text: `SELECT d.name, d.enabled, d.disabled_reason, d.policy, d.created_at, (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count
+    text: `SELECT d.name, d.enabled, d.disabled_reason, d.policy, d.created_at, d.notices, d.notice_language, (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count
              FROM domains d WHERE $1::text IS NULL OR d.name = $1 ORDER BY d.name`,
     values: [only],
   });
@@ -69,6 +69,17 @@ export async function setDomainEnabled(db: Queryable, name: string, enabled: boo
     name: 'domain-set-enabled',
     text: `UPDATE domains SET enabled = $2, disabled_reason = CASE WHEN $2 THEN NULL ELSE $3 END WHERE name = $1 RETURNING ${DOMAIN_COLUMNS}`,
     values: [name, enabled, reason],
+  });
+  return r.rows[0] ?? null;
+}
+
+/** Notices on or off for the domain's mailboxes, and their default language (undefined: unchanged). */
+export async function setDomainNotices(db: Queryable, name: string, on: boolean | undefined, language: string | null | undefined): Promise<DomainRow | null> {
+  const r = await db.query<DomainRow>({
+    name: 'domain-set-notices',
+    text: `UPDATE domains SET notices = COALESCE($2, notices), notice_language = CASE WHEN $3::boolean THEN $4 ELSE notice_language END
+           WHERE name = $1 RETURNING ${DOMAIN_COLUMNS}`,
+    values: [name, on ?? null, language !== undefined, language ?? null],
   });
   return r.rows[0] ?? null;
 }

@@ -7,7 +7,8 @@ import type { AuthRow, MailboxRow } from './rows.js';
  * column under a running daemon.
  */
 const MAILBOX_COLUMNS = `id, address, domain, display_name, password_hash, credential_version, password_changed_at,
-  password_expires_at, must_change, enabled, disabled_reason, quota_bytes, home, uid, gid, mail_location, created_at, updated_at`;
+  password_expires_at, must_change, enabled, disabled_reason, quota_bytes, home, uid, gid, mail_location, created_at, updated_at,
+  recovery_address, notice_language`;
 
 export interface NewMailbox {
   address: string;
@@ -16,14 +17,16 @@ export interface NewMailbox {
   passwordHash: string;
   expiresAt: Date | null;
   quotaBytes: number | null;
+  recoveryAddress?: string | null;
+  noticeLanguage?: string | null;
 }
 
 export async function insertMailbox(db: Queryable, m: NewMailbox): Promise<MailboxRow | null> {
   const r = await db.query<MailboxRow>({
-    name: 'mailbox-insert',
-    text: `INSERT INTO mailboxes (address, domain, display_name, password_hash, password_expires_at, quota_bytes)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (address) DO NOTHING RETURNING ${MAILBOX_COLUMNS}`,
-    values: [m.address, m.domain, m.displayName, m.passwordHash, m.expiresAt, m.quotaBytes],
+    name: 'mailbox-insert-v2',
+    text: `INSERT INTO mailboxes (address, domain, display_name, password_hash, password_expires_at, quota_bytes, recovery_address, notice_language)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (address) DO NOTHING RETURNING ${MAILBOX_COLUMNS}`,
+    values: [m.address, m.domain, m.displayName, m.passwordHash, m.expiresAt, m.quotaBytes, m.recoveryAddress ?? null, m.noticeLanguage ?? null],
   });
   return r.rows[0] ?? null;
 }
@@ -99,17 +102,21 @@ export interface MailboxPatch {
   displayName?: string | null;
   quotaBytes?: number | null;
   mustChange?: boolean;
+  recoveryAddress?: string | null;
+  noticeLanguage?: string | null;
 }
 
 export async function patchMailbox(db: Queryable, id: string, p: MailboxPatch): Promise<MailboxRow> {
   const r = await db.query<MailboxRow>({
-    name: 'mailbox-patch',
+    name: 'mailbox-patch-v2',
     text: `UPDATE mailboxes SET
              enabled = COALESCE($2, enabled),
              disabled_reason = CASE WHEN $3::boolean THEN $4 ELSE disabled_reason END,
              display_name = CASE WHEN $5::boolean THEN $6 ELSE display_name END,
              quota_bytes = CASE WHEN $7::boolean THEN $8::bigint ELSE quota_bytes END,
              must_change = COALESCE($9, must_change),
+             recovery_address = CASE WHEN $10::boolean THEN $11 ELSE recovery_address END,
+             notice_language = CASE WHEN $12::boolean THEN $13 ELSE notice_language END,
              updated_at = now()
            WHERE id = $1 RETURNING ${MAILBOX_COLUMNS}`,
     values: [
@@ -122,6 +129,10 @@ export async function patchMailbox(db: Queryable, id: string, p: MailboxPatch): 
       p.quotaBytes !== undefined,
       p.quotaBytes ?? null,
       p.mustChange ?? null,
+      p.recoveryAddress !== undefined,
+      p.recoveryAddress ?? null,
+      p.noticeLanguage !== undefined,
+      p.noticeLanguage ?? null,
     ],
   });
   return r.rows[0]!;

@@ -6,6 +6,9 @@ export interface DomainRow {
   policy: Record<string, unknown>;
   created_at: Date;
   mailbox_count?: number;
+  /** Notices by mail for its mailboxes (when [notices] enabled). */
+  notices: boolean;
+  notice_language: string | null;
 }
 
 export interface MailboxRow {
@@ -27,6 +30,10 @@ export interface MailboxRow {
   mail_location: string | null;
   created_at: Date;
   updated_at: Date;
+  /** Where password-changed notices also go. */
+  recovery_address: string | null;
+  /** Language of the notices; null: the domain's. */
+  notice_language: string | null;
 }
 
 /** What a login needs of a mailbox (and of its domain): fewer columns to fetch and parse on the hot path. */
@@ -98,4 +105,24 @@ export interface InvalidationFailureRow {
   attempts: number;
   error: string;
   failed_at: Date;
+}
+
+export interface NoticeJobRow {
+  id: string;
+  kind: 'password_changed' | 'expiry_reminder';
+  mailbox_id: string | null;
+  recipient: string;
+  language: 'en' | 'nl';
+  details: Record<string, unknown>;
+  credential_version: number | null;
+  reminder_days: number | null;
+  state: 'queued' | 'sending' | 'sent' | 'failed' | 'skipped';
+  attempts: number;
+  run_at: Date;
+  claim_token: string | null;
+  claimed_by: string | null;
+  claimed_at: Date | null;
+  last_error: string | null;
+  created_at: Date;
+  finished_at: Date | null;
 }
