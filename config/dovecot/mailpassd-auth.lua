@@ -198,6 +198,8 @@ function auth_password_verify(req, password)
     password = password,
     service = field(req, "service", "protocol"),
     remote_ip = field(req, "remote_ip"),
+    -- The peer itself (a webmail host forwarding its user's address as remote_ip).
+    real_remote_ip = field(req, "real_remote_ip", "real_rip"),
     local_ip = field(req, "local_ip"),
     session = field(req, "session"),
   })
