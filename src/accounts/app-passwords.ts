@@ -1,6 +1,6 @@
 import type { Actor, Context } from '../core/context.js';
 import { conflict, usage } from '../core/errors.js';
-import { APP_PASSWORD_SCOPES, appPasswordHmac, canonicalAppPassword, generateAppPassword, parseScopes, type AppPasswordScope } from '../auth/app-password.js';
+import { APP_PASSWORD_SCOPES, appPasswordHmac, canonicalAppPassword, generateAppPassword, parseScopes } from '../auth/app-password.js';
 import { appPasswordKey } from '../auth/app-password-store.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
@@ -43,7 +43,7 @@ export interface NewAppPasswordInput {
   address: string;
   name: string;
   /** Default: every mail service. */
-  scopes?: AppPasswordScope[] | string | undefined;
+  scopes?: string[] | string | undefined;
   /** Lifetime in milliseconds; null: never expires. */
   lifetimeMs?: number | null;
 }
