@@ -9,6 +9,8 @@ import { appendInvalidation } from '../store/sql/invalidations.js';
 import { allLiveApplied, waitForNodes, type NodeOutcome } from './wait.js';
 
 export type KickedBy = 'app_password' | 'mailbox';
+/** Per node; 'none': the node has no Dovecot (doveadm = none) and kicks nothing. */
+export type NodeKick = KickedBy | 'none';
 
 export interface RevokedAppPassword {
   address: string;
@@ -21,7 +23,7 @@ export interface RevokedAppPassword {
    * else all of the mailbox's sessions on at least one node.
    */
   kicked: KickedBy;
-  nodes: Array<NodeOutcome & { kicked: KickedBy }>;
+  nodes: Array<NodeOutcome & { kicked: NodeKick }>;
 }
 
 /**
@@ -42,8 +44,8 @@ export async function revokeAppPassword(ctx: Context, actor: Actor, address: str
   });
   const outcomes = await waitForNodes(ctx.pool, invalidationId, waitMs, ctx.config.rotation.stale_after_ms);
   const modes = await nodeAppPasswordKicks(ctx.pool);
-  const nodes = outcomes.map((n) => ({ ...n, kicked: (modes.get(n.node_id) === 'app_password' ? 'app_password' : 'mailbox') as KickedBy }));
-  const live = nodes.filter((n) => !n.stale);
-  const kicked: KickedBy = live.length > 0 && live.every((n) => n.kicked === 'app_password') ? 'app_password' : 'mailbox';
+  const nodes = outcomes.map((n) => ({ ...n, kicked: (modes.get(n.node_id) ?? 'mailbox') as NodeKick }));
+  const kicking = nodes.filter((n) => !n.stale && n.kicked !== 'none');
+  const kicked: KickedBy = kicking.length > 0 && kicking.every((n) => n.kicked === 'app_password') ? 'app_password' : 'mailbox';
   return { address: mailbox.address, name, invalidation_id: invalidationId, complete: allLiveApplied(outcomes), kicked, nodes };
 }

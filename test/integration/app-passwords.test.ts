@@ -117,7 +117,7 @@ describe('app passwords: CLI and verify path', () => {
     expect(await result(a, PW)).toBe('ok'); // memoised now
     expect(await result(a, phone)).toBe('ok');
     const r = JSON.parse(await d.cliOk(['app-password', 'revoke', a, 'Phone', '--json']));
-    expect(r).toMatchObject({ address: a, name: 'Phone', complete: true, kicked: 'mailbox', nodes: [{ node_id: 'app-passwords-node', applied: true, kicked: 'mailbox' }] });
+    expect(r).toMatchObject({ address: a, name: 'Phone', complete: true, kicked: 'mailbox', nodes: [{ node_id: 'app-passwords-node', applied: true, kicked: 'none' }] });
     const [inv] = (await pool.query('SELECT reason, kick, app_password_id FROM invalidations WHERE id = $1', [r.invalidation_id])).rows;
     expect(inv).toMatchObject({ reason: 'app_password_revoked', kick: true });
     expect(inv.app_password_id).not.toBeNull();
@@ -217,7 +217,7 @@ describe('app passwords: admin API', () => {
     const foreignPost = await postJson(`${d.adminUrl}/v1/mailboxes/${a}/app-passwords`, { name: 'Evil' }, { authorization: `Bearer ${scoped}` });
     expect(foreignPost.status).toBe(404);
 
-    const list = await (await fetch(`${d.adminUrl}/v1/mailboxes/${a}/app-passwords`, { headers: auth() })).json();
+    const list = (await (await fetch(`${d.adminUrl}/v1/mailboxes/${a}/app-passwords`, { headers: auth() })).json()) as { app_passwords: unknown[] };
     expect(list.app_passwords).toHaveLength(1);
     expect(JSON.stringify(list)).not.toContain(created.body.password);
 
@@ -230,7 +230,7 @@ describe('app passwords: admin API', () => {
     expect(rotated.status, rotated.text).toBe(200);
     expect(rotated.body.revoked_app_passwords).toBe(0);
 
-    const spec = await (await fetch(`${d.adminUrl}/openapi.json`)).json();
+    const spec = (await (await fetch(`${d.adminUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(['/v1/mailboxes/{address}/app-passwords', '/v1/mailboxes/{address}/app-passwords/{name}']));
   });
 });

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { notFound } from '../../core/errors.js';
+import { notFound, usage } from '../../core/errors.js';
 import { APP_PASSWORD_SCOPES } from '../../auth/app-password.js';
 import { createAppPassword, listAppPasswords } from '../../accounts/app-passwords.js';
 import { findMailbox } from '../../accounts/mailboxes.js';
@@ -75,13 +75,14 @@ export const appPasswordRoutes: RouteGroup = async (app, { ctx }) => {
     },
   );
 
-  app.delete<{ Params: Static<typeof NameParam>; Querystring: { wait_ms?: number } }>(
+  app.delete<{ Params: Static<typeof NameParam>; Querystring: { wait_ms?: string } }>(
     '/v1/mailboxes/:address/app-passwords/:name',
     {
       schema: {
         tags: ['app-passwords'],
         params: NameParam,
-        querystring: Type.Object({ wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_MS })) }),
+        // A query string is text (the API does not coerce types): digits, range-checked below.
+        querystring: Type.Object({ wait_ms: Type.Optional(Type.String({ pattern: '^[0-9]{1,6}$' })) }, { additionalProperties: false }),
         response: {
           200: Type.Object({
             address: Type.String(),
@@ -89,14 +90,16 @@ export const appPasswordRoutes: RouteGroup = async (app, { ctx }) => {
             invalidation_id: Type.String(),
             complete: Type.Boolean(),
             kicked: KickedBy,
-            nodes: Type.Array(Type.Intersect([NodeOutcome, Type.Object({ kicked: KickedBy })])),
+            nodes: Type.Array(Type.Intersect([NodeOutcome, Type.Object({ kicked: Type.Unsafe<string>({ type: 'string', enum: ['app_password', 'mailbox', 'none'] }) })])),
           }),
           ...errors,
         },
       },
     },
     async (req) => {
-      const r = await revokeAppPassword(ctx, req.actor, visibleAddress(req, req.params.address), req.params.name, req.query.wait_ms ?? ctx.config.rotation.wait_ms);
+      const waitMs = req.query.wait_ms === undefined ? ctx.config.rotation.wait_ms : Number(req.query.wait_ms);
+      if (waitMs > MAX_WAIT_MS) throw usage('invalid_wait', `wait_ms: at most ${MAX_WAIT_MS}`);
+      const r = await revokeAppPassword(ctx, req.actor, visibleAddress(req, req.params.address), req.params.name, waitMs);
       return { ...r, nodes: nodesFor(req.scope, r.nodes) };
     },
   );

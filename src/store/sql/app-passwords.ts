@@ -84,9 +84,13 @@ export async function setNodeAppPasswordKick(db: Queryable, nodeId: string, mode
   await db.query({ name: 'node-set-app-password-kick', text: 'UPDATE nodes SET app_password_kick = $2 WHERE node_id = $1', values: [nodeId, mode] });
 }
 
+/** Per node: how it kicks, and 'none' for a node without a Dovecot (doveadm = none) that kicks nothing. */
 export async function nodeAppPasswordKicks(db: Queryable): Promise<Map<string, string>> {
-  const r = await db.query<{ node_id: string; app_password_kick: string }>({ name: 'node-app-password-kicks', text: 'SELECT node_id, app_password_kick FROM nodes' });
-  return new Map(r.rows.map((n) => [n.node_id, n.app_password_kick]));
+  const r = await db.query<{ node_id: string; kick: string }>({
+    name: 'node-app-password-kicks',
+    text: "SELECT node_id, CASE WHEN doveadm = 'none' THEN 'none' ELSE app_password_kick END AS kick FROM nodes",
+  });
+  return new Map(r.rows.map((n) => [n.node_id, n.kick]));
 }
 
 /** Require app passwords for mail clients: a mailbox's or a domain's flag. */
