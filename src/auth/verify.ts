@@ -230,8 +230,9 @@ export class Authenticator {
     const id = row.app_password_id!;
     this.lastUse.note(id, req.remoteIp, req.service);
     this.metrics?.appPasswordLogins.inc();
-    // user_app_password: Dovecot 2.4 tracks it as an alternative user name, so a revocation can kick this device only.
-    const extra = { ...prefetchExtra(userdbFields(row, this.ctx.config.userdb)), user_app_password: id };
+    // userdb field user_app_password: Dovecot 2.4 registers userdb `user_*` fields with anvil as
+    // alternative user names, so a revocation can kick this device only (doveadm kick -f app_password <id>).
+    const extra = { ...prefetchExtra(userdbFields(row, this.ctx.config.userdb)), userdb_user_app_password: id };
     return { kind: 'ok', user: row.address, extra, mailboxId: row.id, credentialVersion: row.credential_version, appPasswordId: id };
   }
 

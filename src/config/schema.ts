@@ -114,7 +114,7 @@ export const ConfigSchema = Type.Object(
     app_passwords: Section({
       webmail_ips: ListKey('', 'webmail hosts (addresses or CIDRs, comma-separated) whose logins may use the main password where app passwords are required; empty: none', decodeCidr),
       last_used_flush_ms: Int(100, 600_000, 5_000, 'app passwords\' last-used times are kept in memory and written this often (and on shutdown)'),
-      kick_by_field: Type.Boolean({ default: false, description: 'revoking an app password kicks only its sessions (doveadm kick -f app_password; Dovecot >= 2.4); false: all the mailbox\'s sessions' }),
+      kick_by_field: Type.Boolean({ default: false, description: 'revoking an app password kicks only its sessions (doveadm kick -f user_app_password; Dovecot >= 2.4); false: all the mailbox\'s sessions' }),
     }),
     rotation: Section({
       wait_ms: Int(0, 120_000, 10_000, 'how long rotate waits for nodes by default'),

@@ -219,8 +219,11 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   };
 }
 
-/** The passdb field an app password login carries (auth/verify.ts: `user_app_password`), as `doveadm kick -f` names it. */
-const APP_PASSWORD_KICK_FIELD = 'app_password';
+/**
+ * The userdb field an app-password login carries (auth/verify.ts: `userdb_user_app_password`), as
+ * Dovecot 2.4's anvil lists it (`doveadm who -1` column) and `doveadm kick -f` takes it (verified on 2.4.1).
+ */
+const APP_PASSWORD_KICK_FIELD = 'user_app_password';
 
 async function applyOne(doveadm: Doveadm, inv: InvalidationRow, kickByField: boolean): Promise<string | null> {
   // A revoked app password: only its sessions where Dovecot can tell them apart, else the mailbox's.

@@ -3,9 +3,11 @@
  * and the shipped Lua passdb: 2.3.19 (+ Postfix SMTP AUTH through its SASL
  * socket) and 2.4.1 (Debian 13 chroot).
  *
- * Revocation: 2.4 tracks the passdb extra field `user_app_password=<id>` as an
- * alternative user name, and `doveadm kick -f app_password <id>` ends only the
- * sessions that logged in with it (app_passwords.kick_by_field = true). 2.3's
+ * Revocation: 2.4 registers the userdb field `user_app_password=<id>` (sent by
+ * the passdb as `userdb_user_app_password`) with anvil as an alternative user
+ * name (`doveadm who -1` shows it as a column), and
+ * `doveadm kick -f user_app_password <id>` ends only the sessions that logged
+ * in with it (app_passwords.kick_by_field = true). 2.3's
  * `doveadm kick` knows only user names and IPs (its `-f` means "force"), so
  * there the mailbox's sessions are kicked and the answer says `kicked: "mailbox"`.
  */
@@ -197,6 +199,9 @@ function describe24() {
       const phoneSession = await session(s, a, phone);
       const laptopSession = await session(s, a, MAIN);
       try {
+        // Dovecot 2.4 lists the app password's id as an alternative user name of the phone's session only.
+        const who = await s.dc.doveadm(['who', '-1']);
+        expect(who.stdout).toMatch(/user_app_password/);
         const r = await revoke(s, a, 'Phone');
         expect(r.kicked).toBe('app_password');
         expect(r.nodes.find((n) => n.node_id === 'app24-local')).toMatchObject({ applied: true, kicked: 'app_password' });

@@ -73,7 +73,7 @@ describe('app passwords: CLI and verify path', () => {
     const before = await hashVerifications();
     for (const typed of [out.password, out.password.replace(/-/g, '').toUpperCase()]) {
       const r = await verify(d, a, typed);
-      expect(r.body).toMatchObject({ result: 'ok', user: a, extra: { user_app_password: row.id } });
+      expect(r.body).toMatchObject({ result: 'ok', user: a, extra: { userdb_user_app_password: row.id } });
     }
     expect(await hashVerifications()).toBe(before);
     // The main password still works, with its one argon2; a wrong one costs exactly one argon2 as before.
