@@ -180,12 +180,16 @@ function script_deinit()
 end
 
 -- 2.4 only: without these the 2.4 auth cache never stores a Lua result
--- (2.3 uses cache_key=%u from the passdb args by default). The plaintext
--- password is not part of the key: on success Dovecot caches a hash of it
--- and checks later logins against that; `doveadm auth cache flush <user>`
--- (done by mailpassd after every password change) drops the entry.
+-- (2.3 takes cache_key= from the passdb args, see 2.3/mailpassd.conf). On
+-- success Dovecot caches a hash of the password and checks later logins
+-- against it - ONE password per entry. A mailbox with app passwords logs in
+-- with several (a phone with its app password, a laptop with the main one),
+-- and with the user alone as the key they refuse each other from the cache.
+-- So the key is the user and the password's SHA-256 (never the plaintext);
+-- the user stays first, so `doveadm auth cache flush <user>` (done by
+-- mailpassd after every change) drops all of the user's entries.
 function auth_passdb_get_cache_key()
-  return "%{user}"
+  return "%{user}%{password | sha256 | hexlify}"
 end
 
 function auth_userdb_get_cache_key()
@@ -198,6 +202,8 @@ function auth_password_verify(req, password)
     password = password,
     service = field(req, "service", "protocol"),
     remote_ip = field(req, "remote_ip"),
+    -- The peer itself (a webmail host forwarding its user's address as remote_ip).
+    real_remote_ip = field(req, "real_remote_ip", "real_rip"),
     local_ip = field(req, "local_ip"),
     session = field(req, "session"),
   })

@@ -7,7 +7,7 @@ export type AuthResult =
    * change can be bound to them (self-service): a mailbox deleted and re-created
    * in between starts again at version 1 under a new id.
    */
-  | { kind: 'ok'; user: string; extra: Record<string, string>; mailboxId: string; credentialVersion: number }
+  | { kind: 'ok'; user: string; extra: Record<string, string>; mailboxId: string; credentialVersion: number; appPasswordId?: string }
   | { kind: 'password_mismatch' }
   | { kind: 'user_unknown' }
   | { kind: 'user_disabled'; reason: string }
@@ -22,6 +22,8 @@ export interface AuthRequest {
   password: string;
   service: string;
   remoteIp: string | null;
+  /** The address Dovecot's peer really has (Dovecot's real_remote_ip), when a trusted proxy forwarded another. */
+  realRemoteIp?: string | null;
   localIp: string | null;
   session: string | null;
 }

@@ -12,6 +12,9 @@ import { VerificationMemo } from './memo.js';
 import { outcomeOf, type AuthRequest, type AuthResult } from './results.js';
 import { Throttle } from './throttle.js';
 import { prefetchExtra, userdbFields } from './userdb.js';
+import { appPasswordHmac, canonicalAppPassword } from './app-password.js';
+import { appPasswordKey, LastUseRecorder } from './app-password-store.js';
+import { AppPasswordRules } from './app-password-rules.js';
 
 /**
  * The hot path (DESIGN §3). Rules, each tested:
@@ -32,6 +35,9 @@ export class Authenticator {
   readonly memo: VerificationMemo;
   readonly throttle: Throttle;
   readonly limiter: Limiter;
+  /** App passwords' last use, coalesced in memory (stop() writes what is left). */
+  readonly lastUse: LastUseRecorder;
+  private readonly appRules: AppPasswordRules;
   private dummyHash: string | null = null;
   /** How long the dummy argon2 verify takes here (measured at init): the floor for a legacy mismatch. */
   legacyMismatchFloorMs = 0;
@@ -47,6 +53,13 @@ export class Authenticator {
       metrics?.argon2Active.set(active);
       metrics?.argon2Queue.set(queued);
     });
+    this.lastUse = new LastUseRecorder(ctx.pool, ctx.config.app_passwords.last_used_flush_ms, (err) => ctx.log.warn({ err: err.message }, 'app password last-use write failed; will retry'));
+    this.appRules = new AppPasswordRules(ctx.config.app_passwords.webmail_ips);
+  }
+
+  /** Writes the app passwords' pending last-use times (daemon shutdown). */
+  stop(): Promise<void> {
+    return this.lastUse.stop();
   }
 
   /** Made with the current parameters so an unknown user costs what a known one does. */
@@ -136,6 +149,7 @@ export class Authenticator {
       return null;
     }
     attempt.charged = attempt.throttled;
+    this.metrics?.hashVerifications.inc();
     return this.limiter.run(verify, signal);
   }
 
@@ -143,7 +157,7 @@ export class Authenticator {
     const user = attempt.user;
     let row: AuthRow | null;
     try {
-      row = user.includes('@') ? await getAuthRow(this.ctx.pool, user) : null;
+      row = user.includes('@') ? await getAuthRow(this.ctx.pool, user, await this.appPasswordHmacOf(req.password)) : null;
     } catch (err) {
       this.metrics?.dbErrors.inc();
       this.ctx.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'passdb lookup failed: answering internal_failure');
@@ -163,7 +177,20 @@ export class Authenticator {
     return ran === null ? this.throttled() : { kind: 'user_unknown' };
   }
 
+  /** Null unless the password has an app password's shape: a main password costs no HMAC and no index probe. */
+  private async appPasswordHmacOf(password: string): Promise<Buffer | null> {
+    const canonical = canonicalAppPassword(password);
+    return canonical === null ? null : appPasswordHmac(await appPasswordKey(this.ctx.pool), canonical);
+  }
+
+  /**
+   * A right app password, in scope and not expired, never costs argon2. Any
+   * other password (an expired or out-of-scope app password included) takes
+   * the main-password path below: exactly one argon2, as before app passwords,
+   * so timing tells nothing about which app passwords exist.
+   */
   private async checkKnown(row: AuthRow, req: AuthRequest, attempt: Attempt, signal: AbortSignal): Promise<AuthResult> {
+    if (this.appRules.usable(row, req.service)) return this.acceptAppPassword(row, req);
     const memoKey = this.memo.enabled ? this.memo.keyOf(row.password_hash, req.password) : null;
     const memoHit = memoKey !== null && this.memo.has(memoKey);
     if (memoHit) this.metrics?.memoHits.inc();
@@ -183,6 +210,8 @@ export class Authenticator {
       if (isLegacyHash(row.password_hash) && ranMs < this.legacyMismatchFloorMs) await sleep(this.legacyMismatchFloorMs - ranMs);
       return { kind: 'password_mismatch' };
     }
+    // Mail clients must use an app password here; webmail (its hosts) keeps the main one.
+    if (this.appRules.mainPasswordRefused(row, req)) return { kind: 'password_mismatch' };
     // Disabled and expired are only revealed to someone who knows the password.
     if (!row.enabled) return { kind: 'user_disabled', reason: row.disabled_reason ?? 'mailbox disabled' };
     if (!row.domain_enabled) return { kind: 'user_disabled', reason: row.domain_disabled_reason ?? `domain ${row.domain} disabled` };
@@ -193,6 +222,18 @@ export class Authenticator {
     if (memoKey !== null) this.memo.remember(memoKey);
     if (needsRehash(row.password_hash, this.ctx.config.hash)) this.rehashInBackground(row, req.password);
     return { kind: 'ok', user: row.address, extra: prefetchExtra(userdbFields(row, this.ctx.config.userdb)), mailboxId: row.id, credentialVersion: row.credential_version };
+  }
+
+  private acceptAppPassword(row: AuthRow, req: AuthRequest): AuthResult {
+    if (!row.enabled) return { kind: 'user_disabled', reason: row.disabled_reason ?? 'mailbox disabled' };
+    if (!row.domain_enabled) return { kind: 'user_disabled', reason: row.domain_disabled_reason ?? `domain ${row.domain} disabled` };
+    const id = row.app_password_id!;
+    this.lastUse.note(id, req.remoteIp, req.service);
+    this.metrics?.appPasswordLogins.inc();
+    // userdb field user_app_password: Dovecot 2.4 registers userdb `user_*` fields with anvil as
+    // alternative user names, so a revocation can kick this device only (doveadm kick -f app_password <id>).
+    const extra = { ...prefetchExtra(userdbFields(row, this.ctx.config.userdb)), userdb_user_app_password: id };
+    return { kind: 'ok', user: row.address, extra, mailboxId: row.id, credentialVersion: row.credential_version, appPasswordId: id };
   }
 
   /** New parameters apply on the next successful login; the row update is conditional on the old hash. */

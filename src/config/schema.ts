@@ -111,6 +111,11 @@ export const ConfigSchema = Type.Object(
       gid: Str('5000', 'default gid'),
       mail: OptStr('default mail location template, e.g. maildir:~/Maildir'),
     }),
+    app_passwords: Section({
+      webmail_ips: ListKey('', 'webmail hosts (addresses or CIDRs, comma-separated) whose logins may use the main password where app passwords are required; empty: none', decodeCidr),
+      last_used_flush_ms: Int(100, 600_000, 5_000, 'app passwords\' last-used times are kept in memory and written this often (and on shutdown)'),
+      kick_by_field: Type.Boolean({ default: false, description: 'revoking an app password kicks only its sessions (doveadm kick -f user_app_password; Dovecot >= 2.4); false: all the mailbox\'s sessions' }),
+    }),
     rotation: Section({
       wait_ms: Int(0, 120_000, 10_000, 'how long rotate waits for nodes by default'),
       poll_interval_ms: Int(50, 60_000, 1_000, 'invalidation log polling when NOTIFY is missed'),

@@ -19,6 +19,8 @@ export interface VerifyRequest {
   password: string;
   service?: string;
   remote_ip?: string;
+  /** Dovecot's real_remote_ip: the peer itself when a trusted proxy (webmail) forwards another address. */
+  real_remote_ip?: string;
   local_ip?: string;
   session?: string;
 }

@@ -51,6 +51,10 @@ export const ERRORS = {
   invalid_policy_value: 'usage',
   invalid_wait: 'usage',
   invalid_language: 'usage',
+  // app passwords (issue 13)
+  invalid_app_password_name: 'usage',
+  invalid_app_password_scope: 'usage',
+  invalid_app_password_expiry: 'usage',
   password_conflict: 'usage',
   password_missing: 'usage',
   password_mismatch_typed: 'usage',
@@ -73,12 +77,14 @@ export const ERRORS = {
   mailbox_not_found: 'not_found',
   token_not_found: 'not_found',
   node_not_found: 'not_found',
+  app_password_not_found: 'not_found',
 
   domain_exists: 'conflict',
   domain_not_empty: 'conflict',
   domain_policy_contended: 'conflict',
   mailbox_exists: 'conflict',
   token_exists: 'conflict',
+  app_password_exists: 'conflict',
   rotation_contended: 'conflict',
   credential_changed: 'conflict',
 

@@ -52,6 +52,8 @@ export async function startDaemon(config: Config, opts: ServeOptions): Promise<R
     const metrics = createMetrics(() => nodeLags(db.pool), () => noticeJobCounts(db.pool));
     const authenticator = new Authenticator(ctx, metrics);
     await authenticator.init();
+    // After the listeners close (cleanups unwind in reverse): the last app password uses are written.
+    cleanups.push(() => authenticator.stop());
     prewarmPolicy(configuredPolicy(config.policy));
     const worker = await startNodeWorker(ctx, metrics);
     cleanups.push(() => worker.stop());

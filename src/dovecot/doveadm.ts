@@ -13,7 +13,16 @@ export interface Doveadm {
    * must then miss the cache. Resolves to what failed, one message per command;
    * empty when applied.
    */
-  apply(user: string, kick: boolean): Promise<string[]>;
+  apply(user: string, kick: boolean, only?: KickOnly): Promise<string[]>;
+}
+
+/**
+ * Kick only the sessions whose passdb answer carried this field (Dovecot 2.4:
+ * `user_<field>` extra fields are alternative user names, `doveadm kick -f`).
+ */
+export interface KickOnly {
+  field: string;
+  value: string;
 }
 
 const doveadmFailed = (message: string) => new MailpassdError('doveadm_failed', message);
@@ -72,9 +81,10 @@ export function localDoveadm(binary: string, configFile: string | null, timeoutM
       throw doveadmFailed(`doveadm auth cache flush: ${firstLine(stderr) || `exit ${r.code}`}`);
     }
   };
-  const kick = async (user: string) => {
-    if (WILDCARD.test(user)) throw doveadmFailed(wildcardRefusal(user));
-    const r = await run(binary, [...base, 'kick', '--', user], timeoutMs);
+  const kick = async (user: string, only?: KickOnly) => {
+    const mask = only ? only.value : user;
+    if (WILDCARD.test(mask)) throw doveadmFailed(wildcardRefusal(mask));
+    const r = await run(binary, [...base, 'kick', ...(only ? ['-f', only.field] : []), '--', mask], timeoutMs);
     const stderr = relevantStderr(r.stderr);
     const failed = /error|fatal|panic|failed|not permitted/i.test(stderr);
     if (!failed && (r.code === 0 || r.code === EX_NOUSER)) return;
@@ -84,10 +94,10 @@ export function localDoveadm(binary: string, configFile: string | null, timeoutM
     kind: 'local',
     flush,
     // One process per command: the kick runs only after the flush has returned.
-    async apply(user, withKick) {
+    async apply(user, withKick, only) {
       const errors: string[] = [];
       await flush(user).catch((err: Error) => errors.push(err.message));
-      if (withKick) await kick(user).catch((err: Error) => errors.push(err.message));
+      if (withKick) await kick(user, only).catch((err: Error) => errors.push(err.message));
       return errors;
     },
   };
@@ -107,7 +117,7 @@ export function withApiPath(url: string): string {
 
 const FLUSH = (user: string): Command => ['authCacheFlush', { user: [user] }];
 // 2.3 needs `mask` as a string (an array kicks nothing); 2.4 accepts both.
-const KICK = (user: string): Command => ['kick', { mask: user }];
+const KICK = (user: string, only?: KickOnly): Command => ['kick', only ? { mask: only.value, passdbField: only.field } : { mask: user }];
 
 function flushError(o: Outcome): string | null {
   if ('error' in o) return `doveadm HTTP authCacheFlush: ${o.error}`;
@@ -167,10 +177,10 @@ export function httpDoveadm(baseUrl: string, apiKey: string, timeoutMs: number):
       const error = flushError(outcome!);
       if (error) throw doveadmFailed(error);
     },
-    async apply(user, kick) {
-      const refuseKick = kick && WILDCARD.test(user);
+    async apply(user, kick, only) {
+      const refuseKick = kick && WILDCARD.test(only ? only.value : user);
       const withKick = kick && !refuseKick;
-      const outcomes = await call(withKick ? [FLUSH(user), KICK(user)] : [FLUSH(user)]);
+      const outcomes = await call(withKick ? [FLUSH(user), KICK(user, only)] : [FLUSH(user)]);
       const errors = [flushError(outcomes[0]!), withKick ? kickError(outcomes[1]!) : refuseKick ? wildcardRefusal(user) : null];
       return errors.filter((e): e is string => e !== null);
     },

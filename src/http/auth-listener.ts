@@ -22,6 +22,8 @@ export const VerifyBody = Type.Object(
     password: Type.String({ maxLength: MAX_PASSWORD_BYTES }),
     service: OptName(64),
     remote_ip: OptName(64),
+    /** Dovecot's real_remote_ip: the webmail host itself when it forwards its user's address. */
+    real_remote_ip: OptName(64),
     local_ip: OptName(64),
     session: OptName(256),
   },
@@ -64,11 +66,13 @@ export function buildAuthListener(ctx: Context, auth: Authenticator): App {
       if (Buffer.byteLength(b.password) > MAX_PASSWORD_BYTES) return sendProblem(reply, 'password_too_long', `password exceeds ${MAX_PASSWORD_BYTES} bytes`, {}, 'usage');
       // The throttle keys on it: free text would give every request a fresh bucket.
       if (b.remote_ip !== undefined && isIP(b.remote_ip.replace(/%[^%]+$/, '')) === 0) return sendProblem(reply, 'invalid_remote_ip', 'remote_ip must be an IPv4 or IPv6 address');
+      if (b.real_remote_ip !== undefined && isIP(b.real_remote_ip.replace(/%[^%]+$/, '')) === 0) return sendProblem(reply, 'invalid_remote_ip', 'real_remote_ip must be an IPv4 or IPv6 address');
       const result = await auth.verify({
         user: b.user,
         password: b.password,
         service: b.service ?? 'unknown',
         remoteIp: b.remote_ip ?? null,
+        realRemoteIp: b.real_remote_ip ?? null,
         localIp: b.local_ip ?? null,
         session: b.session ?? null,
       });

@@ -35,6 +35,8 @@ export function createMetrics(
     }),
     argon2Queue: new Gauge({ name: 'mailpassd_argon2_queue_depth', help: 'argon2 verifications waiting for a slot', registers: [registry] }),
     argon2Active: new Gauge({ name: 'mailpassd_argon2_active', help: 'argon2 verifications running', registers: [registry] }),
+    hashVerifications: new Counter({ name: 'mailpassd_hash_verifications_total', help: 'argon2 (or legacy) verifications run for logins, the dummy one for unknown users included', registers: [registry] }),
+    appPasswordLogins: new Counter({ name: 'mailpassd_app_password_logins_total', help: 'logins accepted with an app password (no argon2)', registers: [registry] }),
     memoHits: new Counter({ name: 'mailpassd_memo_hits_total', help: 'verifications answered from the memo', registers: [registry] }),
     throttled: new Counter({ name: 'mailpassd_throttled_total', help: 'logins refused by the throttle before argon2', registers: [registry] }),
     rotations: new Counter({ name: 'mailpassd_rotations_total', help: 'password changes', labelNames: ['reason'] as const, registers: [registry] }),

@@ -8,6 +8,7 @@ import { startSpawner } from '../dovecot/spawner.js';
 import { INVALIDATION_CHANNEL, invalidationsAfter, pruneInvalidations, recordInvalidationFailure } from '../store/sql/invalidations.js';
 import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode, skipPastFailure, tryLockNodeId, unlockNodeId } from '../store/sql/nodes.js';
 import type { InvalidationRow } from '../store/sql/rows.js';
+import { setNodeAppPasswordKick } from '../store/sql/app-passwords.js';
 
 export interface NodeWorker {
   readonly nodeId: string;
@@ -63,7 +64,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
     const batch = await invalidationsAfter(pool, cursor, BATCH);
     for (const inv of batch) {
       if (stopped || !owned) return;
-      const error = await applyOne(doveadm, inv);
+      const error = await applyOne(doveadm, inv, kickByField);
       if (error) {
         const attempts = failing?.id === inv.id ? failing.attempts + 1 : 1;
         failing = { id: inv.id, attempts };
@@ -174,9 +175,11 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   };
 
   await connectListener(true);
+  const kickByField = config.app_passwords.kick_by_field;
   let node;
   try {
     node = await registerNode(pool, nodeId, hostname(), config.derived.doveadm_target.kind);
+    await setNodeAppPasswordKick(pool, nodeId, kickByField ? 'app_password' : 'mailbox');
   } catch (err) {
     await releaseListener();
     throw err;
@@ -219,7 +222,15 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   };
 }
 
-async function applyOne(doveadm: Doveadm, inv: InvalidationRow): Promise<string | null> {
-  const errors = await doveadm.apply(inv.address, inv.kick);
+/**
+ * The userdb field an app-password login carries (auth/verify.ts: `userdb_user_app_password`), as
+ * Dovecot 2.4's anvil lists it (`doveadm who -1` column) and `doveadm kick -f` takes it (verified on 2.4.1).
+ */
+const APP_PASSWORD_KICK_FIELD = 'user_app_password';
+
+async function applyOne(doveadm: Doveadm, inv: InvalidationRow, kickByField: boolean): Promise<string | null> {
+  // A revoked app password: only its sessions where Dovecot can tell them apart, else the mailbox's.
+  const only = kickByField && inv.app_password_id !== null ? { field: APP_PASSWORD_KICK_FIELD, value: inv.app_password_id } : undefined;
+  const errors = await doveadm.apply(inv.address, inv.kick, only);
   return errors.length ? errors.join('; ') : null;
 }

@@ -8,6 +8,7 @@ import { appendAudit } from '../store/sql/audit.js';
 import { getDomain, lockDomainShared } from '../store/sql/domains.js';
 import { appendHistory, pruneHistory, recentHashes } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
+import { deleteAllAppPasswords } from '../store/sql/app-passwords.js';
 import { getMailbox, lockMailbox, setPassword } from '../store/sql/mailboxes.js';
 import type { MailboxRow } from '../store/sql/rows.js';
 import { queuePasswordChangedNotice } from '../notices/enqueue.js';
@@ -26,6 +27,8 @@ export interface RotateInput {
    * again) does not pass for the one that was verified.
    */
   expected?: { mailboxId: string; version: number };
+  /** Also delete every app password of the mailbox, in the same transaction (issue 13). */
+  revokeAppPasswords?: boolean;
 }
 
 export interface RotateResult {
@@ -33,6 +36,8 @@ export interface RotateResult {
   credentialVersion: number;
   invalidationId: string;
   generated: string | null;
+  /** How many app passwords the rotation deleted (revokeAppPasswords). */
+  revokedAppPasswords: number;
 }
 
 /** Rounds before giving up on a mailbox whose password keeps changing under us. */
@@ -100,13 +105,14 @@ async function commitIfUnchanged(ctx: Context, actor: Actor, input: RotateInput,
     await pruneHistory(tx, row.id, Math.max(base.policy.historyCount, 1));
     // Issue 14: the password-changed notice commits or rolls back with the change (before the invalidation, which must come last).
     await queuePasswordChangedNotice(ctx, tx, { mailboxId: row.id, address, reason: input.reason, actor, at: updated.password_changed_at, credentialVersion: updated.credential_version });
+    const revokedAppPasswords = input.revokeAppPasswords ? await deleteAllAppPasswords(tx, row.id) : 0;
     const invalidationId = await appendInvalidation(tx, address, input.reason, input.kick);
     await appendAudit(tx, {
       ...actor,
       action: input.reason === 'self_service' ? 'password.self_service' : 'password.rotate',
       target: address,
-      details: { credential_version: updated.credential_version, generated: prepared.generated !== null, kick: input.kick, invalidation_id: invalidationId },
+      details: { credential_version: updated.credential_version, generated: prepared.generated !== null, kick: input.kick, invalidation_id: invalidationId, ...(input.revokeAppPasswords && { revoked_app_passwords: revokedAppPasswords }) },
     });
-    return { address, credentialVersion: updated.credential_version, invalidationId, generated: prepared.generated };
+    return { address, credentialVersion: updated.credential_version, invalidationId, generated: prepared.generated, revokedAppPasswords };
   });
 }

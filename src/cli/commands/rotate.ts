@@ -13,13 +13,14 @@ export function registerRotate(program: Command): void {
     .option('--generate', 'generate a strong password and print it once')
     .option('--wait <seconds>', 'how long to wait for the nodes', '10')
     .option('--no-kick', 'flush caches but leave open sessions alone')
-    .action(async (address: string, flags: PasswordFlags & { wait: string; kick: boolean }, cmd: Command) => {
+    .option('--revoke-app-passwords', 'also delete every app password of the mailbox (same transaction)')
+    .action(async (address: string, flags: PasswordFlags & { wait: string; kick: boolean; revokeAppPasswords?: boolean }, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
       const seconds = Number(flags.wait);
       if (!Number.isFinite(seconds) || seconds < 0 || seconds > 120) throw usage('invalid_wait', `--wait ${flags.wait}: expected 0-120 seconds`);
       const password = await passwordFromFlags(flags);
       const r = await withContext(opts, (ctx) =>
-        rotateAndWait(ctx, null, cliActor(), { address, password, kick: flags.kick, reason: 'rotate', waitMs: Math.round(seconds * 1000) }),
+        rotateAndWait(ctx, null, cliActor(), { address, password, kick: flags.kick, reason: 'rotate', waitMs: Math.round(seconds * 1000), revokeAppPasswords: flags.revokeAppPasswords === true }),
       );
       if (opts.json) {
         printJson({
@@ -27,12 +28,14 @@ export function registerRotate(program: Command): void {
           credential_version: r.credentialVersion,
           invalidation_id: r.invalidationId,
           ...(r.generated ? { generated_password: r.generated } : {}),
+          ...(flags.revokeAppPasswords ? { revoked_app_passwords: r.revokedAppPasswords } : {}),
           complete: r.complete,
           nodes: r.nodes,
         });
       } else {
         printLine(`password of ${r.address} changed (credential version ${r.credentialVersion})`);
         if (r.generated) printLine(`generated password (shown once): ${r.generated}`);
+        if (flags.revokeAppPasswords) printLine(`${r.revokedAppPasswords} app password(s) revoked`);
         if (r.nodes.length === 0) printLine('no mailpassd node is registered: nothing to flush');
         else printTable(r.nodes.map((n) => ({ ...n, state: n.applied ? 'applied' : n.failed ? 'NOT APPLIED (gave up)' : n.stale ? 'stale (not waited for)' : 'NOT APPLIED' })), ['node_id', 'state', 'error']);
       }

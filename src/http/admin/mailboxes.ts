@@ -80,12 +80,14 @@ export const mailboxRoutes: RouteGroup = async (app, { ctx, deps }) => {
         kick: req.body.kick ?? true,
         reason: 'rotate',
         waitMs: req.body.wait_ms ?? ctx.config.rotation.wait_ms,
+        revokeAppPasswords: req.body.revoke_app_passwords ?? false,
       });
       return {
         address: result.address,
         credential_version: result.credentialVersion,
         invalidation_id: result.invalidationId,
         ...(result.generated ? { generated_password: result.generated } : {}),
+        ...(req.body.revoke_app_passwords ? { revoked_app_passwords: result.revokedAppPasswords } : {}),
         complete: result.complete,
         nodes: nodesFor(req.scope, result.nodes),
       };

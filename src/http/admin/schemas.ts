@@ -108,6 +108,7 @@ export const RotateBody = Type.Object(
     generate: Type.Optional(Type.Boolean()),
     wait_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WAIT_MS })),
     kick: Type.Optional(Type.Boolean()),
+    revoke_app_passwords: Type.Optional(Type.Boolean({ description: 'also delete every app password of the mailbox, in the same transaction' })),
   },
   { additionalProperties: false },
 );
@@ -125,6 +126,7 @@ export const RotateResult = Type.Object({
   credential_version: Type.Integer(),
   invalidation_id: Type.String(),
   generated_password: Type.Optional(Type.String()),
+  revoked_app_passwords: Type.Optional(Type.Integer()),
   complete: Type.Boolean(),
   nodes: Type.Array(NodeOutcome),
 });

@@ -8,11 +8,11 @@ export const INVALIDATION_CHANNEL = 'mailpassd_invalidation';
  * insert takes the log's commit-order lock (migration 0002), held until commit.
  * NOTIFY is delivered on commit.
  */
-export async function appendInvalidation(db: Queryable, address: string, reason: string, kick: boolean): Promise<string> {
+export async function appendInvalidation(db: Queryable, address: string, reason: string, kick: boolean, appPasswordId: string | null = null): Promise<string> {
   const r = await db.query<{ id: string }>({
-    name: 'invalidation-append',
-    text: 'INSERT INTO invalidations (address, reason, kick) VALUES ($1, $2, $3) RETURNING id',
-    values: [address, reason, kick],
+    name: 'invalidation-append-v2',
+    text: 'INSERT INTO invalidations (address, reason, kick, app_password_id) VALUES ($1, $2, $3, $4) RETURNING id',
+    values: [address, reason, kick, appPasswordId],
   });
   const id = r.rows[0]!.id;
   await db.query({ name: 'invalidation-notify', text: 'SELECT pg_notify($1, $2)', values: [INVALIDATION_CHANNEL, id] });
@@ -44,8 +44,8 @@ export async function appendDomainInvalidations(db: Queryable, domain: string, r
 
 export async function invalidationsAfter(db: Queryable, cursor: string, limit: number): Promise<InvalidationRow[]> {
   const r = await db.query<InvalidationRow>({
-    name: 'invalidation-after-v2',
-    text: 'SELECT id, address, reason, kick, created_at FROM invalidations WHERE id > $1 ORDER BY id LIMIT $2',
+    name: 'invalidation-after-v3',
+    text: 'SELECT id, address, reason, kick, app_password_id::text, created_at FROM invalidations WHERE id > $1 ORDER BY id LIMIT $2',
     values: [cursor, limit],
   });
   return r.rows;

@@ -33,15 +33,21 @@ export async function insertMailbox(db: Queryable, m: NewMailbox): Promise<Mailb
 
 /**
  * The hot-path read, on every verify: the current row and its domain's state,
- * still one query — the address's unique index, then the domains primary key.
+ * still one query — the address's unique index, then the domains primary key —
+ * and, when the password has an app password's shape, the app password it is
+ * (the (mailbox_id, secret_hmac) unique index; `appPasswordHmac` null: none).
  */
-export async function getAuthRow(db: Queryable, address: string): Promise<AuthRow | null> {
+export async function getAuthRow(db: Queryable, address: string, appPasswordHmac: Buffer | null = null): Promise<AuthRow | null> {
   const r = await db.query<AuthRow>({
-    name: 'mailbox-get-auth',
+    name: 'mailbox-get-auth-v2',
     text: `SELECT m.id, m.address, m.domain, m.password_hash, m.credential_version, m.enabled, m.disabled_reason, m.password_expires_at, m.must_change,
-                  m.quota_bytes, m.home, m.uid, m.gid, m.mail_location, d.enabled AS domain_enabled, d.disabled_reason AS domain_disabled_reason
-           FROM mailboxes m JOIN domains d ON d.name = m.domain WHERE m.address = $1`,
-    values: [address],
+                  m.quota_bytes, m.home, m.uid, m.gid, m.mail_location, d.enabled AS domain_enabled, d.disabled_reason AS domain_disabled_reason,
+                  (m.require_app_passwords OR d.require_app_passwords) AS require_app_passwords,
+                  a.id AS app_password_id, a.scopes AS app_password_scopes, a.expires_at AS app_password_expires_at
+           FROM mailboxes m JOIN domains d ON d.name = m.domain
+           LEFT JOIN app_passwords a ON a.mailbox_id = m.id AND a.secret_hmac = $2
+           WHERE m.address = $1`,
+    values: [address, appPasswordHmac],
   });
   return r.rows[0] ?? null;
 }

@@ -56,7 +56,25 @@ export type AuthRow = Pick<
 > & {
   domain_enabled: boolean;
   domain_disabled_reason: string | null;
+  /** The mailbox's or its domain's flag: mail clients must use an app password. */
+  require_app_passwords: boolean;
+  /** The app password the login's password is (by HMAC), if any: its id, scopes and expiry. */
+  app_password_id: string | null;
+  app_password_scopes: string[] | null;
+  app_password_expires_at: Date | null;
 };
+
+export interface AppPasswordRow {
+  id: string;
+  mailbox_id: string;
+  name: string;
+  scopes: string[];
+  expires_at: Date | null;
+  created_at: Date;
+  last_used_at: Date | null;
+  last_used_ip: string | null;
+  last_used_service: string | null;
+}
 
 export interface AuditRow {
   id: string;
@@ -82,6 +100,8 @@ export interface InvalidationRow {
   address: string;
   reason: string;
   kick: boolean;
+  /** A revoked app password: a node that can tell its sessions apart kicks only those. */
+  app_password_id: string | null;
   created_at: Date;
 }
 

@@ -1,0 +1,94 @@
+// Benchmark — app-password logins (issue 13).
+// An app password is found by HMAC-SHA-256 under the cluster key through the
+// (mailbox_id, secret_hmac) index, in the same query as the mailbox row, and
+// needs no argon2: with the verification memo OFF its logins must still run at
+// close to the bare fastify + SELECT baseline. Main-password logins (memo on,
+// as in `warm`) are measured alongside: the app-password join must not slow them.
+import type { BenchContext } from './lib/context.js';
+import { hammer, type Hammered } from './lib/load.js';
+import { verify } from './lib/http.js';
+import { cpuMsOf } from './lib/procs.js';
+import type { BenchResult } from './lib/report.js';
+import { fmt, median, ms } from './lib/stats.js';
+
+export const name = 'app-passwords';
+export const title = 'App-password logins (memo off, no argon2) and main-password logins vs bare fastify + one SELECT';
+const FLOOR = 0.8;
+const CONNECTIONS = 50;
+
+interface Target {
+  key: 'baseline' | 'app' | 'main';
+  label: string;
+  url: string;
+  password: string;
+  pid: number;
+}
+
+export async function run(ctx: BenchContext): Promise<BenchResult> {
+  const seconds = ctx.seconds(8);
+  const rounds = ctx.quick ? 1 : 5;
+  const cold = await ctx.daemon('cold');
+  const warm = await ctx.daemon('warm-warn');
+  const added = JSON.parse(await cold.cliOk(['app-password', 'add', ctx.user, '--name', `bench-${Date.now()}`, '--json'])) as { password: string };
+  const targets: Target[] = [
+    { key: 'baseline', label: 'baseline (fastify + SELECT)', url: `${(await ctx.baseline()).url}/v1/passdb/verify`, password: ctx.password, pid: (await ctx.baseline()).pid },
+    { key: 'app', label: 'mailpassd, app password, memo off', url: `${cold.authUrl}/v1/passdb/verify`, password: added.password, pid: cold.pid },
+    { key: 'main', label: 'mailpassd, main password, memo on', url: `${warm.authUrl}/v1/passdb/verify`, password: ctx.password, pid: warm.pid },
+  ];
+  if ((await verify(cold.authUrl, ctx.user, added.password)) !== 'ok') throw new Error('app password preflight failed');
+  if ((await verify(warm.authUrl, ctx.user, ctx.password)) !== 'ok') throw new Error('main password preflight failed');
+  const bodyOf = (t: Target) => ({ user: ctx.user, password: t.password, service: 'imap', remote_ip: '192.0.2.10' });
+
+  for (const t of targets) await hammer({ url: t.url, body: bodyOf(t), connections: CONNECTIONS, seconds: Math.min(2, seconds) });
+  const runs: Record<Target['key'], (Hammered & { cpuPerReq: number })[]> = { baseline: [], app: [], main: [] };
+  for (let r = 1; r <= rounds; r++) {
+    for (const t of targets) {
+      await ctx.settle();
+      const cpu0 = cpuMsOf(t.pid);
+      const res = { ...(await hammer({ url: t.url, body: bodyOf(t), connections: CONNECTIONS, seconds })), cpuPerReq: 0 };
+      // Server process CPU per request: less sensitive to the other load on this shared machine.
+      res.cpuPerReq = (cpuMsOf(t.pid) - cpu0) / res.total;
+      runs[t.key].push(res);
+      console.log(`  round ${r} ${t.label.padEnd(36)} ${fmt(res.rps).padStart(7)} req/s  p50 ${res.p50} ms  p99 ${res.p99} ms  cpu/req ${fmt(res.cpuPerReq * 1000, 0)} µs  errors ${res.errors} non2xx ${res.non2xx}`);
+    }
+  }
+  const summary = (key: Target['key']) => ({
+    rps: median(runs[key].map((x) => x.rps)),
+    p50: median(runs[key].map((x) => x.p50)),
+    p99: median(runs[key].map((x) => x.p99)),
+    errors: runs[key].reduce((a, x) => a + x.errors + x.non2xx, 0),
+    cpuPerReq: median(runs[key].map((x) => x.cpuPerReq)),
+  });
+  const s = { baseline: summary('baseline'), app: summary('app'), main: summary('main') };
+  const ratioApp = s.app.rps / s.baseline.rps;
+  const ratioMain = s.main.rps / s.baseline.rps;
+  return {
+    setup: [
+      `autocannon, ${CONNECTIONS} connections, ${seconds} s per run, ${rounds} alternating round(s), medians reported; 2 s unrecorded warm-up per target.`,
+      'App password: daemon profile `cold` (MAILPASSD_AUTH_MEMO_TTL_SECONDS=0), so nothing is remembered: every request computes the HMAC and runs the one joined SELECT; none runs argon2.',
+      'Main password: profile `warm-warn` (memo on, as in the `warm` benchmark); its query now carries the app-password LEFT JOIN with a NULL key.',
+    ],
+    tables: [
+      {
+        columns: ['target', 'req/s (median)', 'p50', 'p99', 'errors + non-2xx', 'req/s per round', 'server CPU per request'],
+        rows: targets.map((t) => [
+          t.label,
+          fmt(s[t.key].rps),
+          ms(s[t.key].p50),
+          ms(s[t.key].p99),
+          String(s[t.key].errors),
+          runs[t.key].map((x) => fmt(x.rps)).join(' / '),
+          `${fmt(s[t.key].cpuPerReq * 1000, 0)} µs`,
+        ]),
+      },
+    ],
+    verdicts: [
+      { what: 'app-password logins (memo off) / baseline req/s', value: ratioApp, shown: fmt(ratioApp, 2), floor: `≥ ${FLOOR}`, pass: ratioApp >= FLOOR },
+      { what: 'main-password logins (memo on) / baseline req/s — compare with `warm` (warn)', value: ratioMain, shown: fmt(ratioMain, 2), floor: '≥ 0.7', pass: ratioMain >= 0.7 },
+    ],
+    notes: [
+      `Server-process CPU per request (median): baseline ${fmt(s.baseline.cpuPerReq * 1000, 0)} µs, app password ${fmt(s.app.cpuPerReq * 1000, 0)} µs (baseline/app = ${fmt(s.baseline.cpuPerReq / s.app.cpuPerReq, 2)}), main password ${fmt(s.main.cpuPerReq * 1000, 0)} µs (${fmt(s.baseline.cpuPerReq / s.main.cpuPerReq, 2)}).`,
+    ],
+    figures: { ...s, ratioApp, ratioMain },
+  };
+}
