@@ -2,6 +2,7 @@ import type { Actor, Context } from '../core/context.js';
 import { conflict, notFound, refused } from '../core/errors.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
+import { deleteDomainConsoleSessions } from '../store/sql/console-sessions.js';
 import { appendDomainInvalidations } from '../store/sql/invalidations.js';
 import * as sql from '../store/sql/domains.js';
 import type { DomainRow } from '../store/sql/rows.js';
@@ -99,6 +100,7 @@ export async function setDomainEnabled(ctx: Context, actor: Actor, input: string
     const row = (await sql.setDomainEnabled(tx, name, enabled, why))!;
     await appendAudit(tx, { ...actor, action: enabled ? 'domain.enable' : 'domain.disable', target: name, details: why === null ? {} : { reason: why } });
     const domain = { ...row, mailbox_count: await sql.countMailboxesInDomain(tx, name) };
+    if (!enabled) await deleteDomainConsoleSessions(tx, name);
     if (enabled || !current.enabled) return { domain, invalidated: 0, invalidationId: null };
     const { count, lastId } = await appendDomainInvalidations(tx, name, 'domain_disabled', true);
     return { domain, invalidated: count, invalidationId: lastId };

@@ -3,6 +3,7 @@ import type { Actor, Context } from '../core/context.js';
 import { conflict, notFound } from '../core/errors.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
+import { deleteMailboxConsoleSessions } from '../store/sql/console-sessions.js';
 import { getDomain, lockDomainShared } from '../store/sql/domains.js';
 import { appendHistory } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
@@ -150,6 +151,7 @@ export async function updateMailbox(ctx: Context, actor: Actor, input: string, c
     const row = await sql.patchMailbox(tx, current.id, patch);
     const action = changes.enabled === false ? 'mailbox.disable' : changes.enabled === true ? 'mailbox.enable' : 'mailbox.update';
     await appendAudit(tx, { ...actor, action, target: address, details: { fields: Object.keys(changes) } });
+    if (changes.enabled === false) await deleteMailboxConsoleSessions(tx, current.id, null);
     // One invalidation at most, and last (it takes the log's commit-order lock).
     if (changes.enabled === false && current.enabled) await appendInvalidation(tx, address, 'disabled', true);
     else if (changes.mustChange === true && !current.must_change) await appendInvalidation(tx, address, 'must_change', false);
@@ -157,6 +159,7 @@ export async function updateMailbox(ctx: Context, actor: Actor, input: string, c
   });
 }
 
+/** Its console sessions and admin roles go with it (foreign-key cascade). */
 export async function deleteMailbox(ctx: Context, actor: Actor, input: string): Promise<void> {
   const { address } = normalizeAddress(input);
   await withTransaction(ctx.pool, async (tx) => {

@@ -8,6 +8,7 @@ import { startSpawner } from '../dovecot/spawner.js';
 import { INVALIDATION_CHANNEL, invalidationsAfter, pruneInvalidations, recordInvalidationFailure } from '../store/sql/invalidations.js';
 import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode, skipPastFailure, tryLockNodeId, unlockNodeId } from '../store/sql/nodes.js';
 import type { InvalidationRow } from '../store/sql/rows.js';
+import { pruneConsoleSessions } from '../store/sql/console-sessions.js';
 
 export interface NodeWorker {
   readonly nodeId: string;
@@ -168,6 +169,9 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   const prune = async () => {
     const deleted = await pruneInvalidations(pool, config.rotation.retention_hours * 3_600_000);
     if (deleted) log.info({ deleted }, 'invalidation log pruned');
+    // Expired console sessions go on the same schedule (findSession already refuses them; this only frees the rows).
+    const sessions = await pruneConsoleSessions(pool, config.console.idle_timeout_minutes, config.console.absolute_timeout_hours);
+    if (sessions) log.info({ deleted: sessions }, 'expired console sessions pruned');
   };
 
   await connectListener(true);
