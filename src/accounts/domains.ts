@@ -6,7 +6,7 @@ import { deleteDomainConsoleSessions } from '../store/sql/console-sessions.js';
 import { appendDomainInvalidations } from '../store/sql/invalidations.js';
 import * as sql from '../store/sql/domains.js';
 import type { DomainRow } from '../store/sql/rows.js';
-import { parsePolicyOverrides, PolicyOverrideError, type PolicyOverrides, type PolicySettings } from '../policy/settings.js';
+import { configuredPolicy, effectivePolicy, parsePolicyOverrides, PolicyOverrideError, type PolicyOverrides, type PolicySettings } from '../policy/settings.js';
 import { normalizeDomain } from '../core/address.js';
 
 export async function addDomain(ctx: Context, actor: Actor, input: string): Promise<DomainRow> {
@@ -34,8 +34,19 @@ export interface DomainSummary {
 }
 
 /** Every domain (only: null) or the named ones, with mailbox counts, in one query. */
-export async function listDomainSummaries(_ctx: Context, _only: string[] | null): Promise<DomainSummary[]> {
-  throw new Error('listDomainSummaries: not implemented yet');
+export async function listDomainSummaries(ctx: Context, only: string[] | null): Promise<DomainSummary[]> {
+  const global = configuredPolicy(ctx.config.policy);
+  return (await sql.listDomainsIn(ctx.pool, only)).map((row) => {
+    const overrides = parsePolicyOverrides(row.policy);
+    return {
+      name: row.name,
+      enabled: row.enabled,
+      disabled_reason: row.disabled_reason,
+      mailbox_count: row.mailbox_count,
+      policy: effectivePolicy(global, overrides),
+      overrides,
+    };
+  });
 }
 
 export async function getDomain(ctx: Context, input: string): Promise<DomainRow> {

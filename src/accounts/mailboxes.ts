@@ -119,11 +119,20 @@ export async function listMailboxes(ctx: Context, domainInput: string | null): P
 
 /** One page of a domain's mailboxes, by address; `q`: case-insensitive substring of the address or display name; `next`: the `after` of the next page. */
 export async function listMailboxPage(
-  _ctx: Context,
-  _domain: string,
-  _opts: { q?: string; after?: string; limit: number },
+  ctx: Context,
+  domainInput: string,
+  opts: { q?: string; after?: string; limit: number },
 ): Promise<{ items: MailboxView[]; next: string | null; total: number }> {
-  throw new Error('listMailboxPage: not implemented yet');
+  const domain = normalizeDomain(domainInput);
+  if (!(await getDomain(ctx.pool, domain))) throw notFound('domain_not_found', `domain ${domain} does not exist`);
+  const q = opts.q?.trim() ? opts.q.trim() : null;
+  const limit = Math.max(1, Math.floor(opts.limit));
+  const [rows, total] = await Promise.all([
+    sql.listMailboxPage(ctx.pool, domain, q, opts.after ?? null, limit),
+    sql.countMailboxPage(ctx.pool, domain, q),
+  ]);
+  const items = rows.slice(0, limit).map(toView);
+  return { items, next: rows.length > limit ? items[items.length - 1]!.address : null, total };
 }
 
 export interface MailboxChanges {

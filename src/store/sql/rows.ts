@@ -125,3 +125,9 @@ export interface ConsoleSessionRow {
   /** The mailbox's admin roles: a domain each, null for the global role. */
   roles: Array<string | null>;
 }
+
+export interface InvalidationResultRow {
+  node_id: string;
+  applied_ms: number;
+  kicked: number | null;
+}
