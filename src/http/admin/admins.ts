@@ -23,7 +23,7 @@ const GrantBody = Type.Object(
 );
 
 const RevokeQuery = Type.Object(
-  { domain: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })), global: Type.Optional(Type.Boolean()) },
+  { domain: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })), global: Type.Optional(Type.Literal('true')) },
   { additionalProperties: false },
 );
 
@@ -81,7 +81,7 @@ export const adminRoutes: RouteGroup = async (app, { ctx }) => {
     async (req) => {
       requireGlobalToken(req);
       const { address } = normalizeAddress(req.params.address);
-      const role = roleFrom(req.query.global === true ? true : undefined, req.query.domain) ?? 'all';
+      const role = roleFrom(req.query.global === 'true' ? true : undefined, req.query.domain) ?? 'all';
       const removed = await revokeAdmin(ctx, req.actor, address, role);
       if (removed === 0) throw notFound('admin_not_found', `${address} holds no such admin role`);
       return { address, removed };

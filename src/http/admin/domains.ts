@@ -37,7 +37,8 @@ export const domainRoutes: RouteGroup = async (app, { ctx }) => {
     { schema: { tags: ['domains'], params: DomainParam, querystring: MailboxPageQuery, response: { 200: Type.Array(Mailbox), ...errors } } },
     async (req, reply) => {
       const domain = visibleDomain(req, req.params.domain);
-      const { limit = 100, cursor, q } = req.query;
+      const { cursor, q } = req.query;
+      const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
       const page = await listMailboxPage(ctx, domain, { limit, ...(cursor !== undefined && { after: cursor }), ...(q !== undefined && { q }) });
       void reply.header('x-total-count', String(page.total));
       if (page.next !== null) {
