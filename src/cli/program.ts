@@ -11,6 +11,7 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerAudit } from './commands/audit.js';
 import { registerNode } from './commands/node.js';
 import { registerAppPassword } from './commands/app-password.js';
+import { registerAdmin } from './commands/admin.js';
 import { PACKAGE_VERSION } from './version.js';
 
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerNode(program);
   registerAppPassword(program);
+  registerAdmin(program);
   for (const cmd of program.commands) inheritExitOverride(cmd);
   return program;
 }

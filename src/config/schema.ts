@@ -5,7 +5,7 @@ import path from 'node:path';
 import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN, formatListen } from '../core/listen.js';
 import { POLICY_RANGES as R } from '../core/policy-limits.js';
 import { PACKAGE_ROOT } from './package-root.js';
-import { decodeCidr, decodeDays, decodeFileMode, decodeListen, decodeOrigin, encodeFileMode, listOf } from './values.js';
+import { decodeCidr, decodeDays, decodeFileMode, decodeListen, decodeOrigin, decodePublicUrl, encodeFileMode, listOf } from './values.js';
 
 /**
  * The one description of every configuration key: TOML path, type, default and
@@ -115,6 +115,13 @@ export const ConfigSchema = Type.Object(
       webmail_ips: ListKey('', 'webmail hosts (addresses or CIDRs, comma-separated) whose logins may use the main password where app passwords are required; empty: none', decodeCidr),
       last_used_flush_ms: Int(100, 600_000, 5_000, 'app passwords\' last-used times are kept in memory and written this often (and on shutdown)'),
       kick_by_field: Type.Boolean({ default: false, description: 'revoking an app password kicks only its sessions (doveadm kick -f user_app_password; Dovecot >= 2.4); false: all the mailbox\'s sessions' }),
+    }),
+    console: Section({
+      enabled: Type.Boolean({ default: true, description: 'serve the web console on the admin listener' }),
+      idle_timeout_minutes: Int(1, 10_080, 30, 'a console session unused for this long ends'),
+      absolute_timeout_hours: Int(1, 8_760, 12, 'a console session ends this long after sign-in, used or not'),
+      trusted_proxies: ListKey('', 'addresses or CIDRs (comma-separated) whose X-Forwarded-For / -Proto / -Host the console believes; empty: none', decodeCidr),
+      public_url: Decoded(Str('', 'the console\'s public URL, e.g. https://mail.example.net/ (Origin checks, links in mail notices); empty: the request\'s own'), decodePublicUrl, (url) => url),
     }),
     rotation: Section({
       wait_ms: Int(0, 120_000, 10_000, 'how long rotate waits for nodes by default'),

@@ -56,3 +56,19 @@ export function decodeDays(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 3650) throw new Error(`"${value}" is not a number of days (1-3650)`);
   return Number(value);
 }
+
+/** `""` (unset) or an http(s) URL without query or fragment, normalised with a trailing `/`. */
+export function decodePublicUrl(value: string): string {
+  if (value === '') return '';
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    /* reported below */
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash || url.username || url.password) {
+    throw new Error(`"${value}" is not an http(s) URL without query or fragment (e.g. https://mail.example.net/)`);
+  }
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
+}

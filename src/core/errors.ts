@@ -55,6 +55,8 @@ export const ERRORS = {
   invalid_app_password_name: 'usage',
   invalid_app_password_scope: 'usage',
   invalid_app_password_expiry: 'usage',
+  invalid_cursor: 'usage',
+  invalid_admin_role: 'usage', // neither or both of global and domain
   password_conflict: 'usage',
   password_missing: 'usage',
   password_mismatch_typed: 'usage',
@@ -78,6 +80,7 @@ export const ERRORS = {
   token_not_found: 'not_found',
   node_not_found: 'not_found',
   app_password_not_found: 'not_found',
+  admin_not_found: 'not_found', // the mailbox holds no such admin role
 
   domain_exists: 'conflict',
   domain_not_empty: 'conflict',
@@ -85,6 +88,7 @@ export const ERRORS = {
   mailbox_exists: 'conflict',
   token_exists: 'conflict',
   app_password_exists: 'conflict',
+  admin_exists: 'conflict',
   rotation_contended: 'conflict',
   credential_changed: 'conflict',
 

@@ -9,6 +9,7 @@ import { INVALIDATION_CHANNEL, invalidationsAfter, pruneInvalidations, recordInv
 import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode, skipPastFailure, tryLockNodeId, unlockNodeId } from '../store/sql/nodes.js';
 import type { InvalidationRow } from '../store/sql/rows.js';
 import { setNodeAppPasswordKick } from '../store/sql/app-passwords.js';
+import { pruneConsoleSessions } from '../store/sql/console-sessions.js';
 
 export interface NodeWorker {
   readonly nodeId: string;
@@ -64,7 +65,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
     const batch = await invalidationsAfter(pool, cursor, BATCH);
     for (const inv of batch) {
       if (stopped || !owned) return;
-      const error = await applyOne(doveadm, inv, kickByField);
+      const { error, kicked } = await applyOne(doveadm, inv, kickByField);
       if (error) {
         const attempts = failing?.id === inv.id ? failing.attempts + 1 : 1;
         failing = { id: inv.id, attempts };
@@ -88,7 +89,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
         log.error({ invalidation_id: inv.id, address: inv.address, attempts, error }, 'invalidation failed on this node after its retry budget; recorded as not applied here, moving on');
         continue;
       }
-      await advanceCursor(pool, nodeId, inv.id);
+      await advanceCursor(pool, nodeId, inv.id, kicked);
       cursor = inv.id;
       failing = null;
       metrics?.invalidationsApplied.inc({ outcome: 'applied' });
@@ -172,6 +173,9 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   const prune = async () => {
     const deleted = await pruneInvalidations(pool, config.rotation.retention_hours * 3_600_000);
     if (deleted) log.info({ deleted }, 'invalidation log pruned');
+    // Expired console sessions go on the same schedule (findSession already refuses them; this only frees the rows).
+    const sessions = await pruneConsoleSessions(pool, config.console.idle_timeout_minutes, config.console.absolute_timeout_hours);
+    if (sessions) log.info({ deleted: sessions }, 'expired console sessions pruned');
   };
 
   await connectListener(true);
@@ -228,9 +232,9 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
  */
 const APP_PASSWORD_KICK_FIELD = 'user_app_password';
 
-async function applyOne(doveadm: Doveadm, inv: InvalidationRow, kickByField: boolean): Promise<string | null> {
+async function applyOne(doveadm: Doveadm, inv: InvalidationRow, kickByField: boolean): Promise<{ error: string | null; kicked: number | null }> {
   // A revoked app password: only its sessions where Dovecot can tell them apart, else the mailbox's.
   const only = kickByField && inv.app_password_id !== null ? { field: APP_PASSWORD_KICK_FIELD, value: inv.app_password_id } : undefined;
-  const errors = await doveadm.apply(inv.address, inv.kick, only);
-  return errors.length ? errors.join('; ') : null;
+  const { errors, kicked } = await doveadm.apply(inv.address, inv.kick, only);
+  return { error: errors.length ? errors.join('; ') : null, kicked: kicked ?? null };
 }

@@ -5,6 +5,7 @@ import { expiryFrom, policyFor, preparePassword, type PasswordSource, type Prepa
 import type { PolicySettings } from '../policy/settings.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
+import { deleteMailboxConsoleSessions } from '../store/sql/console-sessions.js';
 import { getDomain, lockDomainShared } from '../store/sql/domains.js';
 import { appendHistory, pruneHistory, recentHashes } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
@@ -29,6 +30,11 @@ export interface RotateInput {
   expected?: { mailboxId: string; version: number };
   /** Also delete every app password of the mailbox, in the same transaction (issue 13). */
   revokeAppPasswords?: boolean;
+  /**
+   * Every change ends the mailbox's console sessions in its transaction; this one
+   * (a console session id: the owner's own, changing the password there) survives.
+   */
+  keepConsoleSession?: string;
 }
 
 export interface RotateResult {
@@ -106,12 +112,14 @@ async function commitIfUnchanged(ctx: Context, actor: Actor, input: RotateInput,
     // Issue 14: the password-changed notice commits or rolls back with the change (before the invalidation, which must come last).
     await queuePasswordChangedNotice(ctx, tx, { mailboxId: row.id, address, reason: input.reason, actor, at: updated.password_changed_at, credentialVersion: updated.credential_version });
     const revokedAppPasswords = input.revokeAppPasswords ? await deleteAllAppPasswords(tx, row.id) : 0;
+    // A console signed in with the old password must sign in again, except the one the change was made in.
+    const sessionsEnded = await deleteMailboxConsoleSessions(tx, row.id, input.keepConsoleSession ?? null);
     const invalidationId = await appendInvalidation(tx, address, input.reason, input.kick);
     await appendAudit(tx, {
       ...actor,
       action: input.reason === 'self_service' ? 'password.self_service' : 'password.rotate',
       target: address,
-      details: { credential_version: updated.credential_version, generated: prepared.generated !== null, kick: input.kick, invalidation_id: invalidationId, ...(input.revokeAppPasswords && { revoked_app_passwords: revokedAppPasswords }) },
+      details: { credential_version: updated.credential_version, generated: prepared.generated !== null, kick: input.kick, invalidation_id: invalidationId, console_sessions_ended: sessionsEnded, ...(input.revokeAppPasswords && { revoked_app_passwords: revokedAppPasswords }) },
     });
     return { address, credentialVersion: updated.credential_version, invalidationId, generated: prepared.generated, revokedAppPasswords };
   });
