@@ -30,7 +30,7 @@ let ctx: TestContext;
 let app: App;
 
 async function listener(env: Record<string, string> = {}): Promise<{ ctx: TestContext; app: App }> {
-  const c = await makeContext(db.url, { MAILPASSD_LOG_LEVEL: 'debug', MAILPASSD_ROTATION_WAIT_MS: '300', ...env });
+  const c = await makeContext(db.url, { MAILPASSD_LOG_LEVEL: 'debug', MAILPASSD_ROTATION_WAIT_MS: '300', MAILPASSD_ROTATION_STALE_AFTER_MS: '600000', ...env });
   contexts.push(c);
   const metrics = createMetrics();
   const authenticator = new Authenticator(c, metrics);
