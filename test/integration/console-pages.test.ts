@@ -172,7 +172,7 @@ describe('pages by role', () => {
     await addDomain(ctx, setup, 'many.example');
     for (let i = 0; i < 55; i++) await createMailbox(ctx, setup, { address: `m${String(i).padStart(2, '0')}@many.example`, displayName: i === 7 ? 'Seventh Person' : null, password: { kind: 'given', value: PW } });
     const first = await get(globalAdmin, '/domains/many.example');
-    expect(first.body.match(/data-address="/g)).toHaveLength(50);
+    expect(first.body.match(/<tr data-address="/g)).toHaveLength(50);
     const next = /<a href="([^"]+)" rel="next">Next page<\/a>/.exec(first.body)?.[1];
     expect(next).toBeTruthy();
     const second = await get(globalAdmin, next!.replace(/&amp;/g, '&'));
@@ -311,7 +311,8 @@ describe('headers, CSP and markup', () => {
   it('escapes what users typed (a display name with markup)', async () => {
     const evil = await mailbox('a.example', '<img src=x onerror=alert(1)>');
     const r = await get(globalAdmin, `/domains/a.example?q=${encodeURIComponent(evil)}`);
-    expect(r.body).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    // kitajs escapes & < " ' (a lone > cannot open a tag).
+    expect(r.body).toContain('<td>&lt;img src=x onerror=alert(1)></td>');
     expect(r.body).not.toContain('<img src=x');
   });
 
