@@ -61,20 +61,28 @@ function personalViolations(password: string, tokens: PersonalTokens): PolicyVio
   return out;
 }
 
-function strengthViolations(password: string, tokens: PersonalTokens, settings: PolicySettings): PolicyViolation[] {
-  // Score 0 is the floor: skip zxcvbn, the most expensive rule, when it cannot fail.
-  if (settings.minScore <= 0) return [];
+/** zxcvbn with the mailbox's own details as user inputs; null when not wanted. */
+function scoreOf(password: string, tokens: PersonalTokens, wanted: boolean): number | null {
+  if (!wanted) return null;
   const { localPart, domain, name } = tokens;
-  if (strengthScore(password, [...localPart, ...domain, ...name]) >= settings.minScore) return [];
-  return [violation('too_weak')];
+  return strengthScore(password, [...localPart, ...domain, ...name]);
+}
+
+function evaluate(password: string, subject: PolicySubject, settings: PolicySettings, wantScore: boolean): { violations: PolicyViolation[]; score: number | null } {
+  const tokens = personalTokens(subject);
+  // Score 0 is the floor: skip zxcvbn, the most expensive rule, when it cannot fail and nobody asked for the score.
+  const score = scoreOf(password, tokens, wantScore || settings.minScore > 0);
+  const weak = score !== null && score < settings.minScore ? [violation('too_weak')] : [];
+  return { violations: [...lengthViolations(password, settings), ...personalViolations(password, tokens), ...weak], score };
 }
 
 /** All failing rules except `reused` (that one needs the stored hashes: see findReuse). */
 export function checkPasswordRules(password: string, subject: PolicySubject, settings: PolicySettings): PolicyViolation[] {
-  const tokens = personalTokens(subject);
-  return [
-    ...lengthViolations(password, settings),
-    ...personalViolations(password, tokens),
-    ...strengthViolations(password, tokens, settings),
-  ];
+  return evaluate(password, subject, settings, false).violations;
+}
+
+/** The same, with the zxcvbn score (0-4) the strength rule used (a strength meter shows it; zxcvbn runs once). */
+export function checkPasswordRulesScored(password: string, subject: PolicySubject, settings: PolicySettings): { violations: PolicyViolation[]; score: number } {
+  const { violations, score } = evaluate(password, subject, settings, true);
+  return { violations, score: score ?? 0 };
 }
