@@ -409,6 +409,26 @@ describe('sign-in, sign-out', () => {
     expect(ctx.logLines().join('\n')).not.toContain('Wrong-Guess-Secret-91');
   });
 
+  it('is throttled by the login throttle, keyed by the end user\'s address behind a trusted proxy', async () => {
+    const { app: strict } = await listener({ MAILPASSD_AUTH_MAX_FAILURES_PER_USER_IP: '2', MAILPASSD_CONSOLE_TRUSTED_PROXIES: '10.9.0.0/16' });
+    const target = await mailbox('a.example');
+    const attempt = (password: string, user: string) =>
+      strict.inject({ method: 'POST', url: '/login', remoteAddress: '10.9.0.5', headers: { ...FORM, origin: SELF, 'x-forwarded-for': user }, payload: form({ address: target, password }) });
+    expect((await attempt('Wrong-Guess-1', '198.51.100.1')).statusCode).toBe(401);
+    expect((await attempt('Wrong-Guess-2', '198.51.100.1')).statusCode).toBe(401);
+    const third = await attempt(PW, '198.51.100.1');
+    expect(third.statusCode).toBe(429);
+    expect(third.body).toContain('Too many attempts, try again later');
+    // Another user behind the same proxy is not locked out with them.
+    expect((await attempt(PW, '198.51.100.2')).statusCode).toBe(303);
+    expect(await q("SELECT source_ip, details->>'reason' AS reason FROM audit_log WHERE action = 'console.login' AND target = $1 ORDER BY id", [target])).toEqual([
+      { source_ip: '198.51.100.1', reason: 'password_mismatch' },
+      { source_ip: '198.51.100.1', reason: 'password_mismatch' },
+      { source_ip: '198.51.100.1', reason: 'throttled' },
+      { source_ip: '198.51.100.2', reason: 'ok' },
+    ]);
+  });
+
   it('a disabled mailbox is told so', async () => {
     const off = await mailbox('a.example');
     await q('UPDATE mailboxes SET enabled = false WHERE address = $1', [off]);
