@@ -5,7 +5,7 @@ import { appendAudit } from '../store/sql/audit.js';
 import { appendDomainInvalidations } from '../store/sql/invalidations.js';
 import * as sql from '../store/sql/domains.js';
 import type { DomainRow } from '../store/sql/rows.js';
-import { parsePolicyOverrides, PolicyOverrideError } from '../policy/settings.js';
+import { parsePolicyOverrides, PolicyOverrideError, type PolicyOverrides, type PolicySettings } from '../policy/settings.js';
 import { normalizeDomain } from '../core/address.js';
 
 export async function addDomain(ctx: Context, actor: Actor, input: string): Promise<DomainRow> {
@@ -20,6 +20,21 @@ export async function addDomain(ctx: Context, actor: Actor, input: string): Prom
 
 export async function listDomains(ctx: Context, only: string | null = null): Promise<DomainRow[]> {
   return sql.listDomains(ctx.pool, only);
+}
+
+export interface DomainSummary {
+  name: string;
+  enabled: boolean;
+  disabled_reason: string | null;
+  mailbox_count: number;
+  /** The effective policy: the global one with this domain's overrides applied. */
+  policy: PolicySettings;
+  overrides: PolicyOverrides;
+}
+
+/** Every domain (only: null) or the named ones, with mailbox counts, in one query. */
+export async function listDomainSummaries(_ctx: Context, _only: string[] | null): Promise<DomainSummary[]> {
+  throw new Error('listDomainSummaries: not implemented yet');
 }
 
 export async function getDomain(ctx: Context, input: string): Promise<DomainRow> {

@@ -116,6 +116,15 @@ export async function listMailboxes(ctx: Context, domainInput: string | null): P
   return (await sql.listMailboxes(ctx.pool, domain)).map(toView);
 }
 
+/** One page of a domain's mailboxes, by address; `q`: case-insensitive substring of the address or display name; `next`: the `after` of the next page. */
+export async function listMailboxPage(
+  _ctx: Context,
+  _domain: string,
+  _opts: { q?: string; after?: string; limit: number },
+): Promise<{ items: MailboxView[]; next: string | null; total: number }> {
+  throw new Error('listMailboxPage: not implemented yet');
+}
+
 export interface MailboxChanges {
   enabled?: boolean;
   disabledReason?: string | null;

@@ -1,7 +1,7 @@
 import type { Context } from '../core/context.js';
 import { refused } from '../core/errors.js';
 import { hashPassword, verifyPassword } from '../auth/hash.js';
-import { checkPasswordInput } from '../policy/password-input.js';
+import { checkPasswordInput, type PasswordInputCode } from '../policy/password-input.js';
 import type { PolicySubject, PolicyViolation } from '../policy/rules.js';
 import { checkRulesOffThread, generateOffThread } from '../policy/off-thread.js';
 import { findReuse } from '../policy/history.js';
@@ -57,6 +57,24 @@ export async function preparePassword(
   if (reuse) violations.push(reuse);
   if (violations.length > 0) throw policyRefusal(violations);
   return { hash: await hashing, generated: source.kind === 'generate' ? password : null };
+}
+
+/** Checks a candidate against every rule (history included) for that mailbox; never stores, never logs it. score: zxcvbn 0-4. */
+export async function checkCandidate(_ctx: Context, _address: string, _password: string): Promise<CandidateCheck> {
+  throw new Error('checkCandidate: not implemented yet');
+}
+
+/** The same for a mailbox not yet created (add-mailbox dialog): subject from address + display name, domain policy, no history. */
+export async function checkNewCandidate(_ctx: Context, _address: string, _displayName: string | null, _password: string): Promise<CandidateCheck> {
+  throw new Error('checkNewCandidate: not implemented yet');
+}
+
+/** A rule that failed, or an input that cannot be a password at all (empty, control characters, …). */
+export type CandidateViolation = PolicyViolation | { code: PasswordInputCode; message: string; params?: Record<string, number> };
+
+export interface CandidateCheck {
+  violations: CandidateViolation[];
+  score: number;
 }
 
 export function expiryFrom(policy: PolicySettings, now = new Date()): Date | null {

@@ -10,6 +10,7 @@ export function reusedViolation(historyCount: number): PolicyViolation {
   return {
     code: 'reused',
     message: `The password was used before; choose one not among the last ${historyCount}.`,
+    params: { count: historyCount },
   };
 }
 

@@ -24,6 +24,8 @@ export type PolicyRuleCode =
 export interface PolicyViolation {
   code: PolicyRuleCode;
   message: string;
+  /** The numbers the rule's text needs in any language (policy/messages.ts): `min` for too_short and too_few_classes, `count` for reused. */
+  params?: Record<string, number>;
 }
 
 /** Number of character classes present: lower-case, upper-case, digit, other. */
@@ -41,12 +43,13 @@ export function characterClasses(password: string): number {
 function lengthViolations(password: string, settings: PolicySettings): PolicyViolation[] {
   const out: PolicyViolation[] = [];
   if ([...password].length < settings.minLength) {
-    out.push({ code: 'too_short', message: `The password must be at least ${settings.minLength} characters long.` });
+    out.push({ code: 'too_short', message: `The password must be at least ${settings.minLength} characters long.`, params: { min: settings.minLength } });
   }
   if (characterClasses(password) < settings.minClasses) {
     out.push({
       code: 'too_few_classes',
       message: `The password must mix at least ${settings.minClasses} of: lower-case letters, upper-case letters, digits, other characters.`,
+      params: { min: settings.minClasses },
     });
   }
   return out;

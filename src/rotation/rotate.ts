@@ -25,6 +25,11 @@ export interface RotateInput {
    * again) does not pass for the one that was verified.
    */
   expected?: { mailboxId: string; version: number };
+  /**
+   * Every change ends the mailbox's console sessions in its transaction; this one
+   * (a console session id: the owner's own, changing the password there) survives.
+   */
+  keepConsoleSession?: string;
 }
 
 export interface RotateResult {

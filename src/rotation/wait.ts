@@ -9,6 +9,10 @@ export interface NodeOutcome {
   error?: string;
   /** The node gave up on this invalidation after its retry budget: it will not be applied there. */
   failed?: true;
+  /** Commit → this node's apply, in ms, from the node's own record (absent for a node that has not applied it, or joined after it). */
+  applied_ms?: number;
+  /** Sessions doveadm kicked on this node; absent when no kick was asked or the doveadm form does not report a count (2.3's). */
+  kicked?: number;
 }
 
 const POLL_MS = 20;
@@ -23,7 +27,13 @@ export const MAX_WAIT_MS = 120_000;
  * the error, and no longer waited for. Stale nodes (no recent heartbeat) are
  * listed, never waited for: they catch up from their cursor when they return.
  */
-export async function waitForNodes(pool: Pool, invalidationId: string, waitMs: number, staleAfterMs: number): Promise<NodeOutcome[]> {
+export async function waitForNodes(
+  pool: Pool,
+  invalidationId: string,
+  waitMs: number,
+  staleAfterMs: number,
+  onProgress?: (nodes: NodeOutcome[]) => void,
+): Promise<NodeOutcome[]> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const [nodes, failures] = await Promise.all([listNodes(pool, staleAfterMs), failuresOf(pool, invalidationId)]);

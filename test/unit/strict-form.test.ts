@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseStrictForm } from '../../src/http/admin/self-service.js';
+import { parseStrictForm } from '../../src/http/form.js';
 
 const parse = (body: string | Buffer) => parseStrictForm(Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8'));
 

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../core/context.js';
-import { MailpassdError, usage, type ErrorCode, type KindsOf } from '../../core/errors.js';
+import { MailpassdError, type ErrorCode, type KindsOf } from '../../core/errors.js';
 import { canonicalUser } from '../../auth/verify.js';
 import { rotateAndWait } from '../../rotation/service.js';
 import type { App } from '../server.js';
@@ -9,7 +9,9 @@ import type { AdminDeps, RouteGroup } from './deps.js';
 import { sendProblem } from '../problem.js';
 import { MAX_PASSWORD_BYTES } from '../../core/policy-limits.js';
 import { SelfServiceBody } from './schemas.js';
-import { originAllowed, SelfServiceThrottle, TrustedProxies } from './self-service-guard.js';
+import { SelfServiceThrottle } from './self-service-guard.js';
+import { originAllowed, TrustedProxies } from '../trust.js';
+import { parseStrictForm } from '../form.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 
@@ -21,7 +23,7 @@ const FORM = 'application/x-www-form-urlencoded';
  * self-service-guard.ts); the change is bound to the credential version verified.
  */
 export const selfServiceRoutes: RouteGroup = async (app, { ctx, deps }) => {
-  // This is the one route fed by HTML forms; its own strict parser (see parseStrictForm),
+  // Fed by HTML forms (Roundcube's); the strict parser (see parseStrictForm),
   // in this plugin's scope only.
   app.addContentTypeParser(FORM, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
     try {
@@ -32,41 +34,6 @@ export const selfServiceRoutes: RouteGroup = async (app, { ctx, deps }) => {
   });
   registerSelfServiceRoute(app, ctx, deps);
 };
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * The generic form parser decodes raw non-UTF-8 bytes to U+FFFD and keeps a bad
- * escape such as Latin-1 `%E9` as the literal text "%E9" — either way the new
- * password would silently differ from what the user typed. Refuse instead, as
- * the JSON parser does. A repeated field becomes an array, which the schema refuses.
- */
-export function parseStrictForm(body: Buffer): Record<string, string | string[]> {
-  let text: string;
-  try {
-    text = utf8.decode(body);
-  } catch {
-    throw usage('invalid_utf8', 'body is not valid UTF-8');
-  }
-  const fields: Record<string, string | string[]> = Object.create(null);
-  for (const pair of text.split('&')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    const key = decodeFormComponent(eq < 0 ? pair : pair.slice(0, eq));
-    const value = decodeFormComponent(eq < 0 ? '' : pair.slice(eq + 1));
-    const seen = fields[key];
-    fields[key] = seen === undefined ? value : [...(Array.isArray(seen) ? seen : [seen]), value];
-  }
-  return fields;
-}
-
-function decodeFormComponent(s: string): string {
-  try {
-    return decodeURIComponent(s.replace(/\+/g, ' '));
-  } catch {
-    throw usage('invalid_form', 'body is not valid form encoding (bad %-escape or not UTF-8)');
-  }
-}
 
 function registerSelfServiceRoute(app: App, ctx: Context, deps: AdminDeps): void {
   const cfg = ctx.config.self_service;

@@ -1,0 +1,235 @@
+import type { MailboxView } from '../../../accounts/mailboxes.js';
+import { Csrf, Layout, type Frame } from './layout.js';
+import { PasswordField, type RuleView } from './password-field.js';
+import { age, day, domainPath, mailboxPath } from './format.js';
+
+export interface DomainPageView {
+  domain: string;
+  rules: RuleView[];
+  q: string;
+  items: MailboxView[];
+  total: number;
+  next: string | null;
+  /** The cursors of the pages before this one, oldest first ('' = the first page). */
+  trail: string[];
+  after: string;
+  error: string | null;
+}
+
+const PAGE_TRAIL_MAX = 20;
+
+function pageHref(domain: string, q: string, after: string | null, trail: string[]): string {
+  const params = new URLSearchParams();
+  if (q) params.set('q', q);
+  if (after) params.set('after', after);
+  const kept = trail.slice(-PAGE_TRAIL_MAX);
+  if (kept.length > 0) params.set('trail', kept.join(','));
+  const s = params.toString();
+  return domainPath(domain, s ? `?${s}` : '');
+}
+
+export function DomainPage({ frame, view, csrf }: { frame: Frame; view: DomainPageView; csrf: string }) {
+  const { t } = frame;
+  const { domain, q } = view;
+  const prevAfter = view.trail.length > 0 ? view.trail[view.trail.length - 1]! : null;
+  return (
+    <Layout frame={{ ...frame, current: 'domains' }} title={domain}>
+      <h1 safe>{domain}</h1>
+      <p class="tools">
+        <a href={domainPath(domain, '/policy')} safe>
+          {t.editPolicy}
+        </a>
+        <button type="button" data-open="add" aria-haspopup="dialog" safe>
+          {t.addMailbox}
+        </button>
+      </p>
+      {view.error !== null && (
+        <p role="alert" class="error" safe>
+          {view.error}
+        </p>
+      )}
+      <form method="get" action={domainPath(domain)} class="inline" role="search">
+        <label for="mailbox-search" safe>
+          {t.searchMailboxes}
+        </label>
+        <input id="mailbox-search" name="q" type="search" value={q} autocomplete="off" spellcheck="false" />
+        <button type="submit" safe>
+          {t.search}
+        </button>
+      </form>
+      <p class="count" safe>
+        {t.mailboxCount(view.items.length, view.total)}
+      </p>
+      <table class="mailboxes">
+        <thead>
+          <tr>
+            <th scope="col" safe>{t.address}</th>
+            <th scope="col" safe>{t.name}</th>
+            <th scope="col" safe>{t.status}</th>
+            <th scope="col" safe>{t.passwordAge}</th>
+            <th scope="col" safe>{t.expires}</th>
+            <td></td>
+          </tr>
+        </thead>
+        <tbody>
+          {view.items.length === 0 && (
+            <tr>
+              <td colspan="6" safe>
+                {t.noMailboxes}
+              </td>
+            </tr>
+          )}
+          {view.items.map((m, i) => (
+            <MailboxRow frame={frame} m={m} i={i} csrf={csrf} domain={domain} />
+          ))}
+        </tbody>
+      </table>
+      <nav class="pages" aria-label={t.mailboxes}>
+        {prevAfter !== null && (
+          <a href={pageHref(domain, q, prevAfter, view.trail.slice(0, -1))} rel="prev" safe>
+            {t.previousPage}
+          </a>
+        )}
+        {view.next !== null && (
+          <a href={pageHref(domain, q, view.next, [...view.trail, view.after])} rel="next" safe>
+            {t.nextPage}
+          </a>
+        )}
+      </nav>
+      <ChangeDialog frame={frame} domain={domain} rules={view.rules} csrf={csrf} />
+      <DeleteDialog frame={frame} csrf={csrf} />
+      <AddDialog frame={frame} domain={domain} rules={view.rules} csrf={csrf} />
+    </Layout>
+  );
+}
+
+function MailboxRow({ frame, m, i, csrf, domain }: { frame: Frame; m: MailboxView; i: number; csrf: string; domain: string }) {
+  const { t } = frame;
+  const menu = `menu-${i}`;
+  const status = m.enabled ? (m.must_change ? `${t.enabled}, ${t.mustChange}` : t.enabled) : t.disabled;
+  return (
+    <tr data-address={m.address}>
+      <th scope="row" safe>{m.address}</th>
+      <td safe>{m.display_name ?? ''}</td>
+      <td safe>{status}</td>
+      <td safe>{age(t, m.password_changed_at)}</td>
+      <td safe>{m.password_expires_at === null ? t.never : day(m.password_expires_at)}</td>
+      <td class="actions">
+        <button type="button" class="gear" aria-haspopup="menu" aria-expanded="false" aria-controls={menu} aria-label={t.actionsFor(m.address)} data-menu-button>
+          <span aria-hidden="true">⚙</span>
+        </button>
+        <ul role="menu" id={menu} aria-label={t.actionsFor(m.address)} hidden>
+          <li role="none">
+            <button type="button" role="menuitem" tabindex="-1" data-open="change" data-address={m.address} safe>
+              {t.changePassword}
+            </button>
+          </li>
+          <li role="none">
+            <button type="submit" role="menuitem" tabindex="-1" form={`toggle-${i}`} safe>
+              {m.enabled ? t.disable : t.enable}
+            </button>
+          </li>
+          <li role="none">
+            <button type="submit" role="menuitem" tabindex="-1" form={`kick-${i}`} safe>
+              {t.closeSessions}
+            </button>
+          </li>
+          <li role="none">
+            <button type="button" role="menuitem" tabindex="-1" data-open="delete" data-address={m.address} safe>
+              {t.delete}
+            </button>
+          </li>
+        </ul>
+        <form id={`toggle-${i}`} method="post" action={mailboxPath(domain, m.address, m.enabled ? 'disable' : 'enable')} hidden>
+          <Csrf token={csrf} />
+        </form>
+        <form id={`kick-${i}`} method="post" action={mailboxPath(domain, m.address, 'kick')} hidden>
+          <Csrf token={csrf} />
+        </form>
+      </td>
+    </tr>
+  );
+}
+
+/** Filled in by console.js with the row's address; its Confirm streams the per-node progress. */
+function ChangeDialog({ frame, domain, rules, csrf }: { frame: Frame; domain: string; rules: RuleView[]; csrf: string }) {
+  const { t } = frame;
+  return (
+    <dialog id="change-dialog" aria-labelledby="change-title" data-title={t.changePasswordFor('{address}')} data-domain={domain}>
+      <form method="post" class="stack" data-change-form>
+        <h2 id="change-title"></h2>
+        <Csrf token={csrf} />
+        <PasswordField t={t} id="change" rules={rules} label={t.newPassword} name="password" check={{ mode: 'existing', address: '' }} generate={true} />
+        <div role="status" class="progress" data-progress>
+          <ul data-progress-nodes></ul>
+          <p data-progress-summary></p>
+          <p data-progress-sessions></p>
+        </div>
+        <div class="buttons">
+          <button type="submit" data-confirm safe>
+            {t.confirm}
+          </button>
+          <button type="button" data-close data-label-done={t.close} safe>
+            {t.cancel}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
+
+function DeleteDialog({ frame, csrf }: { frame: Frame; csrf: string }) {
+  const { t } = frame;
+  return (
+    <dialog id="delete-dialog" aria-labelledby="delete-title" data-title={t.deleteMailboxTitle('{address}')}>
+      <form method="post" class="stack" data-delete-form>
+        <h2 id="delete-title"></h2>
+        <Csrf token={csrf} />
+        <p safe>{t.deleteWarning}</p>
+        <label for="delete-confirm" safe>
+          {t.typeToConfirm}
+        </label>
+        <input id="delete-confirm" name="confirm" type="text" required autocomplete="off" spellcheck="false" />
+        <div class="buttons">
+          <button type="submit" class="danger" safe>
+            {t.deleteMailbox}
+          </button>
+          <button type="button" data-close safe>
+            {t.cancel}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}
+
+function AddDialog({ frame, domain, rules, csrf }: { frame: Frame; domain: string; rules: RuleView[]; csrf: string }) {
+  const { t } = frame;
+  return (
+    <dialog id="add-dialog" aria-labelledby="add-title">
+      <form method="post" action={domainPath(domain, '/mailboxes')} class="stack">
+        <h2 id="add-title" safe>
+          {t.addMailbox}
+        </h2>
+        <Csrf token={csrf} />
+        <label for="add-address" safe>
+          {t.address}
+        </label>
+        <input id="add-address" name="address" type="text" required autocomplete="off" spellcheck="false" placeholder={`name@${domain}`} data-new-address />
+        <label for="add-name" safe>
+          {t.name}
+        </label>
+        <input id="add-name" name="name" type="text" autocomplete="off" data-new-name />
+        <PasswordField t={t} id="add" rules={rules} label={t.password} name="password" check={{ mode: 'new', domain }} generate={true} />
+        <div class="buttons">
+          <button type="submit" safe>
+            {t.add}
+          </button>
+          <button type="button" data-close safe>
+            {t.cancel}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

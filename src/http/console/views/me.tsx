@@ -1,0 +1,68 @@
+import { Csrf, Layout, type Frame } from './layout.js';
+import { PasswordField, type RuleView } from './password-field.js';
+import { day } from './format.js';
+
+export interface MeView {
+  address: string;
+  displayName: string | null;
+  changedAt: string;
+  expiresAt: string | null;
+  rules: RuleView[];
+  error: string | null;
+  violations: string[];
+}
+
+export function MePage({ frame, me, csrf }: { frame: Frame; me: MeView; csrf: string }) {
+  const { t } = frame;
+  return (
+    <Layout frame={{ ...frame, current: 'me' }} title={t.myMailbox}>
+      <h1 safe>{t.myMailbox}</h1>
+      <dl class="facts">
+        <dt safe>{t.address}</dt>
+        <dd safe>{me.address}</dd>
+        {me.displayName !== null && (
+          <>
+            <dt safe>{t.name}</dt>
+            <dd safe>{me.displayName}</dd>
+          </>
+        )}
+        <dt safe>{t.lastChanged}</dt>
+        <dd safe>{day(me.changedAt)}</dd>
+        <dt safe>{t.expires}</dt>
+        <dd safe>{me.expiresAt === null ? t.never : day(me.expiresAt)}</dd>
+      </dl>
+      <section aria-labelledby="change-h">
+        <h2 id="change-h" safe>
+          {t.changePassword}
+        </h2>
+        {me.error !== null && (
+          <div role="alert" class="error">
+            <p safe>{me.error}</p>
+            {me.violations.length > 0 && (
+              <ul>
+                {me.violations.map((v) => (
+                  <li safe>{v}</li>
+                ))}
+              </ul>
+            )}
+          </div>
+        )}
+        <form method="post" action="/me/password" class="stack narrow" data-me-form>
+          <Csrf token={csrf} />
+          <label for="me-current" safe>
+            {t.currentPassword}
+          </label>
+          <input id="me-current" name="current" type="password" autocomplete="current-password" required />
+          <PasswordField t={t} id="me-new" rules={me.rules} label={t.newPassword} name="password" check={{ mode: 'existing', address: me.address }} generate={false} />
+          <label for="me-confirm" safe>
+            {t.confirmPassword}
+          </label>
+          <input id="me-confirm" name="confirm" type="password" autocomplete="new-password" required />
+          <button type="submit" safe>
+            {t.changePassword}
+          </button>
+        </form>
+      </section>
+    </Layout>
+  );
+}
