@@ -151,3 +151,19 @@ export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]>
       .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) }));
   });
 }
+
+/**
+ * Signs in with the login form over plain HTTP (no browser), as the benchmark
+ * does for requests with the session cookie; resolves with the Cookie header.
+ */
+export async function signInHttp(baseUrl: string, address: string, password: string): Promise<string> {
+  const res = await fetch(`${baseUrl}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: baseUrl },
+    body: new URLSearchParams({ address, password }).toString(),
+    redirect: 'manual',
+  });
+  const cookie = res.headers.getSetCookie().find((c) => /^(__Host-)?mailpassd_session=/.test(c));
+  if (!cookie) throw new Error(`sign-in as ${address} failed: HTTP ${res.status} ${(await res.text()).slice(0, 300)}`);
+  return cookie.split(';')[0]!;
+}

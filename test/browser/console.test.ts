@@ -112,7 +112,7 @@ describe('an administrator', () => {
     const { page, problems } = await signedIn(f, admin);
     expect(new URL(page.url()).pathname).toBe('/domains');
     await heading(page, 'Domains').waitFor();
-    for (const col of ['Domain', 'Mailboxes', 'Policy', 'Status']) await page.getByRole('columnheader', { name: col }).waitFor();
+    for (const col of ['Domain', 'Mailboxes', 'Policy', 'Status']) await page.getByRole('columnheader', { name: col, exact: true }).waitFor();
     await expectCleanPage(page, problems);
 
     const added = f.domain('new');
@@ -149,7 +149,7 @@ describe('an administrator', () => {
     const { page, problems } = await signedIn(f, admin);
     await page.goto(`${f.base}/domains/${domain}`);
     await heading(page, domain).waitFor();
-    for (const col of ['Address', 'Name', 'Status', 'Password age', 'Expires']) await page.getByRole('columnheader', { name: col }).waitFor();
+    for (const col of ['Address', 'Name', 'Status', 'Password age', 'Expires']) await page.getByRole('columnheader', { name: col, exact: true }).waitFor();
     const rows = page.locator('tbody tr');
     expect(await rows.count()).toBe(50);
     const first = await rows.first().textContent();
@@ -191,7 +191,7 @@ describe('an administrator', () => {
     await add.getByLabel('Password', { exact: true }).fill('Lichen-Tuba-Saffron-58');
     await expectCleanPage(page, problems);
     await add.getByRole('button', { name: 'Add', exact: true }).click();
-    await page.getByRole('cell', { name: address }).waitFor();
+    await page.getByRole('rowheader', { name: address, exact: true }).waitFor();
     expect(await everywhere(address, 'Lichen-Tuba-Saffron-58')).toEqual(['ok', 'ok', 'ok']);
 
     // Change password: the rules are there before anything is typed.
@@ -217,7 +217,7 @@ describe('an administrator', () => {
     // Generate: the field is filled and the password shown once, with Copy.
     await dialog.getByRole('button', { name: 'Generate' }).click();
     const shown = dialog.getByLabel('Generated password');
-    await page.waitForFunction(() => (document.querySelector('dialog[open] input[readonly]') )?.value, undefined).catch(() => undefined);
+    await shown.waitFor();
     const generated = await shown.inputValue();
     expect(generated.length).toBeGreaterThanOrEqual(12);
     expect(await shown.getAttribute('readonly')).not.toBeNull();
@@ -264,7 +264,7 @@ describe('an administrator', () => {
     await confirm.fill(owner.address);
     await page.getByRole('button', { name: 'Delete mailbox' }).click();
     await page.getByText(`Mailbox ${owner.address} deleted.`).waitFor();
-    expect(await page.getByRole('cell', { name: owner.address }).count()).toBe(0);
+    expect(await page.getByRole('rowheader', { name: owner.address, exact: true }).count()).toBe(0);
     expect(await everywhere(owner.address, owner.password)).toEqual(['unknown_user', 'unknown_user', 'unknown_user']);
     await expectCleanPage(page, problems);
   });
@@ -279,13 +279,13 @@ describe('an administrator', () => {
 
     await page.goto(`${f.base}/cluster`);
     await heading(page, 'Cluster').waitFor();
-    for (const col of ['Node', 'State', 'Lag', 'Last error']) await page.getByRole('columnheader', { name: col }).waitFor();
-    for (const d of f.daemons) await page.getByRole('cell', { name: d.nodeId }).waitFor();
+    for (const col of ['Node', 'State', 'Lag', 'Last error']) await page.getByRole('columnheader', { name: col, exact: true }).waitFor();
+    for (const d of f.daemons) await page.getByRole('rowheader', { name: d.nodeId, exact: true }).waitFor();
     await expectCleanPage(page, problems);
 
     await page.goto(`${f.base}/audit`);
     await heading(page, 'Audit log').waitFor();
-    await page.getByLabel('Mailbox').fill(owner.address);
+    await page.getByLabel('Mailbox', { exact: true }).fill(owner.address);
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.waitForURL(/\?/);
     const rows = page.locator('tbody tr');
