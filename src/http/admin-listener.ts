@@ -10,13 +10,14 @@ import { healthRoutes, metricsRoute, openapiRoute } from './admin/meta.js';
 import { Problem } from './admin/schemas.js';
 import type { AdminDeps, RouteGroup } from './admin/deps.js';
 import { MAX_WAIT_MS } from '../rotation/wait.js';
+import { consoleRoutes } from './console/plugin.js';
 
 /**
  * The admin API: route groups as fastify plugins. Those that need a token are
  * registered in the `authenticated` scope; the probes, self-service (the current
  * password is the credential) and - unless admin.metrics_require_token /
  * admin.openapi_require_token say otherwise - metrics and the API description
- * live outside it.
+ * live outside it, as does the web console (src/http/console/, its own sessions).
  */
 export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
   const check = checkBearer(ctx);
@@ -54,5 +55,7 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
     for (const group of open) await outside.register(group, { ctx, deps });
   });
   void app.register(authenticated, { ctx, deps, groups: behindToken });
+  // The web console: its own session cookie, CSRF token and headers; never the bearer token.
+  if (ctx.config.console.enabled) void app.register(consoleRoutes, { ctx, deps });
   return app;
 }

@@ -17,13 +17,6 @@ export interface Frame {
  */
 export function Layout({ frame, title, children }: { frame: Frame; title: string; children: Children }) {
   const { t, user, current } = frame;
-  const nav = (key: NonNullable<Frame['current']>, href: string, label: string) => (
-    <li>
-      <a href={href} aria-current={current === key ? 'page' : undefined} safe>
-        {label}
-      </a>
-    </li>
-  );
   return (
     <>
       {'<!doctype html>'}
@@ -44,14 +37,14 @@ export function Layout({ frame, title, children }: { frame: Frame; title: string
             <span class="brand" safe>
               {t.appName}
             </span>
-            {user && (
+            {user !== null && (
               <>
                 <nav aria-label={t.mainNav}>
                   <ul>
-                    {nav('me', '/me', t.navMe)}
-                    {user.admin && nav('domains', '/domains', t.navDomains)}
-                    {user.admin && nav('cluster', '/cluster', t.navCluster)}
-                    {user.admin && nav('audit', '/audit', t.navAudit)}
+                    <NavLink href="/me" label={t.navMe} current={current === 'me'} />
+                    {user.admin && <NavLink href="/domains" label={t.navDomains} current={current === 'domains'} />}
+                    {user.admin && <NavLink href="/cluster" label={t.navCluster} current={current === 'cluster'} />}
+                    {user.admin && <NavLink href="/audit" label={t.navAudit} current={current === 'audit'} />}
                   </ul>
                 </nav>
                 <form method="post" action="/logout" class="signout">
@@ -96,5 +89,15 @@ export function Message({ frame, title, text, status }: { frame: Frame; title: s
         </a>
       </p>
     </Layout>
+  );
+}
+
+function NavLink({ href, label, current }: { href: string; label: string; current: boolean }) {
+  return (
+    <li>
+      <a href={href} aria-current={current ? 'page' : undefined} safe>
+        {label}
+      </a>
+    </li>
   );
 }

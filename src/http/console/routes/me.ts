@@ -1,0 +1,82 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { MailpassdError } from '../../../core/errors.js';
+import { findMailbox, toView } from '../../../accounts/mailboxes.js';
+import { rotateAndWait } from '../../../rotation/service.js';
+import type { RouteGroup } from '../../admin/deps.js';
+import { actorOf, frameOf, redirect, sendPage, sessionOf } from '../guard.js';
+import { domainPolicy, refusalTexts, rulesOf } from '../policy-view.js';
+import { MePage } from '../views/me.js';
+import type { FastifyRequest } from 'fastify';
+import type { Context } from '../../../core/context.js';
+
+const ChangeBody = Type.Object(
+  { _csrf: Type.String(), current: Type.String({ maxLength: 4096 }), password: Type.String({ maxLength: 4096 }), confirm: Type.String({ maxLength: 4096 }) },
+  { additionalProperties: false },
+);
+
+/** The mailbox owner's own page: when the password changed, when it expires, and changing it with the current one. */
+export const meRoutes: RouteGroup = async (app, { ctx, deps }) => {
+  app.get<{ Querystring: { notice?: string } }>('/me', async (req, reply) => {
+    const notice = req.query.notice === 'changed' ? req.t.passwordChanged : null;
+    return sendPage(reply, await renderMe(ctx, req, notice, null, []));
+  });
+
+  app.post<{ Body: Static<typeof ChangeBody> }>('/me/password', { schema: { body: ChangeBody } }, async (req, reply) => {
+    const session = sessionOf(req);
+    const t = req.t;
+    const { current, password, confirm } = req.body;
+    const again = async (error: string, violations: string[], status: number) => sendPage(reply, await renderMe(ctx, req, null, error, violations), status);
+    if (password !== confirm) return again(t.passwordsDiffer, [], 422);
+    // The current password is checked as a login is: the login throttle, by the end user's address.
+    const check = await deps.authenticator.verify({ user: session.address, password: current, service: 'console', remoteIp: req.via.clientIp, localIp: null, session: null });
+    switch (check.kind) {
+      case 'ok':
+      case 'pass_expired':
+        break;
+      case 'throttled':
+        return again(t.tooManyAttempts, [], 429);
+      case 'internal_failure':
+        return again(t.unavailable, [], 503);
+      default:
+        req.log.info({ user: session.address, client_ip: req.via.clientIp, reason: 'wrong_current_password' }, 'console password change refused');
+        return again(t.wrongCurrent, [], 403);
+    }
+    try {
+      await rotateAndWait(ctx, deps.metrics, actorOf(req), {
+        address: session.address,
+        password: { kind: 'given', value: password },
+        kick: true,
+        reason: 'self_service',
+        waitMs: Math.min(ctx.config.rotation.wait_ms, 2_000),
+        expected: { mailboxId: check.mailboxId, version: check.credentialVersion },
+        // The other console sessions of this mailbox end with the change; this one goes on.
+        keepConsoleSession: session.id,
+      });
+    } catch (err) {
+      if (!(err instanceof MailpassdError)) throw err;
+      if (err.kind === 'refused') return again(t.refusedBecause, refusalTexts(err.details, req.lang), 422);
+      if (err.code === 'credential_changed' || err.code === 'mailbox_not_found') return again(t.credentialChanged, [], 409);
+      throw err;
+    }
+    return redirect(reply, '/me?notice=changed');
+  });
+};
+
+async function renderMe(ctx: Context, req: FastifyRequest, notice: string | null, error: string | null, violations: string[]) {
+  const session = sessionOf(req);
+  const mailbox = toView(await findMailbox(ctx, session.address));
+  const policy = await domainPolicy(ctx, mailbox.domain);
+  return MePage({
+    frame: frameOf(req, notice),
+    csrf: session.csrfToken,
+    me: {
+      address: mailbox.address,
+      displayName: mailbox.display_name,
+      changedAt: mailbox.password_changed_at,
+      expiresAt: mailbox.password_expires_at,
+      rules: rulesOf(policy, req.lang),
+      error,
+      violations,
+    },
+  });
+}
