@@ -135,7 +135,7 @@ export async function watchContext(context: BrowserContext): Promise<PageProblem
   await context.addInitScript({ path: AXE_PATH });
   const watch = (page: Page) => {
     page.on('console', (m) => {
-      if (m.type() === 'error') problems.consoleErrors.push(`${page.url()}: ${m.text()}`);
+      if (m.type() === 'error') problems.consoleErrors.push(`${page.url()}: ${m.text()}${m.location().url && m.location().url !== page.url() ? ` (${m.location().url})` : ''}`);
     });
     page.on('pageerror', (e) => problems.pageErrors.push(`${page.url()}: ${e.message}`));
   };
