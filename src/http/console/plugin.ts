@@ -99,8 +99,9 @@ export const consoleRoutes: RouteGroup = async (app, opts) => {
     }
   });
 
-  // Every state change: from our own pages (Origin), and, once signed in, with the session's token.
-  app.addHook('preHandler', async (req, reply) => {
+  // Every state change: from our own pages (Origin), and, once signed in, with the
+  // session's token. Before validation, so a refused request learns nothing about the body it should have sent.
+  app.addHook('preValidation', async (req, reply) => {
     if (SAFE_METHODS.has(req.method)) return;
     const origin = originOf(req);
     if (!originAllowed(origin, req.via.host, publicOrigins)) {

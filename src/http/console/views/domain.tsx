@@ -220,7 +220,7 @@ function AddDialog({ frame, domain, rules, csrf }: { frame: Frame; domain: strin
           {t.name}
         </label>
         <input id="add-name" name="name" type="text" autocomplete="off" data-new-name />
-        <PasswordField t={t} id="add" rules={rules} label={t.password} name="password" check={{ mode: 'new', domain }} generate={true} />
+        <PasswordField t={t} id="add" rules={rules.filter((r) => r.code !== 'reused')} label={t.password} name="password" check={{ mode: 'new', domain }} generate={true} />
         <div class="buttons">
           <button type="submit" safe>
             {t.add}
