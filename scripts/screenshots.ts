@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     await grantAdmin(d, ADMIN.address, { global: true });
     const base = d.adminUrl;
 
-    const context = await browser.newContext({ viewport: { width: 1200, height: 760 }, locale: 'en-US', deviceScaleFactor: 1 });
+    const context = await browser.newContext({ viewport: { width: 1200, height: 960 }, locale: 'en-US', deviceScaleFactor: 1 });
     const page = await context.newPage();
     await page.goto(`${base}/login`);
     await page.getByLabel('Email address').fill(ADMIN.address);
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     await shot(page, 'live-confirmation');
     await context.close();
 
-    const own = await browser.newContext({ viewport: { width: 1200, height: 760 }, locale: 'en-US', deviceScaleFactor: 1 });
+    const own = await browser.newContext({ viewport: { width: 1200, height: 960 }, locale: 'en-US', deviceScaleFactor: 1 });
     const ownPage = await own.newPage();
     await signIn(ownPage, base, PEOPLE[1]!.address, PEOPLE[1]!.password);
     await ownPage.goto(`${base}/me`);
