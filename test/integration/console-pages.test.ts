@@ -237,6 +237,47 @@ describe('a domain admin never reaches another domain', () => {
   });
 });
 
+describe('forms that post and redirect', () => {
+  it('adds a mailbox (its password checked by the policy), then deletes it only when the address is typed', async () => {
+    const weak = await postForm(globalAdmin, '/domains/a.example/mailboxes', { address: 'fresh', name: 'Fresh Person', password: 'fresh' });
+    expect(weak.statusCode).toBe(422);
+    expect(weak.body).toMatch(/role="alert"/);
+    const add = await postForm(globalAdmin, '/domains/a.example/mailboxes', { address: 'fresh', name: 'Fresh Person', password: 'Saffron-Tunnel-Orbit-66' });
+    expect(add.statusCode, add.body).toBe(303);
+    expect(add.headers.location).toBe('/domains/a.example?notice=mailbox_added&subject=fresh%40a.example');
+    expect((await get(globalAdmin, String(add.headers.location))).body).toContain('Mailbox fresh@a.example added.');
+    const wrong = await postForm(globalAdmin, '/domains/a.example/mailboxes/fresh@a.example/delete', { confirm: 'fresh@a.exampl' });
+    expect(wrong.statusCode).toBe(422);
+    expect(wrong.body).toContain('The address typed does not match');
+    expect(await q("SELECT 1 FROM mailboxes WHERE address = 'fresh@a.example'")).toHaveLength(1);
+    const del = await postForm(globalAdmin, '/domains/a.example/mailboxes/fresh@a.example/delete', { confirm: 'fresh@a.example' });
+    expect(del.statusCode).toBe(303);
+    expect(await q("SELECT 1 FROM mailboxes WHERE address = 'fresh@a.example'")).toHaveLength(0);
+  });
+
+  it('a global admin adds a domain and saves its policy; an empty field inherits', async () => {
+    expect((await postForm(globalAdmin, '/domains', { name: 'added.example' })).statusCode).toBe(303);
+    const r = await postForm(globalAdmin, '/domains/added.example/policy', { minLength: '16', maxAgeDays: '', historyCount: '3', minScore: '' });
+    expect(r.statusCode, r.body).toBe(303);
+    expect(await q("SELECT policy FROM domains WHERE name = 'added.example'")).toEqual([{ policy: { minLength: 16, historyCount: 3 } }]);
+    const bad = await postForm(globalAdmin, '/domains/added.example/policy', { minLength: '0' });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.body).toMatch(/role="alert"/);
+    // The domain admin of a.example never sees it.
+    expect((await get(domainAdmin, '/domains/added.example/policy')).statusCode).toBe(404);
+  });
+
+  it('a domain admin\'s audit log holds only its domains\' entries', async () => {
+    await postForm(globalAdmin, `/domains/b.example/mailboxes/${bobOfB}/kick`, {});
+    expect((await get(globalAdmin, `/audit?target=${encodeURIComponent(bobOfB)}`)).body).toContain('mailbox.kick');
+    const r = await get(domainAdmin, `/audit?target=${encodeURIComponent(bobOfB)}`);
+    expect(r.statusCode).toBe(200);
+    expect(r.body).not.toContain(`<td>${bobOfB}</td>`);
+    expect(r.body).toContain('No entries.');
+    expect((await get(domainAdmin, '/audit')).body).not.toContain('b.example</td>');
+  });
+});
+
 describe('state changes: Origin and CSRF', () => {
   it('a cross-origin POST is refused (403) even with the right token', async () => {
     const target = await mailbox('a.example');
@@ -366,6 +407,26 @@ describe('sign-in, sign-out', () => {
     expect(rows.some((r) => r.details.includes('"ok"'))).toBe(true);
     expect(JSON.stringify(await q('SELECT * FROM audit_log'))).not.toContain('Wrong-Guess-Secret-91');
     expect(ctx.logLines().join('\n')).not.toContain('Wrong-Guess-Secret-91');
+  });
+
+  it('is throttled by the login throttle, keyed by the end user\'s address behind a trusted proxy', async () => {
+    const { app: strict } = await listener({ MAILPASSD_AUTH_MAX_FAILURES_PER_USER_IP: '2', MAILPASSD_CONSOLE_TRUSTED_PROXIES: '10.9.0.0/16' });
+    const target = await mailbox('a.example');
+    const attempt = (password: string, user: string) =>
+      strict.inject({ method: 'POST', url: '/login', remoteAddress: '10.9.0.5', headers: { ...FORM, origin: SELF, 'x-forwarded-for': user }, payload: form({ address: target, password }) });
+    expect((await attempt('Wrong-Guess-1', '198.51.100.1')).statusCode).toBe(401);
+    expect((await attempt('Wrong-Guess-2', '198.51.100.1')).statusCode).toBe(401);
+    const third = await attempt(PW, '198.51.100.1');
+    expect(third.statusCode).toBe(429);
+    expect(third.body).toContain('Too many attempts, try again later');
+    // Another user behind the same proxy is not locked out with them.
+    expect((await attempt(PW, '198.51.100.2')).statusCode).toBe(303);
+    expect(await q("SELECT source_ip, details->>'reason' AS reason FROM audit_log WHERE action = 'console.login' AND target = $1 ORDER BY id", [target])).toEqual([
+      { source_ip: '198.51.100.1', reason: 'password_mismatch' },
+      { source_ip: '198.51.100.1', reason: 'password_mismatch' },
+      { source_ip: '198.51.100.1', reason: 'throttled' },
+      { source_ip: '198.51.100.2', reason: 'ok' },
+    ]);
   });
 
   it('a disabled mailbox is told so', async () => {

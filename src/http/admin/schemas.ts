@@ -7,6 +7,16 @@ const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, patter
 export const AddressParam = Type.Object({ address: Text(320) }, { additionalProperties: false });
 export const DomainParam = Type.Object({ domain: Text(253) }, { additionalProperties: false });
 
+/** Paging a domain's mailboxes: `cursor` is the X-Next-Cursor of the page before (an address), `q` a substring of address or name. */
+export const MailboxPageQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
+    q: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
 export const Problem = Type.Object(
   {
     type: Type.String(),

@@ -46,6 +46,10 @@ export const consoleRoutes: RouteGroup = async (app, opts) => {
   const proxies = new TrustedProxies(cfg.trusted_proxies);
   const publicOrigins = cfg.public_url ? [new URL(cfg.public_url).origin] : [];
 
+  // Pages and the scripts' endpoints, not the admin API: kept out of /openapi.json.
+  app.addHook('onRoute', (route) => {
+    route.schema = { ...route.schema, hide: true };
+  });
   await app.register(cookie);
   await app.register(helmet, {
     contentSecurityPolicy: {

@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { MAX_PASSWORD_BYTES } from '../../../core/policy-limits.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../../core/context.js';
@@ -16,7 +17,7 @@ import { nodeLine, summaryOf } from '../progress.js';
 import { WindowLimit } from '../rate.js';
 import { reachMailbox } from './mailbox-actions.js';
 
-const CANDIDATE = Type.String({ maxLength: 4096 });
+const CANDIDATE = Type.String({ maxLength: MAX_PASSWORD_BYTES });
 const CheckBody = Type.Object(
   {
     password: CANDIDATE,

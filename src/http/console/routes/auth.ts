@@ -12,8 +12,7 @@ import { LoginPage } from '../views/login.js';
 const LoginBody = Type.Object(
   {
     address: Type.String({ maxLength: 320 }),
-    // Longer than any password we accept: refused below like a wrong one, without argon2.
-    password: Type.String({ maxLength: MAX_PASSWORD_BYTES * 4 }),
+    password: Type.String({ maxLength: MAX_PASSWORD_BYTES }),
   },
   { additionalProperties: false },
 );

@@ -1,3 +1,4 @@
+import { MAX_PASSWORD_BYTES } from '../../../core/policy-limits.js';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Context } from '../../../core/context.js';
@@ -14,8 +15,8 @@ import { renderDomain } from './admin-pages.js';
 
 type MailboxParams = { d: string; a: string };
 const CsrfOnly = Type.Object({ _csrf: Type.String() }, { additionalProperties: false });
-const AddBody = Type.Object({ _csrf: Type.String(), address: Type.String({ maxLength: 320 }), name: Type.Optional(Type.String({ maxLength: 200 })), password: Type.String({ maxLength: 4096 }) }, { additionalProperties: false });
-const PasswordBody = Type.Object({ _csrf: Type.String(), password: Type.String({ maxLength: 4096 }) }, { additionalProperties: false });
+const AddBody = Type.Object({ _csrf: Type.String(), address: Type.String({ maxLength: 320 }), name: Type.Optional(Type.String({ maxLength: 200 })), password: Type.String({ maxLength: MAX_PASSWORD_BYTES }) }, { additionalProperties: false });
+const PasswordBody = Type.Object({ _csrf: Type.String(), password: Type.String({ maxLength: MAX_PASSWORD_BYTES }) }, { additionalProperties: false });
 const DeleteBody = Type.Object({ _csrf: Type.String(), confirm: Type.String({ maxLength: 320 }) }, { additionalProperties: false });
 
 /**

@@ -1,3 +1,4 @@
+import { MAX_PASSWORD_BYTES } from '../../../core/policy-limits.js';
 import { Type, type Static } from '@sinclair/typebox';
 import { MailpassdError } from '../../../core/errors.js';
 import { findMailbox, toView } from '../../../accounts/mailboxes.js';
@@ -10,7 +11,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Context } from '../../../core/context.js';
 
 const ChangeBody = Type.Object(
-  { _csrf: Type.String(), current: Type.String({ maxLength: 4096 }), password: Type.String({ maxLength: 4096 }), confirm: Type.String({ maxLength: 4096 }) },
+  { _csrf: Type.String(), current: Type.String({ maxLength: MAX_PASSWORD_BYTES }), password: Type.String({ maxLength: MAX_PASSWORD_BYTES }), confirm: Type.String({ maxLength: MAX_PASSWORD_BYTES }) },
   { additionalProperties: false },
 );
 
