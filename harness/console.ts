@@ -21,17 +21,7 @@ export type AdminRole = { global: true } | { domain: string };
 
 /** `mailpassd admin grant <address> --global | --domain <d>`, as an operator grants themself the console. */
 export async function grantAdmin(d: Daemon, address: string, role: AdminRole): Promise<void> {
-  const r = await d.cli(['admin', 'grant', address, ...('global' in role ? ['--global'] : ['--domain', role.domain])]);
-  if (r.code === 0) return;
-  // TEMPORARY, until wip/console-data's `admin` command lands: the row it would write. Remove with it.
-  if (!/unknown command 'admin'/.test(r.stderr)) throw new Error(`mailpassd admin grant ${address} exited ${r.code}: ${r.stderr.trim()}`);
-  const client = new pg.Client({ connectionString: d.env.MAILPASSD_DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(`INSERT INTO admin_roles (mailbox_id, domain, granted_by) SELECT id, $2, 'cli' FROM mailboxes WHERE address = $1`, [address, 'global' in role ? null : role.domain]);
-  } finally {
-    await client.end();
-  }
+  await d.cliOk(['admin', 'grant', address, ...('global' in role ? ['--global'] : ['--domain', role.domain])]);
 }
 
 export interface NodesOptions {
