@@ -19,6 +19,7 @@ import * as dovecot from './dovecot.js';
 import * as soak from './soak.js';
 import * as failover from './failover.js';
 import * as appPasswords from './app-passwords.js';
+import * as consoleBench from './console.js';
 
 /** What each benchmark module exports. */
 interface Bench {
@@ -31,7 +32,7 @@ interface Bench {
   run(ctx: BenchContext): Promise<BenchResult>;
 }
 
-const BENCHES: Bench[] = [warm, cold, checkpassword, timing, rotation, memory, dovecot, soak, appPasswords, failover];
+const BENCHES: Bench[] = [warm, cold, checkpassword, timing, rotation, memory, dovecot, soak, appPasswords, consoleBench, failover];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv: string[]): { only: string[] | null; quick: boolean } {
