@@ -1,10 +1,14 @@
 import type { Context } from '../core/context.js';
-import { refused } from '../core/errors.js';
+import { notFound, refused } from '../core/errors.js';
+import { normalizeAddress } from '../core/address.js';
 import { hashPassword, verifyPassword } from '../auth/hash.js';
 import { checkPasswordInput } from '../policy/password-input.js';
 import type { PolicySubject, PolicyViolation } from '../policy/rules.js';
-import { checkRulesOffThread, generateOffThread } from '../policy/off-thread.js';
+import { checkAndScoreOffThread, checkRulesOffThread, generateOffThread } from '../policy/off-thread.js';
 import { findReuse } from '../policy/history.js';
+import { getDomain } from '../store/sql/domains.js';
+import { recentHashes } from '../store/sql/history.js';
+import { getMailbox } from '../store/sql/mailboxes.js';
 import { configuredPolicy, effectivePolicy, parsePolicyOverrides, type PolicySettings } from '../policy/settings.js';
 
 /** Where a new password comes from: typed by a person (string or raw stdin bytes) or generated. */
@@ -61,4 +65,29 @@ export async function preparePassword(
 
 export function expiryFrom(policy: PolicySettings, now = new Date()): Date | null {
   return policy.maxAgeDays ? new Date(now.getTime() + policy.maxAgeDays * 86_400_000) : null;
+}
+
+/** The policy in force for a domain's mailboxes (the global one for a domain mailpassd does not know). */
+export async function policyOfDomain(ctx: Context, domain: string): Promise<PolicySettings> {
+  const dom = await getDomain(ctx.pool, domain);
+  return policyFor(ctx, dom?.policy ?? null);
+}
+
+/**
+ * Checks a candidate against every rule (history included) for that mailbox, as a
+ * change would, plus its zxcvbn score (0-4); never stores nor logs it.
+ */
+export async function checkCandidate(ctx: Context, address: string, password: string): Promise<{ violations: PolicyViolation[]; score: number }> {
+  const { address: canonical, domain } = normalizeAddress(address);
+  const row = await getMailbox(ctx.pool, canonical);
+  if (!row) throw notFound('mailbox_not_found', `mailbox ${canonical} does not exist`);
+  const policy = await policyOfDomain(ctx, domain);
+  const input = checkPasswordInput(password);
+  if (!input.ok) throw refused(input.code, input.message);
+  const history = policy.historyCount > 0 ? await recentHashes(ctx.pool, row.id, policy.historyCount) : [];
+  const [checked, reuse] = await Promise.all([
+    checkAndScoreOffThread(input.password, { address: row.address, displayName: row.display_name }, policy),
+    findReuse(input.password, history, verifyPassword),
+  ]);
+  return { violations: reuse ? [...checked.violations, reuse] : checked.violations, score: checked.score };
 }

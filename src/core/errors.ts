@@ -72,6 +72,8 @@ export const ERRORS = {
   mailbox_not_found: 'not_found',
   token_not_found: 'not_found',
   node_not_found: 'not_found',
+  // The Roundcube driver's self-service routes while self_service.secret is unset.
+  self_service_driver_off: 'not_found',
 
   domain_exists: 'conflict',
   domain_not_empty: 'conflict',

@@ -1,7 +1,7 @@
 import { compiledWorker, WorkerPool } from '../core/worker-pool.js';
 import { MailpassdError, type ErrorCode } from '../core/errors.js';
 import { generatePassword } from './generate.js';
-import { checkPasswordRules, type PolicySubject, type PolicyViolation } from './rules.js';
+import { candidateScore, checkPasswordRules, type PolicySubject, type PolicyViolation } from './rules.js';
 import type { PolicySettings } from './settings.js';
 
 /**
@@ -10,10 +10,10 @@ import type { PolicySettings } from './settings.js';
  * every password change would stall every login on that node.
  */
 export type PolicyJob =
-  | { id: number; op: 'check'; password: string; subject: PolicySubject; settings: PolicySettings }
+  | { id: number; op: 'check'; password: string; subject: PolicySubject; settings: PolicySettings; /** Also the zxcvbn score (a policy check for a strength meter). */ score?: boolean }
   | { id: number; op: 'generate'; subject: PolicySubject; settings: PolicySettings };
 export type PolicyReply =
-  | { id: number; ok: true; violations?: PolicyViolation[]; password?: string }
+  | { id: number; ok: true; violations?: PolicyViolation[]; password?: string; score?: 0 | 1 | 2 | 3 | 4 }
   | { id: number; ok: false; error: string; /** Set when the worker threw a MailpassdError. */ code?: ErrorCode };
 
 const WORKER_FILE = compiledWorker('policy/policy-worker.js');
@@ -33,11 +33,14 @@ export async function stopPolicyWorker(): Promise<void> {
   await pool?.terminate();
 }
 
-function inline(job: PolicyJob): PolicyReply {
-  return job.op === 'check'
-    ? { id: job.id, ok: true, violations: checkPasswordRules(job.password, job.subject, job.settings) }
-    : { id: job.id, ok: true, password: generatePassword(job.subject, job.settings) };
+/** What the worker thread does with a job; also run inline when there is no compiled worker (tests from src/). */
+export function runPolicyJob(job: PolicyJob): PolicyReply {
+  if (job.op === 'generate') return { id: job.id, ok: true, password: generatePassword(job.subject, job.settings) };
+  const violations = checkPasswordRules(job.password, job.subject, job.settings);
+  return { id: job.id, ok: true, violations, ...(job.score && { score: candidateScore(job.password, job.subject) }) };
 }
+
+const inline = runPolicyJob;
 
 function unwrap(reply: PolicyReply): Extract<PolicyReply, { ok: true }> {
   // An error object does not survive the thread boundary as its class; its code does.
@@ -47,6 +50,12 @@ function unwrap(reply: PolicyReply): Extract<PolicyReply, { ok: true }> {
 
 export async function checkRulesOffThread(password: string, subject: PolicySubject, settings: PolicySettings): Promise<PolicyViolation[]> {
   return unwrap(await run({ op: 'check', password, subject, settings })).violations ?? [];
+}
+
+/** The rules and the zxcvbn score, for a check that stores nothing (self-service policy-check). */
+export async function checkAndScoreOffThread(password: string, subject: PolicySubject, settings: PolicySettings): Promise<{ violations: PolicyViolation[]; score: 0 | 1 | 2 | 3 | 4 }> {
+  const reply = unwrap(await run({ op: 'check', password, subject, settings, score: true }));
+  return { violations: reply.violations ?? [], score: reply.score ?? 0 };
 }
 
 export async function generateOffThread(subject: PolicySubject, settings: PolicySettings): Promise<string> {

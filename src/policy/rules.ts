@@ -87,3 +87,9 @@ export function checkPasswordRules(password: string, subject: PolicySubject, set
     ...strengthViolations(password, tokens, settings),
   ];
 }
+
+/** zxcvbn's 0-4 for a candidate, with the subject's personal details as known words: what a strength meter shows. */
+export function candidateScore(password: string, subject: PolicySubject): 0 | 1 | 2 | 3 | 4 {
+  const { localPart, domain, name } = personalTokens(subject);
+  return strengthScore(password, [...localPart, ...domain, ...name]);
+}

@@ -36,9 +36,11 @@ export class TrustedProxies {
    * The end user's address from X-Forwarded-For, read right to left past our own
    * proxies; null unless the peer itself is trusted (anyone else could name any
    * address and get a fresh bucket per request) or when an entry is not an address.
+   * `callerTrusted`: the caller proved itself otherwise (the self-service shared
+   * secret), so its header is believed whatever its address.
    */
-  clientOf(peer: string | undefined, header: string | string[] | undefined): string | null {
-    if (peer === undefined || header === undefined || !this.has(peer)) return null;
+  clientOf(peer: string | undefined, header: string | string[] | undefined, callerTrusted = false): string | null {
+    if (peer === undefined || header === undefined || !(callerTrusted || this.has(peer))) return null;
     const hops = (Array.isArray(header) ? header.join(',') : header).split(',').map((h) => unmapped(h.trim()));
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i]!;
@@ -99,4 +101,25 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   }
   if (allowed.includes(url.origin)) return true;
   return host !== undefined && url.host === host.toLowerCase();
+}
+
+/**
+ * Policy checks of candidate passwords, counted per mailbox whatever their result:
+ * each costs zxcvbn and an argon2 verification per remembered password, and a
+ * check against the history is a guess at an old password.
+ */
+export class PolicyCheckThrottle {
+  private readonly mailboxes: Throttle;
+
+  constructor(limits: Config['self_service']) {
+    const max = limits.max_checks_per_mailbox;
+    this.mailboxes = new Throttle({ perUserIp: max, perIp: max, windowMs: limits.throttle_window_seconds * 1000 });
+  }
+
+  /** False when the mailbox has had its checks for this window; otherwise the check is counted. */
+  take(mailbox: string): boolean {
+    if (!this.mailboxes.tryAcquire(mailbox, null)) return false;
+    this.mailboxes.settle(mailbox, null, 'failure');
+    return true;
+  }
 }
