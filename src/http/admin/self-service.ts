@@ -1,13 +1,8 @@
 import type { Static } from '@sinclair/typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../core/context.js';
-import { MailpassdError, usage, type ErrorCode, type KindsOf } from '../../core/errors.js';
-import { canonicalUser } from '../../auth/verify.js';
-import { rotateAndWait } from '../../rotation/service.js';
+import { usage } from '../../core/errors.js';
 import type { App } from '../server.js';
 import type { AdminDeps, RouteGroup } from './deps.js';
-import { sendProblem } from '../problem.js';
-import { MAX_PASSWORD_BYTES } from '../../core/policy-limits.js';
 import { SelfServiceBody } from './schemas.js';
 import { policyRefusal } from '../../accounts/password.js';
 import { registerDriverRoutes } from './self-service-driver.js';
