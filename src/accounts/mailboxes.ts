@@ -3,6 +3,7 @@ import type { Actor, Context } from '../core/context.js';
 import { conflict, notFound } from '../core/errors.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
+import { deleteMailboxConsoleSessions } from '../store/sql/console-sessions.js';
 import { getDomain, lockDomainShared } from '../store/sql/domains.js';
 import { appendHistory } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
@@ -116,6 +117,24 @@ export async function listMailboxes(ctx: Context, domainInput: string | null): P
   return (await sql.listMailboxes(ctx.pool, domain)).map(toView);
 }
 
+/** One page of a domain's mailboxes, by address; `q`: case-insensitive substring of the address or display name; `next`: the `after` of the next page. */
+export async function listMailboxPage(
+  ctx: Context,
+  domainInput: string,
+  opts: { q?: string; after?: string; limit: number },
+): Promise<{ items: MailboxView[]; next: string | null; total: number }> {
+  const domain = normalizeDomain(domainInput);
+  if (!(await getDomain(ctx.pool, domain))) throw notFound('domain_not_found', `domain ${domain} does not exist`);
+  const q = opts.q?.trim() ? opts.q.trim() : null;
+  const limit = Math.max(1, Math.floor(opts.limit));
+  const [rows, total] = await Promise.all([
+    sql.listMailboxPage(ctx.pool, domain, q, opts.after ?? null, limit),
+    sql.countMailboxPage(ctx.pool, domain, q),
+  ]);
+  const items = rows.slice(0, limit).map(toView);
+  return { items, next: rows.length > limit ? items[items.length - 1]!.address : null, total };
+}
+
 export interface MailboxChanges {
   enabled?: boolean;
   disabledReason?: string | null;
@@ -141,6 +160,7 @@ export async function updateMailbox(ctx: Context, actor: Actor, input: string, c
     const row = await sql.patchMailbox(tx, current.id, patch);
     const action = changes.enabled === false ? 'mailbox.disable' : changes.enabled === true ? 'mailbox.enable' : 'mailbox.update';
     await appendAudit(tx, { ...actor, action, target: address, details: { fields: Object.keys(changes) } });
+    if (changes.enabled === false) await deleteMailboxConsoleSessions(tx, current.id, null);
     // One invalidation at most, and last (it takes the log's commit-order lock).
     if (changes.enabled === false && current.enabled) await appendInvalidation(tx, address, 'disabled', true);
     else if (changes.mustChange === true && !current.must_change) await appendInvalidation(tx, address, 'must_change', false);
@@ -148,6 +168,7 @@ export async function updateMailbox(ctx: Context, actor: Actor, input: string, c
   });
 }
 
+/** Its console sessions and admin roles go with it (foreign-key cascade). */
 export async function deleteMailbox(ctx: Context, actor: Actor, input: string): Promise<void> {
   const { address } = normalizeAddress(input);
   await withTransaction(ctx.pool, async (tx) => {

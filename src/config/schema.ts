@@ -5,7 +5,7 @@ import path from 'node:path';
 import { DEFAULT_AUTH_LISTEN, LISTEN_PATTERN, formatListen } from '../core/listen.js';
 import { POLICY_RANGES as R } from '../core/policy-limits.js';
 import { PACKAGE_ROOT } from './package-root.js';
-import { decodeCidr, decodeFileMode, decodeListen, decodeOrigin, encodeFileMode, listOf } from './values.js';
+import { decodeCidr, decodeFileMode, decodeListen, decodeOrigin, decodePublicUrl, encodeFileMode, listOf } from './values.js';
 
 /**
  * The one description of every configuration key: TOML path, type, default and
@@ -113,6 +113,13 @@ export const ConfigSchema = Type.Object(
       uid: Str('5000', 'default uid'),
       gid: Str('5000', 'default gid'),
       mail: OptStr('default mail location template, e.g. maildir:~/Maildir'),
+    }),
+    console: Section({
+      enabled: Type.Boolean({ default: true, description: 'serve the web console on the admin listener' }),
+      idle_timeout_minutes: Int(1, 10_080, 30, 'a console session unused for this long ends'),
+      absolute_timeout_hours: Int(1, 8_760, 12, 'a console session ends this long after sign-in, used or not'),
+      trusted_proxies: ListKey('', 'addresses or CIDRs (comma-separated) whose X-Forwarded-For / -Proto / -Host the console believes; empty: none', decodeCidr),
+      public_url: Decoded(Str('', 'the console\'s public URL, e.g. https://mail.example.net/ (Origin checks, links in mail notices); empty: the request\'s own'), decodePublicUrl, (url) => url),
     }),
     rotation: Section({
       wait_ms: Int(0, 120_000, 10_000, 'how long rotate waits for nodes by default'),

@@ -50,3 +50,19 @@ export function decodeOrigin(value: string): string {
   }
   return url.origin;
 }
+
+/** `""` (unset) or an http(s) URL without query or fragment, normalised with a trailing `/`. */
+export function decodePublicUrl(value: string): string {
+  if (value === '') return '';
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    /* reported below */
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || url.search || url.hash || url.username || url.password) {
+    throw new Error(`"${value}" is not an http(s) URL without query or fragment (e.g. https://mail.example.net/)`);
+  }
+  if (!url.pathname.endsWith('/')) url.pathname += '/';
+  return url.href;
+}

@@ -50,6 +50,8 @@ export const ERRORS = {
   invalid_quota: 'usage',
   invalid_policy_value: 'usage',
   invalid_wait: 'usage',
+  invalid_cursor: 'usage',
+  invalid_admin_role: 'usage', // neither or both of global and domain
   password_conflict: 'usage',
   password_missing: 'usage',
   password_mismatch_typed: 'usage',
@@ -72,6 +74,7 @@ export const ERRORS = {
   mailbox_not_found: 'not_found',
   token_not_found: 'not_found',
   node_not_found: 'not_found',
+  admin_not_found: 'not_found', // the mailbox holds no such admin role
   // The Roundcube driver's self-service routes while self_service.secret is unset.
   self_service_driver_off: 'not_found',
 
@@ -80,6 +83,7 @@ export const ERRORS = {
   domain_policy_contended: 'conflict',
   mailbox_exists: 'conflict',
   token_exists: 'conflict',
+  admin_exists: 'conflict',
   rotation_contended: 'conflict',
   credential_changed: 'conflict',
 

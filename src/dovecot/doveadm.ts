@@ -10,11 +10,27 @@ export interface Doveadm {
   /**
    * One invalidation: flush the user's cached credentials, then (with `kick`) end
    * their sessions — in that order, because a kicked client reconnects at once and
-   * must then miss the cache. Resolves to what failed, one message per command;
-   * empty when applied.
+   * must then miss the cache. Resolves to what failed, one message per command
+   * (empty when applied), and how many sessions the kick ended when doveadm says.
    */
-  apply(user: string, kick: boolean): Promise<string[]>;
+  apply(user: string, kick: boolean): Promise<Applied>;
 }
+
+export interface Applied {
+  errors: string[];
+  /**
+   * Sessions kicked. Dovecot 2.4 counts them (local: "N connections kicked";
+   * HTTP: `{"count": "N"}`); 2.3 only names the users it kicked (local: the
+   * list; HTTP: `{"result": "<user>"}`), so it is undefined there unless nobody
+   * was kicked (exit 68 / "no users kicked": 0). Undefined without a kick or
+   * when the kick failed.
+   */
+  kicked?: number;
+}
+
+/** Dovecot 2.4's `doveadm kick` line, and 2.3's answer when it found nobody. */
+const KICKED_COUNT = /^\s*(\d+) connections? kicked/m;
+const NOBODY_KICKED = /^\s*no users kicked/m;
 
 const doveadmFailed = (message: string) => new MailpassdError('doveadm_failed', message);
 
@@ -22,7 +38,7 @@ const doveadmFailed = (message: string) => new MailpassdError('doveadm_failed', 
 export function createDoveadm(target: DoveadmTarget, timeoutMs: number, run: RunBinary = runBinary): Doveadm {
   switch (target.kind) {
     case 'none':
-      return { kind: 'none', flush: async () => undefined, apply: async () => [] };
+      return { kind: 'none', flush: async () => undefined, apply: async () => ({ errors: [] }) };
     case 'local':
       return localDoveadm(target.binary, target.configFile, timeoutMs, run);
     case 'http':
@@ -72,13 +88,15 @@ export function localDoveadm(binary: string, configFile: string | null, timeoutM
       throw doveadmFailed(`doveadm auth cache flush: ${firstLine(stderr) || `exit ${r.code}`}`);
     }
   };
-  const kick = async (user: string) => {
+  const kick = async (user: string): Promise<number | undefined> => {
     if (WILDCARD.test(user)) throw doveadmFailed(wildcardRefusal(user));
     const r = await run(binary, [...base, 'kick', '--', user], timeoutMs);
     const stderr = relevantStderr(r.stderr);
     const failed = /error|fatal|panic|failed|not permitted/i.test(stderr);
-    if (!failed && (r.code === 0 || r.code === EX_NOUSER)) return;
-    throw doveadmFailed(`doveadm kick: ${firstLine(stderr) || `exit ${r.code}`}`);
+    if (failed || (r.code !== 0 && r.code !== EX_NOUSER)) throw doveadmFailed(`doveadm kick: ${firstLine(stderr) || `exit ${r.code}`}`);
+    const count = KICKED_COUNT.exec(r.stdout)?.[1];
+    if (count !== undefined) return Number(count);
+    return r.code === EX_NOUSER || NOBODY_KICKED.test(r.stdout) ? 0 : undefined;
   };
   return {
     kind: 'local',
@@ -87,8 +105,9 @@ export function localDoveadm(binary: string, configFile: string | null, timeoutM
     async apply(user, withKick) {
       const errors: string[] = [];
       await flush(user).catch((err: Error) => errors.push(err.message));
-      if (withKick) await kick(user).catch((err: Error) => errors.push(err.message));
-      return errors;
+      if (!withKick) return { errors };
+      const kicked = await kick(user).catch((err: Error) => void errors.push(err.message));
+      return kicked === undefined ? { errors } : { errors, kicked };
     },
   };
 }
@@ -112,6 +131,14 @@ const KICK = (user: string): Command => ['kick', { mask: user }];
 function flushError(o: Outcome): string | null {
   if ('error' in o) return `doveadm HTTP authCacheFlush: ${o.error}`;
   return o.kind === 'doveadmResponse' ? null : `doveadm HTTP authCacheFlush: ${JSON.stringify(o.body)}`;
+}
+
+/** 2.4 answers `[{"count": "N"}]`; 2.3 `[{"result": "<user>"}]` (no count) or exit 68 when nobody was logged in. */
+function kickCount(o: Outcome): number | undefined {
+  if ('error' in o) return undefined;
+  if (o.kind === 'error') return (o.body as { exitCode?: number } | null)?.exitCode === EX_NOUSER ? 0 : undefined;
+  const first = Array.isArray(o.body) ? (o.body[0] as { count?: unknown } | undefined) : undefined;
+  return typeof first?.count === 'string' && /^\d+$/.test(first.count) ? Number(first.count) : undefined;
 }
 
 function kickError(o: Outcome): string | null {
@@ -171,8 +198,9 @@ export function httpDoveadm(baseUrl: string, apiKey: string, timeoutMs: number):
       const refuseKick = kick && WILDCARD.test(user);
       const withKick = kick && !refuseKick;
       const outcomes = await call(withKick ? [FLUSH(user), KICK(user)] : [FLUSH(user)]);
-      const errors = [flushError(outcomes[0]!), withKick ? kickError(outcomes[1]!) : refuseKick ? wildcardRefusal(user) : null];
-      return errors.filter((e): e is string => e !== null);
+      const errors = [flushError(outcomes[0]!), withKick ? kickError(outcomes[1]!) : refuseKick ? wildcardRefusal(user) : null].filter((e): e is string => e !== null);
+      const kicked = withKick && kickError(outcomes[1]!) === null ? kickCount(outcomes[1]!) : undefined;
+      return kicked === undefined ? { errors } : { errors, kicked };
     },
   };
 }

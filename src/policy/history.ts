@@ -2,15 +2,12 @@
  * No reuse of the last N passwords (DESIGN §6). Hashing is the caller's business (argon2
  * parameters, the bounded verify queue, legacy schemes): this module only decides.
  */
-import type { PolicyViolation } from './rules.js';
+import { violation, type PolicyViolation } from './rules.js';
 
 export type VerifyHash = (hash: string, password: string) => Promise<boolean>;
 
 export function reusedViolation(historyCount: number): PolicyViolation {
-  return {
-    code: 'reused',
-    message: `The password was used before; choose one not among the last ${historyCount}.`,
-  };
+  return violation('reused', { count: historyCount });
 }
 
 /**

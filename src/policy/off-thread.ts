@@ -1,7 +1,7 @@
 import { compiledWorker, WorkerPool } from '../core/worker-pool.js';
 import { MailpassdError, type ErrorCode } from '../core/errors.js';
 import { generatePassword } from './generate.js';
-import { candidateScore, checkPasswordRules, type PolicySubject, type PolicyViolation } from './rules.js';
+import { checkPasswordRules, checkPasswordRulesScored, type PolicySubject, type PolicyViolation } from './rules.js';
 import type { PolicySettings } from './settings.js';
 
 /**
@@ -10,10 +10,10 @@ import type { PolicySettings } from './settings.js';
  * every password change would stall every login on that node.
  */
 export type PolicyJob =
-  | { id: number; op: 'check'; password: string; subject: PolicySubject; settings: PolicySettings; /** Also the zxcvbn score (a policy check for a strength meter). */ score?: boolean }
+  | { id: number; op: 'check'; password: string; subject: PolicySubject; settings: PolicySettings; score?: boolean }
   | { id: number; op: 'generate'; subject: PolicySubject; settings: PolicySettings };
 export type PolicyReply =
-  | { id: number; ok: true; violations?: PolicyViolation[]; password?: string; score?: 0 | 1 | 2 | 3 | 4 }
+  | { id: number; ok: true; violations?: PolicyViolation[]; score?: number; password?: string }
   | { id: number; ok: false; error: string; /** Set when the worker threw a MailpassdError. */ code?: ErrorCode };
 
 const WORKER_FILE = compiledWorker('policy/policy-worker.js');
@@ -33,11 +33,11 @@ export async function stopPolicyWorker(): Promise<void> {
   await pool?.terminate();
 }
 
-/** What the worker thread does with a job; also run inline when there is no compiled worker (tests from src/). */
-export function runPolicyJob(job: PolicyJob): PolicyReply {
+/** What the worker thread runs (policy-worker.ts), and what runs here when there is no compiled worker (tests from source). */
+export function runPolicyJob(job: PolicyJob): Extract<PolicyReply, { ok: true }> {
   if (job.op === 'generate') return { id: job.id, ok: true, password: generatePassword(job.subject, job.settings) };
-  const violations = checkPasswordRules(job.password, job.subject, job.settings);
-  return { id: job.id, ok: true, violations, ...(job.score && { score: candidateScore(job.password, job.subject) }) };
+  if (job.score) return { id: job.id, ok: true, ...checkPasswordRulesScored(job.password, job.subject, job.settings) };
+  return { id: job.id, ok: true, violations: checkPasswordRules(job.password, job.subject, job.settings) };
 }
 
 const inline = runPolicyJob;
@@ -52,8 +52,8 @@ export async function checkRulesOffThread(password: string, subject: PolicySubje
   return unwrap(await run({ op: 'check', password, subject, settings })).violations ?? [];
 }
 
-/** The rules and the zxcvbn score, for a check that stores nothing (self-service policy-check). */
-export async function checkAndScoreOffThread(password: string, subject: PolicySubject, settings: PolicySettings): Promise<{ violations: PolicyViolation[]; score: 0 | 1 | 2 | 3 | 4 }> {
+/** The rules and the zxcvbn score (0-4), for a strength meter. */
+export async function checkRulesScoredOffThread(password: string, subject: PolicySubject, settings: PolicySettings): Promise<{ violations: PolicyViolation[]; score: number }> {
   const reply = unwrap(await run({ op: 'check', password, subject, settings, score: true }));
   return { violations: reply.violations ?? [], score: reply.score ?? 0 };
 }

@@ -5,27 +5,17 @@
  */
 
 import { MAX_PASSWORD_BYTES } from '../core/policy-limits.js';
+import { violationText } from './messages.js';
+import type { PasswordInputCode } from './codes.js';
 
 export { MAX_PASSWORD_BYTES };
 
-export type PasswordInputCode =
-  | 'password_empty'
-  | 'password_whitespace'
-  | 'password_too_long'
-  | 'password_not_utf8'
-  | 'password_control_chars';
+export { PASSWORD_INPUT_CODES, type PasswordInputCode } from './codes.js';
 
 export type PasswordInputResult =
   | { ok: true; password: string }
   | { ok: false; code: PasswordInputCode; message: string };
 
-const MESSAGES: Record<PasswordInputCode, string> = {
-  password_empty: 'The password is empty.',
-  password_whitespace: 'The password consists only of white space.',
-  password_too_long: `The password is longer than ${MAX_PASSWORD_BYTES} bytes (UTF-8).`,
-  password_not_utf8: 'The password is not valid UTF-8 text.',
-  password_control_chars: 'The password contains control characters (such as NUL, tab or newline).',
-};
 
 // fatal: reject instead of silently replacing bad bytes with U+FFFD (two different inputs
 // would then hash alike). ignoreBOM: keep a leading BOM, so the string is exactly the bytes.
@@ -39,7 +29,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 const ONLY_WHITESPACE = /^\s+$/u;
 
 function fail(code: PasswordInputCode): PasswordInputResult {
-  return { ok: false, code, message: MESSAGES[code] };
+  return { ok: false, code, message: violationText({ code }, 'en') };
 }
 
 function decode(raw: string | Buffer): string | null {

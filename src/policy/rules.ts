@@ -8,22 +8,16 @@ import { containsDate } from './dates.js';
 import { canonical, containsAny, personalTokens, type PersonalTokens, type PolicySubject } from './personal.js';
 import type { PolicySettings } from './settings.js';
 import { strengthScore } from './strength.js';
+import { violationText } from './messages.js';
+import type { PolicyRuleCode, PolicyViolation } from './codes.js';
 
 export type { PolicySubject } from './personal.js';
 
-export type PolicyRuleCode =
-  | 'too_short'
-  | 'too_few_classes'
-  | 'contains_local_part'
-  | 'contains_domain'
-  | 'contains_name'
-  | 'contains_date'
-  | 'too_weak'
-  | 'reused';
+export { POLICY_RULE_CODES, type PolicyRuleCode, type PolicyViolation } from './codes.js';
 
-export interface PolicyViolation {
-  code: PolicyRuleCode;
-  message: string;
+/** A refusal with its English sentence from the catalog (messages.ts) and the numbers other languages need. */
+export function violation(code: PolicyRuleCode, params?: Record<string, number>): PolicyViolation {
+  return params === undefined ? { code, message: violationText({ code }, 'en') } : { code, message: violationText({ code, params }, 'en'), params };
 }
 
 /** Number of character classes present: lower-case, upper-case, digit, other. */
@@ -41,13 +35,10 @@ export function characterClasses(password: string): number {
 function lengthViolations(password: string, settings: PolicySettings): PolicyViolation[] {
   const out: PolicyViolation[] = [];
   if ([...password].length < settings.minLength) {
-    out.push({ code: 'too_short', message: `The password must be at least ${settings.minLength} characters long.` });
+    out.push(violation('too_short', { min: settings.minLength }));
   }
   if (characterClasses(password) < settings.minClasses) {
-    out.push({
-      code: 'too_few_classes',
-      message: `The password must mix at least ${settings.minClasses} of: lower-case letters, upper-case letters, digits, other characters.`,
-    });
+    out.push(violation('too_few_classes', { min: settings.minClasses }));
   }
   return out;
 }
@@ -56,40 +47,42 @@ function personalViolations(password: string, tokens: PersonalTokens): PolicyVio
   const form = canonical(password);
   const out: PolicyViolation[] = [];
   if (containsAny(form, tokens.localPart)) {
-    out.push({ code: 'contains_local_part', message: 'The password must not contain the mailbox name (the part before the @).' });
+    out.push(violation('contains_local_part'));
   }
   if (containsAny(form, tokens.domain)) {
-    out.push({ code: 'contains_domain', message: 'The password must not contain the mail domain name.' });
+    out.push(violation('contains_domain'));
   }
   if (containsAny(form, tokens.name)) {
-    out.push({ code: 'contains_name', message: 'The password must not contain the account holder\'s first or last name.' });
+    out.push(violation('contains_name'));
   }
   if (containsDate(password)) {
-    out.push({ code: 'contains_date', message: 'The password must not contain a date or a year, such as a birth date.' });
+    out.push(violation('contains_date'));
   }
   return out;
 }
 
-function strengthViolations(password: string, tokens: PersonalTokens, settings: PolicySettings): PolicyViolation[] {
-  // Score 0 is the floor: skip zxcvbn, the most expensive rule, when it cannot fail.
-  if (settings.minScore <= 0) return [];
+/** zxcvbn with the mailbox's own details as user inputs; null when not wanted. */
+function scoreOf(password: string, tokens: PersonalTokens, wanted: boolean): number | null {
+  if (!wanted) return null;
   const { localPart, domain, name } = tokens;
-  if (strengthScore(password, [...localPart, ...domain, ...name]) >= settings.minScore) return [];
-  return [{ code: 'too_weak', message: 'The password is too easy to guess; use a longer mix of unrelated words or random characters.' }];
+  return strengthScore(password, [...localPart, ...domain, ...name]);
+}
+
+function evaluate(password: string, subject: PolicySubject, settings: PolicySettings, wantScore: boolean): { violations: PolicyViolation[]; score: number | null } {
+  const tokens = personalTokens(subject);
+  // Score 0 is the floor: skip zxcvbn, the most expensive rule, when it cannot fail and nobody asked for the score.
+  const score = scoreOf(password, tokens, wantScore || settings.minScore > 0);
+  const weak = score !== null && score < settings.minScore ? [violation('too_weak')] : [];
+  return { violations: [...lengthViolations(password, settings), ...personalViolations(password, tokens), ...weak], score };
 }
 
 /** All failing rules except `reused` (that one needs the stored hashes: see findReuse). */
 export function checkPasswordRules(password: string, subject: PolicySubject, settings: PolicySettings): PolicyViolation[] {
-  const tokens = personalTokens(subject);
-  return [
-    ...lengthViolations(password, settings),
-    ...personalViolations(password, tokens),
-    ...strengthViolations(password, tokens, settings),
-  ];
+  return evaluate(password, subject, settings, false).violations;
 }
 
-/** zxcvbn's 0-4 for a candidate, with the subject's personal details as known words: what a strength meter shows. */
-export function candidateScore(password: string, subject: PolicySubject): 0 | 1 | 2 | 3 | 4 {
-  const { localPart, domain, name } = personalTokens(subject);
-  return strengthScore(password, [...localPart, ...domain, ...name]);
+/** The same, with the zxcvbn score (0-4) the strength rule used (a strength meter shows it; zxcvbn runs once). */
+export function checkPasswordRulesScored(password: string, subject: PolicySubject, settings: PolicySettings): { violations: PolicyViolation[]; score: number } {
+  const { violations, score } = evaluate(password, subject, settings, true);
+  return { violations, score: score ?? 0 };
 }

@@ -8,6 +8,7 @@ import { startSpawner } from '../dovecot/spawner.js';
 import { INVALIDATION_CHANNEL, invalidationsAfter, pruneInvalidations, recordInvalidationFailure } from '../store/sql/invalidations.js';
 import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode, skipPastFailure, tryLockNodeId, unlockNodeId } from '../store/sql/nodes.js';
 import type { InvalidationRow } from '../store/sql/rows.js';
+import { pruneConsoleSessions } from '../store/sql/console-sessions.js';
 
 export interface NodeWorker {
   readonly nodeId: string;
@@ -63,7 +64,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
     const batch = await invalidationsAfter(pool, cursor, BATCH);
     for (const inv of batch) {
       if (stopped || !owned) return;
-      const error = await applyOne(doveadm, inv);
+      const { error, kicked } = await applyOne(doveadm, inv);
       if (error) {
         const attempts = failing?.id === inv.id ? failing.attempts + 1 : 1;
         failing = { id: inv.id, attempts };
@@ -87,7 +88,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
         log.error({ invalidation_id: inv.id, address: inv.address, attempts, error }, 'invalidation failed on this node after its retry budget; recorded as not applied here, moving on');
         continue;
       }
-      await advanceCursor(pool, nodeId, inv.id);
+      await advanceCursor(pool, nodeId, inv.id, kicked);
       cursor = inv.id;
       failing = null;
       metrics?.invalidationsApplied.inc({ outcome: 'applied' });
@@ -168,6 +169,9 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   const prune = async () => {
     const deleted = await pruneInvalidations(pool, config.rotation.retention_hours * 3_600_000);
     if (deleted) log.info({ deleted }, 'invalidation log pruned');
+    // Expired console sessions go on the same schedule (findSession already refuses them; this only frees the rows).
+    const sessions = await pruneConsoleSessions(pool, config.console.idle_timeout_minutes, config.console.absolute_timeout_hours);
+    if (sessions) log.info({ deleted: sessions }, 'expired console sessions pruned');
   };
 
   await connectListener(true);
@@ -216,7 +220,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   };
 }
 
-async function applyOne(doveadm: Doveadm, inv: InvalidationRow): Promise<string | null> {
-  const errors = await doveadm.apply(inv.address, inv.kick);
-  return errors.length ? errors.join('; ') : null;
+async function applyOne(doveadm: Doveadm, inv: InvalidationRow): Promise<{ error: string | null; kicked: number | null }> {
+  const { errors, kicked } = await doveadm.apply(inv.address, inv.kick);
+  return { error: errors.length ? errors.join('; ') : null, kicked: kicked ?? null };
 }

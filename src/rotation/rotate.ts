@@ -5,6 +5,7 @@ import { expiryFrom, policyFor, preparePassword, type PasswordSource, type Prepa
 import type { PolicySettings } from '../policy/settings.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
+import { deleteMailboxConsoleSessions } from '../store/sql/console-sessions.js';
 import { getDomain, lockDomainShared } from '../store/sql/domains.js';
 import { appendHistory, pruneHistory, recentHashes } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
@@ -25,6 +26,11 @@ export interface RotateInput {
    * again) does not pass for the one that was verified.
    */
   expected?: { mailboxId: string; version: number };
+  /**
+   * Every change ends the mailbox's console sessions in its transaction; this one
+   * (a console session id: the owner's own, changing the password there) survives.
+   */
+  keepConsoleSession?: string;
 }
 
 export interface RotateResult {
@@ -97,12 +103,14 @@ async function commitIfUnchanged(ctx: Context, actor: Actor, input: RotateInput,
     const updated = await setPassword(tx, row.id, prepared.hash, expiryFrom(base.policy), false);
     await appendHistory(tx, row.id, prepared.hash);
     await pruneHistory(tx, row.id, Math.max(base.policy.historyCount, 1));
+    // A console signed in with the old password must sign in again, except the one the change was made in.
+    const sessionsEnded = await deleteMailboxConsoleSessions(tx, row.id, input.keepConsoleSession ?? null);
     const invalidationId = await appendInvalidation(tx, address, input.reason, input.kick);
     await appendAudit(tx, {
       ...actor,
       action: input.reason === 'self_service' ? 'password.self_service' : 'password.rotate',
       target: address,
-      details: { credential_version: updated.credential_version, generated: prepared.generated !== null, kick: input.kick, invalidation_id: invalidationId },
+      details: { credential_version: updated.credential_version, generated: prepared.generated !== null, kick: input.kick, invalidation_id: invalidationId, console_sessions_ended: sessionsEnded },
     });
     return { address, credentialVersion: updated.credential_version, invalidationId, generated: prepared.generated };
   });

@@ -7,7 +7,7 @@ import { adminToken, postJson, startTestDaemon, verify, type TestDaemon } from '
 import { tempDir } from '../helpers/tmp.js';
 import { waitFor as until } from '../helpers/wait.js';
 import { verifyPassword } from '../../src/auth/hash.js';
-import { MAX_WAIT_MS } from '../../src/rotation/wait.js';
+import { MAX_WAIT_MS, waitForNodes } from '../../src/rotation/wait.js';
 
 /**
  * DESIGN §5 with several real daemons on one database: a rotation through one
@@ -119,6 +119,13 @@ describe('rotation across three daemons', () => {
       { node_id: 'n3', applied: true, stale: false },
     ]);
     for (const n of ['n1', 'n2', 'n3']) expect(await cursorOf(n)).toBeGreaterThanOrEqual(BigInt(r.body.invalidation_id));
+    // Each node's own record of when it applied it (the console shows it); doveadm `none` kicks nothing to count.
+    const outcomes = await waitForNodes(pool, r.body.invalidation_id, 0, 10_000);
+    for (const o of outcomes) {
+      expect(o).toMatchObject({ applied: true, applied_ms: expect.any(Number) });
+      expect(o.applied_ms).toBeGreaterThanOrEqual(0);
+      expect(o).not.toHaveProperty('kicked');
+    }
     await expectEverywhere(PW0, next);
   });
 
@@ -278,6 +285,9 @@ describe('rotation across three daemons', () => {
     // id order: a replayed kick from before its start would be listed first.
     // (`--`: an address is never read as an option.)
     expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([`-c /etc/dovecot/test.conf auth cache flush -- ${address}`, `-c /etc/dovecot/test.conf kick -- ${address}`]);
+    // Exit 68: nobody was logged in, so 0 sessions were kicked there.
+    const n5 = (await waitForNodes(pool, r.body.invalidation_id, 0, 10_000)).find((n) => n.node_id === 'n5-doveadm');
+    expect(n5).toMatchObject({ applied: true, kicked: 0, applied_ms: expect.any(Number) });
     await expectEverywhere(PW0, next);
 
     writeFileSync(calls, '');
@@ -285,6 +295,9 @@ describe('rotation across three daemons', () => {
     expect(generated.status, generated.text).toBe(200);
     expect(generated.body.complete).toBe(true);
     expect(readFileSync(calls, 'utf8').trim().split('\n')).toEqual([`-c /etc/dovecot/test.conf auth cache flush -- ${address}`]);
+    const noKick = (await waitForNodes(pool, generated.body.invalidation_id, 0, 10_000)).find((n) => n.node_id === 'n5-doveadm');
+    expect(noKick).toMatchObject({ applied: true, applied_ms: expect.any(Number) });
+    expect(noKick).not.toHaveProperty('kicked');
     await expectEverywhere(next, generated.body.generated_password);
   });
 

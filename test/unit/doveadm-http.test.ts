@@ -44,7 +44,7 @@ describe('doveadm HTTP API: flush and kick in one ordered request', () => {
       ['doveadmResponse', [{ entries: '1' }], 'c1'],
       ['error', { type: 'exitCode', exitCode: 68 }, 'c2'],
     ]);
-    expect(await doveadm.apply('a@example.org', true)).toEqual([]);
+    expect(await doveadm.apply('a@example.org', true)).toEqual({ errors: [], kicked: 0 });
     expect(seen).toEqual([
       {
         commands: [
@@ -58,13 +58,13 @@ describe('doveadm HTTP API: flush and kick in one ordered request', () => {
 
   it('without kick only the flush is sent', async () => {
     const { doveadm, seen } = await answering(() => [['doveadmResponse', [{ entries: '0' }], 'c1']]);
-    expect(await doveadm.apply('a@example.org', false)).toEqual([]);
+    expect(await doveadm.apply('a@example.org', false)).toEqual({ errors: [] });
     expect((seen[0] as { commands: unknown[] }).commands).toHaveLength(1);
   });
 
   it('a command left without its tagged answer is reported, never taken as done', async () => {
     const { doveadm } = await answering(() => [['doveadmResponse', [{ entries: '1' }], 'c1']]);
-    expect(await doveadm.apply('a@example.org', true)).toEqual(['doveadm HTTP kick: no answer (the server answered the commands before it)']);
+    expect(await doveadm.apply('a@example.org', true)).toEqual({ errors: ['doveadm HTTP kick: no answer (the server answered the commands before it)'] });
   });
 
   it('each failed command is named with its own error', async () => {
@@ -72,14 +72,25 @@ describe('doveadm HTTP API: flush and kick in one ordered request', () => {
       ['error', { type: 'exitCode', exitCode: 75 }, 'c1'],
       ['error', { type: 'exitCode', exitCode: 77 }, 'c2'],
     ]);
-    expect(await doveadm.apply('a@example.org', true)).toEqual([
-      'doveadm HTTP authCacheFlush: {"type":"exitCode","exitCode":75}',
-      'doveadm HTTP kick: {"type":"exitCode","exitCode":77}',
+    expect(await doveadm.apply('a@example.org', true)).toEqual({
+      errors: ['doveadm HTTP authCacheFlush: {"type":"exitCode","exitCode":75}', 'doveadm HTTP kick: {"type":"exitCode","exitCode":77}'],
+    });
+  });
+
+  it.each([
+    ['2.4: a count', [{ count: '2' }], 2],
+    ['2.4: nobody', [{ count: '0' }], 0],
+    ['2.3: the user named, no count', [{ result: 'a@example.org' }], undefined],
+  ])('the kick\'s answer gives the sessions kicked when Dovecot counts them (%s)', async (_name, body, kicked) => {
+    const { doveadm } = await answering(() => [
+      ['doveadmResponse', [{ entries: '1' }], 'c1'],
+      ['doveadmResponse', body, 'c2'],
     ]);
+    expect(await doveadm.apply('a@example.org', true)).toEqual(kicked === undefined ? { errors: [] } : { errors: [], kicked });
   });
 
   it('a non-JSON or non-list answer fails both commands', async () => {
     const { doveadm } = await answering(() => ({ not: 'a list' }));
-    expect(await doveadm.apply('a@example.org', true)).toEqual(['doveadm HTTP authCacheFlush: unexpected answer', 'doveadm HTTP kick: unexpected answer']);
+    expect(await doveadm.apply('a@example.org', true)).toEqual({ errors: ['doveadm HTTP authCacheFlush: unexpected answer', 'doveadm HTTP kick: unexpected answer'] });
   });
 });

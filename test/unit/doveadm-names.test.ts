@@ -22,7 +22,7 @@ describe('local doveadm', () => {
 
   it('ends the options with -- before the name, for flush and kick', async () => {
     const { doveadm, calls } = recording();
-    expect(await doveadm.apply('-a@example.org', true)).toEqual([]);
+    expect(await doveadm.apply('-a@example.org', true)).toEqual({ errors: [] });
     expect(calls).toEqual([
       ['-c', '/etc/dovecot/dovecot.conf', 'auth', 'cache', 'flush', '--', '-a@example.org'],
       ['-c', '/etc/dovecot/dovecot.conf', 'kick', '--', '-a@example.org'],
@@ -31,7 +31,7 @@ describe('local doveadm', () => {
 
   it.each(['a*@example.org', 'a?c@example.org'])('flushes %s but never runs a kick whose mask would match others', async (user) => {
     const { doveadm, calls } = recording();
-    const errors = await doveadm.apply(user, true);
+    const { errors } = await doveadm.apply(user, true);
     expect(calls).toEqual([['-c', '/etc/dovecot/dovecot.conf', 'auth', 'cache', 'flush', '--', user]]);
     expect(errors).toEqual([expect.stringMatching(/^doveadm kick: not run, .* contains a doveadm wildcard \(\* or \?\) and would end other users' sessions/)]);
   });
@@ -54,7 +54,7 @@ describe('doveadm HTTP API', () => {
     });
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
     const doveadm = httpDoveadm(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, 'key', 2000);
-    const errors = await doveadm.apply('w*@example.org', true);
+    const { errors } = await doveadm.apply('w*@example.org', true);
     expect(seen).toEqual([[['authCacheFlush', { user: ['w*@example.org'] }, 'c1']]]);
     expect(errors).toEqual([expect.stringMatching(/^doveadm kick: not run, "w\*@example.org" contains a doveadm wildcard/)]);
   });

@@ -289,6 +289,7 @@ describe('findReuse', () => {
     expect(await findReuse('second-Plume-2', hashes, verify)).toEqual({
       code: 'reused',
       message: 'The password was used before; choose one not among the last 3.',
+      params: { count: 3 },
     });
     expect(await findReuse('fourth-Cask-4', hashes, verify)).toBeNull();
     expect(await findReuse('anything', [], verify)).toBeNull();

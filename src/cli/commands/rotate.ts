@@ -28,7 +28,8 @@ export function registerRotate(program: Command): void {
           invalidation_id: r.invalidationId,
           ...(r.generated ? { generated_password: r.generated } : {}),
           complete: r.complete,
-          nodes: r.nodes,
+          // The documented shape (CONTRACT); applied_ms and kicked are the console's for now.
+          nodes: r.nodes.map(({ node_id, applied, stale, error, failed }) => ({ node_id, applied, stale, ...(error !== undefined ? { error } : {}), ...(failed ? { failed } : {}) })),
         });
       } else {
         printLine(`password of ${r.address} changed (credential version ${r.credentialVersion})`);

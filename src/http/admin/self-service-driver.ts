@@ -1,15 +1,12 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Context } from '../../core/context.js';
-import { MailpassdError } from '../../core/errors.js';
 import { normalizeAddress } from '../../core/address.js';
 import { canonicalUser } from '../../auth/verify.js';
-import { checkCandidate, policyOfDomain } from '../../accounts/password.js';
+import { checkCandidate, policyOfDomain, type CandidateViolation } from '../../accounts/password.js';
 import { describeRules, violationText, type Lang } from '../../policy/messages.js';
-import type { PolicyViolation } from '../../policy/rules.js';
 import type { App } from '../server.js';
 import type { AdminDeps } from './deps.js';
-import { sendProblem } from '../problem.js';
 import { secretMatches } from '../bearer-secret.js';
 import {
   SelfServiceChangeAnswer,
@@ -27,7 +24,7 @@ export function langOf(tag: string | undefined): Lang {
   return /^nl(?:[-_]|$)/i.test(tag ?? '') ? 'nl' : 'en';
 }
 
-const localized = (violations: PolicyViolation[], lang: Lang) => violations.map((v) => ({ code: v.code, message: violationText(v, lang) }));
+const localized = (violations: CandidateViolation[], lang: Lang) => violations.map((v) => ({ code: v.code, message: violationText(v, lang) }));
 
 /**
  * The routes of Roundcube's `mailpassd` password driver (config/roundcube/mailpassd.php):
@@ -87,14 +84,9 @@ export function registerDriverRoutes(app: App, ctx: Context, deps: AdminDeps, gu
         deps.metrics.throttled.inc();
         return refuse(req, reply, { user: mailbox, client_ip: clientOf(req), limit: 'checks' }, 'throttled', 'too many password checks; try again later');
       }
-      try {
-        const { violations, score } = await checkCandidate(ctx, req.body.user, req.body.password);
-        return { lang, ok: violations.length === 0, score, violations: localized(violations, lang) };
-      } catch (err) {
-        // An input the policy refuses outright (empty, control characters): a violation like any other, named by its code.
-        if (err instanceof MailpassdError && err.kind === 'refused') return sendProblem(reply, err.code, err.message);
-        throw err;
-      }
+      // An input that cannot be a password (empty, control characters) is a violation like the rules.
+      const { violations, score } = await checkCandidate(ctx, req.body.user, req.body.password);
+      return { lang, ok: violations.length === 0, score, violations: localized(violations, lang) };
     },
   );
 }

@@ -26,3 +26,22 @@ export async function listAudit(db: Queryable, target: string | null, limit: num
   });
   return r.rows;
 }
+
+/**
+ * Newest first, keyset by id (`before`: the last id of the previous page),
+ * `limit + 1` rows so the caller knows whether there is more. `domains`: null =
+ * every entry; else the entries whose target is one of those domains or an
+ * address in one of them (a domain admin's view).
+ */
+export async function listAuditPage(db: Queryable, target: string | null, domains: string[] | null, before: string | null, limit: number): Promise<AuditRow[]> {
+  const r = await db.query<AuditRow>({
+    name: 'audit-page',
+    text: `SELECT id, at, actor, action, target, source_ip, details FROM audit_log
+           WHERE ($1::text IS NULL OR target = $1)
+             AND ($2::text[] IS NULL OR target = ANY($2) OR split_part(target, '@', 2) = ANY($2))
+             AND ($3::bigint IS NULL OR id < $3)
+           ORDER BY id DESC LIMIT $4`,
+    values: [target, domains, before, limit + 1],
+  });
+  return r.rows;
+}

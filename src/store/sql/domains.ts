@@ -72,3 +72,14 @@ export async function setDomainEnabled(db: Queryable, name: string, enabled: boo
   });
   return r.rows[0] ?? null;
 }
+
+/** Every domain (only: null) or the named ones, each with its mailbox count (an index-only count per domain), in one query. */
+export async function listDomainsIn(db: Queryable, only: string[] | null): Promise<Array<DomainRow & { mailbox_count: number }>> {
+  const r = await db.query<DomainRow & { mailbox_count: number }>({
+    name: 'domain-list-in',
+    text: `SELECT d.name, d.enabled, d.disabled_reason, d.policy, d.created_at, (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count
+             FROM domains d WHERE $1::text[] IS NULL OR d.name = ANY($1) ORDER BY d.name`,
+    values: [only],
+  });
+  return r.rows;
+}

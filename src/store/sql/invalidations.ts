@@ -1,5 +1,5 @@
 import type { Queryable } from '../pool.js';
-import type { InvalidationFailureRow, InvalidationRow } from './rows.js';
+import type { InvalidationFailureRow, InvalidationResultRow, InvalidationRow } from './rows.js';
 
 export const INVALIDATION_CHANNEL = 'mailpassd_invalidation';
 
@@ -101,4 +101,16 @@ export async function pruneInvalidations(db: Queryable, keepMs: number): Promise
   });
   const row = r.rows[0]!;
   return row.locked ? row.deleted : null;
+}
+
+/** Each node's record of applying one invalidation: ms from the invalidation's creation (database clock on both sides) and sessions kicked. */
+export async function resultsOf(db: Queryable, invalidationId: string): Promise<InvalidationResultRow[]> {
+  const r = await db.query<InvalidationResultRow>({
+    name: 'invalidation-results-of',
+    text: `SELECT r.node_id, GREATEST(0, round(extract(epoch FROM r.applied_at - i.created_at) * 1000))::int AS applied_ms, r.kicked
+           FROM invalidation_results r JOIN invalidations i ON i.id = r.invalidation_id
+           WHERE r.invalidation_id = $1 ORDER BY r.node_id`,
+    values: [invalidationId],
+  });
+  return r.rows;
 }

@@ -99,3 +99,35 @@ export interface InvalidationFailureRow {
   error: string;
   failed_at: Date;
 }
+
+/** An admin role with its holder's address; domain null = global. */
+export interface AdminRoleRow {
+  address: string;
+  domain: string | null;
+  granted_at: Date;
+  granted_by: string;
+}
+
+/** A console session joined with what findSession needs of its mailbox and domain. */
+export interface ConsoleSessionRow {
+  id: string;
+  mailbox_id: string;
+  address: string;
+  display_name: string | null;
+  csrf_token: string;
+  created_at: Date;
+  last_seen_at: Date;
+  expires_at: Date;
+  /** The session is within both timeouts and its mailbox and domain are enabled. */
+  live: boolean;
+  /** last_seen_at is older than a minute: worth touching. */
+  stale_touch: boolean;
+  /** The mailbox's admin roles: a domain each, null for the global role. */
+  roles: Array<string | null>;
+}
+
+export interface InvalidationResultRow {
+  node_id: string;
+  applied_ms: number;
+  kicked: number | null;
+}
