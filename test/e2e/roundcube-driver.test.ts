@@ -107,7 +107,7 @@ describe('Roundcube password plugin with the mailpassd driver (Chromium)', () =>
     const user = await mailbox('Anna');
     const page = await passwordPage(user, PW);
     const rules = await page.locator('#ruleslist li').allTextContents();
-    expect(rules).toEqual(expect.arrayContaining(['At least 12 characters.', 'Not your name, your mailbox name or the domain name.', 'Not one of your last 5 passwords.']));
+    expect(rules).toEqual(expect.arrayContaining(['At least 12 characters', 'Not your first or last name', 'Not one of your last 5 passwords']));
     await page.context().close();
   });
 
@@ -150,9 +150,9 @@ describe('Roundcube password plugin with the mailpassd driver (Chromium)', () =>
     const user = await mailbox('Eva');
     const page = await passwordPage(user, PW, 'nl-NL');
     const rules = await page.locator('#ruleslist li').allTextContents();
-    expect(rules).toEqual(expect.arrayContaining(['Minstens 12 tekens.', 'Niet een van uw laatste 5 wachtwoorden.']));
+    expect(rules).toEqual(expect.arrayContaining(['Minstens 12 tekens', 'Niet een van je laatste 5 wachtwoorden']));
     const message = await save(page, PW, 'Martin-Quasar-Tundra-77');
-    expect(message).toBe('Uw wachtwoord is niet sterk genoeg. Het wachtwoord mag de voor- of achternaam van de eigenaar niet bevatten.');
+    expect(message).toBe('Uw wachtwoord is niet sterk genoeg. Het wachtwoord mag de voor- of achternaam van de accounthouder niet bevatten.');
     await page.context().close();
   });
 
