@@ -171,6 +171,17 @@ describe('self-service routes of the Roundcube mailpassd driver', () => {
     expect(audit.rows).toEqual([{ source_ip: '127.0.0.1' }]);
   });
 
+  it('the routes are in /openapi.json, behind the self-service secret', async () => {
+    const doc = await (await fetch(`${d.adminUrl}/openapi.json`)).json();
+    expect(doc.components.securitySchemes.selfServiceSecret).toMatchObject({ type: 'http', scheme: 'bearer' });
+    for (const route of ['change', 'policy', 'policy-check']) {
+      const op = doc.paths[`/v1/self-service/${route}`].post;
+      expect(op.security, route).toEqual([{ selfServiceSecret: [] }]);
+      expect(op.responses, route).toHaveProperty('200');
+      expect(op.responses, route).toHaveProperty('401');
+    }
+  });
+
   it('no candidate, new or current password appears in the daemon\'s log (level trace)', async () => {
     // Runs last in this file; the earlier tests sent them.
     expect(sent.length).toBeGreaterThan(5);

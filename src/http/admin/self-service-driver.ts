@@ -24,6 +24,8 @@ export function langOf(tag: string | undefined): Lang {
   return /^nl(?:[-_]|$)/i.test(tag ?? '') ? 'nl' : 'en';
 }
 
+const problem = { $ref: 'Problem#' };
+const refusals = { 400: problem, 401: problem, 404: problem, 429: problem, 503: problem };
 const localized = (violations: CandidateViolation[], lang: Lang) => violations.map((v) => ({ code: v.code, message: violationText(v, lang) }));
 
 /**
@@ -47,7 +49,7 @@ export function registerDriverRoutes(app: App, ctx: Context, deps: AdminDeps, gu
 
   app.post<{ Body: Static<typeof SelfServiceChangeBody> }>(
     '/v1/self-service/change',
-    { onRequest: authenticated, schema: { ...route('the owner changes a password (Roundcube mailpassd driver)'), body: SelfServiceChangeBody, response: { 200: SelfServiceChangeAnswer } } },
+    { onRequest: authenticated, schema: { ...route('the owner changes a password (Roundcube mailpassd driver)'), body: SelfServiceChangeBody, response: { 200: SelfServiceChangeAnswer, ...refusals, 403: problem, 409: problem, 422: problem } } },
     async (req, reply) => {
       const lang = langOf(req.body.lang);
       const changed = await changeOwnPassword(ctx, deps, guard, req, reply, {
@@ -65,7 +67,7 @@ export function registerDriverRoutes(app: App, ctx: Context, deps: AdminDeps, gu
 
   app.post<{ Body: Static<typeof SelfServicePolicyBody> }>(
     '/v1/self-service/policy',
-    { onRequest: authenticated, schema: { ...route('the rules a new password of this mailbox must meet'), body: SelfServicePolicyBody, response: { 200: SelfServicePolicyAnswer } } },
+    { onRequest: authenticated, schema: { ...route('the rules a new password of this mailbox must meet'), body: SelfServicePolicyBody, response: { 200: SelfServicePolicyAnswer, ...refusals } } },
     async (req) => {
       const lang = langOf(req.body.lang);
       // The domain's policy whether or not the mailbox exists: no answer tells which exist.
@@ -76,7 +78,7 @@ export function registerDriverRoutes(app: App, ctx: Context, deps: AdminDeps, gu
 
   app.post<{ Body: Static<typeof SelfServicePolicyCheckBody> }>(
     '/v1/self-service/policy-check',
-    { onRequest: authenticated, schema: { ...route('checks a candidate against the policy; never stored nor logged'), body: SelfServicePolicyCheckBody, response: { 200: SelfServicePolicyCheckAnswer } } },
+    { onRequest: authenticated, schema: { ...route('checks a candidate against the policy; never stored nor logged'), body: SelfServicePolicyCheckBody, response: { 200: SelfServicePolicyCheckAnswer, ...refusals } } },
     async (req, reply) => {
       const lang = langOf(req.body.lang);
       const mailbox = canonicalUser(req.body.user);
