@@ -172,7 +172,7 @@ describe('self-service routes of the Roundcube mailpassd driver', () => {
   });
 
   it('the routes are in /openapi.json, behind the self-service secret', async () => {
-    const doc = await (await fetch(`${d.adminUrl}/openapi.json`)).json();
+    const doc = (await (await fetch(`${d.adminUrl}/openapi.json`)).json()) as any;
     expect(doc.components.securitySchemes.selfServiceSecret).toMatchObject({ type: 'http', scheme: 'bearer' });
     for (const route of ['change', 'policy', 'policy-check']) {
       const op = doc.paths[`/v1/self-service/${route}`].post;
