@@ -24,6 +24,23 @@ export interface AdminGrant {
   granted_by: string;
 }
 
+/** The flat form the CLI's --json and the admin API show. */
+export interface AdminGrantView {
+  address: string;
+  role: 'global' | 'domain';
+  domain: string | null;
+  granted_at: string;
+  granted_by: string;
+}
+
+export const grantView = (g: AdminGrant): AdminGrantView => ({
+  address: g.address,
+  role: g.role.kind,
+  domain: g.role.kind === 'domain' ? g.role.domain : null,
+  granted_at: g.granted_at,
+  granted_by: g.granted_by,
+});
+
 export const roleOf = (domain: string | null): Role => (domain === null ? { kind: 'global' } : { kind: 'domain', domain });
 
 function toGrant(row: AdminRoleRow): AdminGrant {

@@ -73,7 +73,8 @@ async function violationsOf(
 ): Promise<{ violations: PolicyViolation[]; score: number }> {
   const [rules, reuse] = await Promise.all([
     withScore ? checkRulesScoredOffThread(password, subject, policy) : checkRulesOffThread(password, subject, policy).then((violations) => ({ violations, score: 0 })),
-    findReuse(password, previousHashes.slice(0, policy.historyCount), verifyPassword),
+    // The policy's count, not the hashes on file: the refusal names the rule ("not among the last 5") even for a mailbox with one password so far.
+    findReuse(password, previousHashes, verifyPassword, policy.historyCount),
   ]);
   return { violations: reuse ? [...rules.violations, reuse] : rules.violations, score: rules.score };
 }

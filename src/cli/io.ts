@@ -19,6 +19,38 @@ export function printTable(rows: Array<Record<string, unknown>>, columns: string
   for (const r of rows) process.stdout.write(`${line(columns.map((c) => cell(r[c])))}\n`);
 }
 
+/**
+ * A table or JSON array printed a page at a time, for lists too long to hold at
+ * once. The table's column widths come from the first page (a longer cell later
+ * only pushes its line out); the JSON is the same array printJson would print.
+ */
+export function pagedPrinter(json: boolean, columns: string[]): { page(rows: Array<Record<string, unknown>>): void; end(): void } {
+  let first = true;
+  let widths: number[] | null = null;
+  const cell = (v: unknown) => (v === null || v === undefined ? '-' : v instanceof Date ? v.toISOString() : String(v));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths![i]!)).join('  ').trimEnd();
+  return {
+    page(rows) {
+      if (json) {
+        for (const r of rows) {
+          process.stdout.write(`${first ? '[\n' : ',\n'}${JSON.stringify(r, null, 2).replace(/^/gm, '  ')}`);
+          first = false;
+        }
+        return;
+      }
+      if (widths === null) {
+        widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+        process.stdout.write(`${line(columns.map((c) => c.toUpperCase()))}\n`);
+      }
+      for (const r of rows) process.stdout.write(`${line(columns.map((c) => cell(r[c])))}\n`);
+    },
+    end() {
+      if (json) process.stdout.write(first ? '[]\n' : '\n]\n');
+      else if (widths === null) this.page([]);
+    },
+  };
+}
+
 export function printLine(text: string): void {
   process.stdout.write(`${text}\n`);
 }

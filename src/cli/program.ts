@@ -10,6 +10,7 @@ import { registerHash } from './commands/hash.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerAudit } from './commands/audit.js';
 import { registerNode } from './commands/node.js';
+import { registerAdmin } from './commands/admin.js';
 import { PACKAGE_VERSION } from './version.js';
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerAudit(program);
   registerNode(program);
+  registerAdmin(program);
   for (const cmd of program.commands) inheritExitOverride(cmd);
   return program;
 }

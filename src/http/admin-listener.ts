@@ -5,6 +5,7 @@ import { authenticated, checkBearer } from './admin/authenticated.js';
 import { domainRoutes } from './admin/domains.js';
 import { mailboxRoutes } from './admin/mailboxes.js';
 import { nodeRoutes } from './admin/nodes.js';
+import { adminRoutes } from './admin/admins.js';
 import { selfServiceRoutes } from './admin/self-service.js';
 import { healthRoutes, metricsRoute, openapiRoute } from './admin/meta.js';
 import { Problem } from './admin/schemas.js';
@@ -45,7 +46,7 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
 
   const { metrics_require_token, openapi_require_token } = ctx.config.admin;
   const open: RouteGroup[] = [healthRoutes, selfServiceRoutes];
-  const behindToken: RouteGroup[] = [domainRoutes, mailboxRoutes, nodeRoutes];
+  const behindToken: RouteGroup[] = [domainRoutes, mailboxRoutes, nodeRoutes, adminRoutes];
   (metrics_require_token ? behindToken : open).push(metricsRoute);
   (openapi_require_token ? behindToken : open).push(openapiRoute);
 

@@ -3,7 +3,10 @@ import * as mailboxes from '../../accounts/mailboxes.js';
 import type { PasswordSource } from '../../accounts/password.js';
 import { usage } from '../../core/errors.js';
 import { cliActor, withContext } from '../context.js';
-import { printJson, printLine, printTable, readNewPassword, readStdinSecret, type GlobalOptions } from '../io.js';
+import { pagedPrinter, printJson, printLine, printTable, readNewPassword, readStdinSecret, type GlobalOptions } from '../io.js';
+
+/** Mailboxes read per query by `mailbox list --domain`. */
+const LIST_PAGE = 500;
 import { importMailboxes, parseImport } from '../../accounts/import.js';
 import { readFileSync } from 'node:fs';
 
@@ -68,12 +71,28 @@ export function registerMailbox(program: Command): void {
   mailbox
     .command('list')
     .description('list mailboxes')
-    .option('--domain <domain>', 'only this domain')
+    .option('--domain <domain>', 'only this domain (read and printed a page at a time)')
     .action(async (flags: { domain?: string }, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
-      const rows = await withContext(opts, (ctx) => mailboxes.listMailboxes(ctx, flags.domain ?? null));
+      const columns = ['address', 'display_name', 'enabled', 'credential_version', 'password_changed_at', 'password_expires_at'];
+      if (flags.domain !== undefined) {
+        const domain = flags.domain;
+        const out = pagedPrinter(opts.json === true, columns);
+        // A domain may hold many thousands: page through by address instead of loading it at once.
+        await withContext(opts, async (ctx) => {
+          let after: string | undefined;
+          do {
+            const page = await mailboxes.listMailboxPage(ctx, domain, { after, limit: LIST_PAGE });
+            out.page(page.items as unknown as Array<Record<string, unknown>>);
+            after = page.next ?? undefined;
+          } while (after !== undefined);
+        });
+        out.end();
+        return;
+      }
+      const rows = await withContext(opts, (ctx) => mailboxes.listMailboxes(ctx, null));
       if (opts.json) printJson(rows);
-      else printTable(rows as unknown as Array<Record<string, unknown>>, ['address', 'display_name', 'enabled', 'credential_version', 'password_changed_at', 'password_expires_at']);
+      else printTable(rows as unknown as Array<Record<string, unknown>>, columns);
     });
 
   mailbox

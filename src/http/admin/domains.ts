@@ -1,10 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import * as domains from '../../accounts/domains.js';
-import { listMailboxes } from '../../accounts/mailboxes.js';
+import { listMailboxPage } from '../../accounts/mailboxes.js';
 import type { PolicyOverrides } from '../../policy/settings.js';
 import type { DomainRow } from '../../store/sql/rows.js';
 import type { RouteGroup } from './deps.js';
-import { Domain, DomainParam, DomainPatch, Mailbox, PolicyOverridesBody } from './schemas.js';
+import { Domain, DomainParam, DomainPatch, Mailbox, MailboxPageQuery, PolicyOverridesBody } from './schemas.js';
 import { domainOf, requireGlobalToken, visibleDomain } from './scope.js';
 
 const view = (d: DomainRow) => ({ ...d, mailbox_count: d.mailbox_count ?? 0, created_at: d.created_at.toISOString() });
@@ -30,10 +30,23 @@ export const domainRoutes: RouteGroup = async (app, { ctx }) => {
     },
   );
 
-  app.get<{ Params: { domain: string } }>(
+  // Still a plain array for the callers that read one; the page's way on is in the headers
+  // (Link rel="next", X-Next-Cursor, X-Total-Count), as GitHub's API does it.
+  app.get<{ Params: { domain: string }; Querystring: Static<typeof MailboxPageQuery> }>(
     '/v1/domains/:domain/mailboxes',
-    { schema: { tags: ['domains'], params: DomainParam, response: { 200: Type.Array(Mailbox), ...errors } } },
-    async (req) => listMailboxes(ctx, visibleDomain(req, req.params.domain)),
+    { schema: { tags: ['domains'], params: DomainParam, querystring: MailboxPageQuery, response: { 200: Type.Array(Mailbox), ...errors } } },
+    async (req, reply) => {
+      const domain = visibleDomain(req, req.params.domain);
+      const { cursor, q } = req.query;
+      const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
+      const page = await listMailboxPage(ctx, domain, { limit, ...(cursor !== undefined && { after: cursor }), ...(q !== undefined && { q }) });
+      void reply.header('x-total-count', String(page.total));
+      if (page.next !== null) {
+        const next = new URLSearchParams({ limit: String(limit), cursor: page.next, ...(q !== undefined && { q }) });
+        void reply.header('x-next-cursor', page.next).header('link', `</v1/domains/${encodeURIComponent(domain)}/mailboxes?${next}>; rel="next"`);
+      }
+      return page.items;
+    },
   );
 
   app.delete<{ Params: { domain: string } }>(

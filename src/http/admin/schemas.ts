@@ -7,6 +7,17 @@ const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, patter
 export const AddressParam = Type.Object({ address: Text(320) }, { additionalProperties: false });
 export const DomainParam = Type.Object({ domain: Text(253) }, { additionalProperties: false });
 
+/** Paging a domain's mailboxes: `cursor` is the X-Next-Cursor of the page before (an address), `q` a substring of address or name. */
+export const MailboxPageQuery = Type.Object(
+  {
+    // A query string is text (this API does not coerce): 1-1000, checked here by pattern.
+    limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', description: 'page size, 1-1000 (default 100)' })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
+    q: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
 export const Problem = Type.Object(
   {
     type: Type.String(),
