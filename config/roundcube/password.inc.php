@@ -1,73 +1,67 @@
 <?php
-// password.inc.php - Roundcube's password plugin (verified with Debian 12
-// roundcube-plugins 1.6.5) changing mailbox passwords through mailpassd's
-// self-service endpoint: POST /v1/self-service/password on the admin listener.
+// password.inc.php - Roundcube's password plugin (Roundcube 1.5/1.6; verified
+// with Debian 12 roundcube-plugins 1.6.5) changing mailbox passwords through
+// mailpassd's own driver, config/roundcube/mailpassd.php.
 //
 // Install (Debian 12):
 //   apt-get install roundcube-plugins
+//   cp mailpassd.php /usr/share/roundcube/plugins/password/drivers/mailpassd.php
 //   cp password.inc.php /etc/roundcube/plugins/password/config.inc.php
-//   # and enable the plugin in /etc/roundcube/config.inc.php:
+//   # set password_mailpassd_secret below to mailpassd's self_service.secret, and
+//   # enable the plugin in /etc/roundcube/config.inc.php:
 //   #   $config['plugins'] = ['password', /* ... your other plugins */];
 // (Or paste the settings below into Roundcube's main config.inc.php: the
 // plugin reads its settings from there too; the last assignment wins.)
+// Without copying a file into Roundcube: the generic httpapi driver against
+// POST /v1/self-service/password, see README "Roundcube" - it can only say
+// "Could not save new password." where this driver names the failed rule.
 //
-// What happens on "Save": the plugin checks the new password against its own
-// settings below, checks the IMAP connection, then the httpapi driver POSTs
-// the three fields form-encoded. mailpassd verifies `curpass` like a login
-// (same throttle), applies its password policy (length, classes, personal
-// details, strength, no reuse), changes the password on every node (Dovecot
-// auth cache flushed, old sessions kicked) and answers `200 ok`. The plugin
-// then stores the new password in the Roundcube session, so the webmail
-// session reconnects with it.
-//
-// Answers and what the user sees:
-//   200 "ok"                 -> "Successfully saved."
-//   403 wrong current pw     -> "Could not save new password."
-//   422 policy refusal       -> "Could not save new password." (the failed
-//                               rules are in Roundcube's error log; the
-//                               httpapi driver cannot show a reason)
-//   429 throttled            -> "Could not save new password."
-//   404, 5xx, no answer      -> "... Connection error."
-// mailpassd's answers never contain a password, so the error log does not either.
+// What the user sees: the password page lists mailpassd's rules for the
+// mailbox's domain; on "Save" a password that breaks one is refused before it
+// is sent ("Password too weak. <the rule>"); then mailpassd verifies the
+// current password like a login (own throttle), applies the whole policy
+// (history included: "Could not save new password. The password was used
+// before; ..."), changes the password on every node (Dovecot auth cache
+// flushed, old sessions kicked) and the plugin answers "Successfully saved."
+// The rules and refusals come in the user's Roundcube language where mailpassd
+// has it (Dutch, English). mailpassd down: "Could not save new password.
+// Connection error. The password service is unavailable; your password was
+// not changed." - nothing is changed. mailpassd's answers never contain a
+// password, so Roundcube's error log does not either.
 
-// The generic HTTP driver.
-$config['password_driver'] = 'httpapi';
+// mailpassd's driver, also as the strength driver (rules list and pre-check).
+$config['password_driver'] = 'mailpassd';
+$config['password_strength_driver'] = 'mailpassd';
 
 // mailpassd's ADMIN listener (MAILPASSD_ADMIN_LISTEN, default 127.0.0.1:7412) -
-// not the auth listener, which only Dovecot may use. No token is needed for
-// this route: the current password is the credential. If Roundcube runs on
+// not the auth listener, which only Dovecot may use. If Roundcube runs on
 // another host, put the admin listener behind TLS and use https:// here.
-$config['password_httpapi_url'] = 'http://127.0.0.1:7412/v1/self-service/password';
+$config['password_mailpassd_url'] = 'http://127.0.0.1:7412';
 
-// POST sends the fields form-encoded in the body. Never GET: the query string
-// (and the passwords in it) would end up in access logs.
-$config['password_httpapi_method'] = 'POST';
+// mailpassd's self_service.secret (MAILPASSD_SELF_SERVICE_SECRET or
+// self_service.secret_file): at least 16 characters, e.g.
+//   head -c 32 /dev/urandom | base64
+// Without it mailpassd answers the driver's routes 404 and nothing can change.
+// With it mailpassd believes the X-Forwarded-For this driver sends (the end
+// user's address, for its throttle and audit log).
+$config['password_mailpassd_secret'] = '';
 
-// The field names mailpassd expects. The driver has no defaults: a field whose
-// name is not configured is not sent at all, so all three must be named.
-$config['password_httpapi_var_user'] = 'user';
-$config['password_httpapi_var_curpass'] = 'curpass';
-$config['password_httpapi_var_newpass'] = 'newpass';
-
-// Success is a 2xx whose body is exactly "ok".
-$config['password_httpapi_expect'] = '/^ok$/';
-
-// Guzzle throws on every 4xx/5xx by default, which the driver reports as a
-// "connection error" even for a wrong current password or a refused new one.
-// With http_errors off, 403/422/429 are reported as "Could not save new
-// password." The timeout leaves room for mailpassd to confirm the change on
-// the mail nodes (it waits up to 2 s for them).
-$config['password_http_client'] = ['http_errors' => false, 'timeout' => 10];
+// The driver's HTTP client (Guzzle options); the driver reads every answer
+// itself and sets a 10 s timeout unless one is given here.
+// $config['password_http_client'] = ['verify' => '/etc/ssl/certs/my-ca.pem'];
 
 // Ask for the current password (it is sent as `curpass`). When off, the plugin
 // sends the password of the current webmail session instead.
 $config['password_confirm_current'] = true;
 
-// The plugin's own checks run before mailpassd is asked; keep them no stricter
-// than mailpassd's policy (policy.min_length, default 12) so users are told
-// early. mailpassd's policy has the last word either way.
-$config['password_minimum_length'] = 12;
-$config['password_minimum_score'] = 0;
+// mailpassd's rules include the minimum length (in characters, where the
+// plugin counts bytes): the plugin's own check and rule line would only repeat it.
+$config['password_minimum_length'] = 0;
+
+// The strength driver is only asked when a minimum score is set: 1 means
+// "whatever mailpassd's policy says" (the driver answers 0 for a refused
+// password, zxcvbn's score + 1 otherwise).
+$config['password_minimum_score'] = 1;
 
 // The login name as Roundcube knows it: the full address (with
 // username_domain already applied). mailpassd matches it case-insensitively.

@@ -115,3 +115,8 @@ export interface CandidateCheck {
 export function expiryFrom(policy: PolicySettings, now = new Date()): Date | null {
   return policy.maxAgeDays ? new Date(now.getTime() + policy.maxAgeDays * 86_400_000) : null;
 }
+
+/** The policy in force for a domain's mailboxes (the global one for a domain mailpassd does not know). */
+export async function policyOfDomain(ctx: Context, domain: string): Promise<PolicySettings> {
+  return policyFor(ctx, (await getDomain(ctx.pool, domain))?.policy ?? null);
+}

@@ -17,6 +17,8 @@ export interface Derived {
   doveadm_target: DoveadmTarget;
   /** `auth.secret`, or the first line of `auth.secret_file`; null: none. */
   auth_secret: string | null;
+  /** `self_service.secret`, or the first line of `self_service.secret_file`; null: none (the driver routes are off). */
+  self_service_secret: string | null;
   /** The config file read, if any. */
   file: string | null;
   sources: ReadonlyMap<string, Source>;
@@ -33,8 +35,9 @@ type Decoded = StaticDecode<typeof ConfigSchema>;
  * are left out of the type and read through `derived`, so that nothing can take
  * `auth.secret` for the secret when `auth.secret_file` holds it.
  */
-export type Config = Omit<Decoded, 'auth' | 'doveadm' | 'doveadm_binary' | 'doveadm_config' | 'doveadm_api_key'> & {
+export type Config = Omit<Decoded, 'auth' | 'self_service' | 'doveadm' | 'doveadm_binary' | 'doveadm_config' | 'doveadm_api_key'> & {
   auth: Omit<Decoded['auth'], 'secret' | 'secret_file'>;
+  self_service: Omit<Decoded['self_service'], 'secret' | 'secret_file'>;
   derived: Derived;
 };
 
@@ -61,19 +64,28 @@ export function doveadmTarget(raw: ConfigFile, from: SourceOf): DoveadmTarget {
  * read the other's configuration.
  */
 export function authSecret(raw: ConfigFile, from: SourceOf): string | null {
-  const file = raw.auth.secret_file;
-  if (file === undefined) return raw.auth.secret ?? null;
-  if (raw.auth.secret !== undefined) {
-    throw new ConfigError('config_invalid', `auth.secret_file: set together with auth.secret (from ${from('auth.secret')}); keep one`, { key: 'auth.secret_file' });
+  return sharedSecret('auth', raw.auth, from);
+}
+
+/** `self_service.secret` or its file: what Roundcube's mailpassd driver presents. */
+export function selfServiceSecret(raw: ConfigFile, from: SourceOf): string | null {
+  return sharedSecret('self_service', raw.self_service, from);
+}
+
+function sharedSecret(section: string, keys: { secret?: string | undefined; secret_file?: string | undefined }, from: SourceOf): string | null {
+  const file = keys.secret_file;
+  if (file === undefined) return keys.secret ?? null;
+  if (keys.secret !== undefined) {
+    throw new ConfigError('config_invalid', `${section}.secret_file: set together with ${section}.secret (from ${from(`${section}.secret`)}); keep one`, { key: `${section}.secret_file` });
   }
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw invalid('auth.secret_file', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, from);
+    throw invalid(`${section}.secret_file`, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, from);
   }
   const secret = (text.split('\n')[0] ?? '').trim();
-  if (secret.length < 16) throw invalid('auth.secret_file', `the first line of ${file} must hold at least 16 characters`, from);
+  if (secret.length < 16) throw invalid(`${section}.secret_file`, `the first line of ${file} must hold at least 16 characters`, from);
   return secret;
 }
 

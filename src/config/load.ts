@@ -4,7 +4,7 @@ import { type StaticDecode, type TSchema, type TObject, Kind } from '@sinclair/t
 import { ConfigSchema, type ConfigFile } from './schema.js';
 import { ConfigError } from './errors.js';
 import { readConfigFile, resolveConfigPath } from './file.js';
-import { authSecret, checkNotices, doveadmTarget, type Config, type Source, type SourceOf } from './config.js';
+import { authSecret, checkNotices, doveadmTarget, selfServiceSecret, type Config, type Source, type SourceOf } from './config.js';
 
 export interface LoadOptions {
   /** `--config PATH`; null reads no file at all (tests, embedding). */
@@ -105,6 +105,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     derived: {
       doveadm_target: doveadmTarget(withDefaults, from),
       auth_secret: authSecret(withDefaults, from),
+      self_service_secret: selfServiceSecret(withDefaults, from),
       file: file !== null && existsSync(file) ? file : null,
       sources,
       raw: withDefaults,

@@ -80,6 +80,9 @@ export const ConfigSchema = Type.Object(
       max_failures_per_mailbox: Int(1, 1_000_000, 10, 'wrong current passwords per mailbox per window, from all clients'),
       max_failures_per_client_ip: Int(1, 1_000_000, 30, 'wrong current passwords per forwarded end-user address per window'),
       throttle_window_seconds: Int(1, 86_400, 900, 'self-service throttle window'),
+      secret: OptStr('if set, the mailpassd Roundcube driver\'s routes (change, policy, policy-check) answer a caller sending Authorization: Bearer <secret>', { minLength: 16 }),
+      secret_file: OptStr('or: a file holding that secret (first line)', { minLength: 1 }),
+      max_checks_per_mailbox: Int(1, 1_000_000, 60, 'policy checks of candidate passwords per mailbox per window'),
     }),
     database: Section({
       pool_size: Int(1, 1000, 10, 'connections per daemon'),
@@ -164,4 +167,4 @@ export const ConfigSchema = Type.Object(
 export type ConfigFile = Static<typeof ConfigSchema>;
 
 /** Keys whose values `doctor` masks and logs never show. */
-export const SECRET_KEYS = new Set(['auth.secret', 'doveadm_api_key', 'database_url']);
+export const SECRET_KEYS = new Set(['auth.secret', 'self_service.secret', 'doveadm_api_key', 'database_url']);

@@ -81,6 +81,8 @@ export const ERRORS = {
   node_not_found: 'not_found',
   app_password_not_found: 'not_found',
   admin_not_found: 'not_found', // the mailbox holds no such admin role
+  // The Roundcube driver's self-service routes while self_service.secret is unset.
+  self_service_driver_off: 'not_found',
 
   domain_exists: 'conflict',
   domain_not_empty: 'conflict',

@@ -40,7 +40,7 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
   void app.register(swagger, {
     openapi: {
       info: { title: 'mailpassd admin API', version: '1', description: 'Mailbox credentials, rotation with per-node confirmation, self-service password change.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, selfServiceSecret: { type: 'http', scheme: 'bearer', description: 'self_service.secret (Roundcube mailpassd driver)' } } },
       security: [{ bearer: [] }],
     },
   });

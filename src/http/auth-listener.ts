@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import { Type, type Static } from '@sinclair/typebox';
 import type { Context } from '../core/context.js';
@@ -9,6 +8,7 @@ import { userdbFields } from '../auth/userdb.js';
 import { MAX_PASSWORD_BYTES } from '../policy/password-input.js';
 import { createApp, type App } from './server.js';
 import { sendProblem } from './problem.js';
+import { secretMatches } from './bearer-secret.js';
 import { USERDB_PATH, VERIFY_PATH, VERIFY_RESULTS, verifyAnswerFor, type VerifyResultName } from '../core/auth-wire.js';
 import { registerHealth } from './health.js';
 
@@ -38,13 +38,6 @@ const ResultBody = Type.Object({
   reason: Type.Optional(Type.String()),
   extra: Type.Optional(Type.Record(Type.String(), Type.String())),
 });
-
-/** Constant-time comparison of the shared secret (hashes first, so lengths leak nothing). */
-export function secretMatches(presented: string | undefined, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  const token = /^Bearer (.+)$/.exec(presented ?? '')?.[1] ?? '';
-  return timingSafeEqual(digest(token), digest(expected)) && token.length > 0;
-}
 
 /** The auth listener: only Dovecot (Lua or checkpassword) talks to it. */
 export function buildAuthListener(ctx: Context, auth: Authenticator): App {

@@ -31,9 +31,11 @@ export class TrustedProxies {
    * The end user's address from X-Forwarded-For, read right to left past our own
    * proxies; null unless the peer itself is trusted (anyone else could name any
    * address and get a fresh bucket per request) or when an entry is not an address.
+   * `callerTrusted`: the caller proved itself otherwise (the self-service shared
+   * secret), so its header is believed whatever its address.
    */
-  clientOf(peer: string | undefined, header: string | string[] | undefined): string | null {
-    if (peer === undefined || header === undefined || !this.has(peer)) return null;
+  clientOf(peer: string | undefined, header: string | string[] | undefined, callerTrusted = false): string | null {
+    if (peer === undefined || header === undefined || !(callerTrusted || this.has(peer))) return null;
     const hops = (Array.isArray(header) ? header.join(',') : header).split(',').map((h) => unmapped(h.trim()));
     for (let i = hops.length - 1; i >= 0; i--) {
       const hop = hops[i]!;

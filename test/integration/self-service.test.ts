@@ -133,8 +133,8 @@ describe('self-service password change (Roundcube httpapi driver)', () => {
     expect(d.logs()).not.toContain(next);
   });
 
-  it('the shipped Roundcube settings (config/roundcube/password.inc.php) name everything the driver needs, and drive a change', async () => {
-    const php = readFileSync(path.join(ROOT, 'config', 'roundcube', 'password.inc.php'), 'utf8');
+  it('the shipped httpapi settings (config/roundcube/password-httpapi.inc.php) name everything the driver needs, and drive a change', async () => {
+    const php = readFileSync(path.join(ROOT, 'config', 'roundcube', 'password-httpapi.inc.php'), 'utf8');
     const setting = (key: string) => {
       const m = new RegExp(`^\\$config\\['${key}'\\]\\s*=\\s*(.+);\\s*$`, 'm').exec(php);
       expect(m, key).not.toBeNull();

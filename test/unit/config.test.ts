@@ -155,6 +155,7 @@ describe('config', () => {
       max_failures_per_mailbox: 10,
       max_failures_per_client_ip: 30,
       throttle_window_seconds: 900,
+      max_checks_per_mailbox: 60,
     });
     const c = load({ env: { MAILPASSD_SELF_SERVICE_TRUSTED_PROXIES: '10.1.2.3, fd00::/8', MAILPASSD_SELF_SERVICE_ALLOWED_ORIGINS: 'https://Webmail.Example' } });
     expect(c.self_service.trusted_proxies).toEqual(['10.1.2.3/32', 'fd00::/8']);
@@ -186,6 +187,17 @@ describe('auth.secret_file and the admin exposure switches', () => {
     expect(failure(() => load({ configPath: null, env: { MAILPASSD_AUTH_SECRET_FILE: file('short.secret', 'short\n') } })).message).toMatch(/^auth\.secret_file: .*at least 16/);
     const both = failure(() => load({ configPath: file('both.toml', '[auth]\nsecret = "in-the-file-0123456789"\n'), env: { MAILPASSD_AUTH_SECRET_FILE: file('b.secret', 'file-held-secret-0123456789\n') } }));
     expect(both.message).toMatch(/^auth\.secret_file: set together with auth\.secret/);
+  });
+
+  it('self_service.secret (the Roundcube driver\'s) from the environment or the first line of self_service.secret_file; unset: null', () => {
+    expect(load({ configPath: null }).derived.self_service_secret).toBeNull();
+    expect(load({ configPath: null, env: { MAILPASSD_SELF_SERVICE_SECRET: 'driver-secret-0123456789' } }).derived.self_service_secret).toBe('driver-secret-0123456789');
+    const f = file('ss.secret', 'driver-file-secret-0123456789\n');
+    expect(load({ configPath: null, env: { MAILPASSD_SELF_SERVICE_SECRET_FILE: f } }).derived.self_service_secret).toBe('driver-file-secret-0123456789');
+    expect(failure(() => load({ configPath: null, env: { MAILPASSD_SELF_SERVICE_SECRET: 'short' } })).message).toMatch(/^self_service\.secret/);
+    expect(failure(() => load({ configPath: null, env: { MAILPASSD_SELF_SERVICE_SECRET_FILE: file('ss-short.secret', 'short\n') } })).message).toMatch(/^self_service\.secret_file: .*at least 16/);
+    const both = failure(() => load({ configPath: null, env: { MAILPASSD_SELF_SERVICE_SECRET: 'driver-secret-0123456789', MAILPASSD_SELF_SERVICE_SECRET_FILE: f } }));
+    expect(both.message).toMatch(/^self_service\.secret_file: set together with self_service\.secret/);
   });
 
   it('metrics and openapi are public by default; the switches take true/false from the environment', () => {

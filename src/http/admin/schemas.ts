@@ -151,6 +151,27 @@ export const SelfServiceBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** The user's interface language as Roundcube names it (`nl_NL`, `en_US`); texts come in nl or en (the default). */
+const Lang = Type.Optional(Type.String({ maxLength: 35, pattern: '^[A-Za-z]{2,8}([_-][A-Za-z0-9]{1,8})*$', description: 'nl… → Dutch, anything else → English' }));
+
+/** The Roundcube mailpassd driver's change: the httpapi fields plus the language of the answer's texts. */
+export const SelfServiceChangeBody = Type.Object({ user: Text(320), curpass: Password, newpass: Password, lang: Lang }, { additionalProperties: false });
+export const SelfServicePolicyBody = Type.Object({ user: Text(320), lang: Lang }, { additionalProperties: false });
+export const SelfServicePolicyCheckBody = Type.Object({ user: Text(320), password: Password, lang: Lang }, { additionalProperties: false });
+
+const LocalizedViolation = Type.Object({ code: Type.String(), message: Type.String() });
+export const SelfServicePolicyAnswer = Type.Object({
+  lang: Type.Union([Type.Literal('en'), Type.Literal('nl')]),
+  rules: Type.Array(Type.Object({ code: Type.String(), text: Type.String() })),
+});
+export const SelfServicePolicyCheckAnswer = Type.Object({
+  lang: Type.Union([Type.Literal('en'), Type.Literal('nl')]),
+  ok: Type.Boolean(),
+  score: Type.Integer({ minimum: 0, maximum: 4, description: 'zxcvbn 0-4' }),
+  violations: Type.Array(LocalizedViolation),
+});
+export const SelfServiceChangeAnswer = Type.Object({ result: Type.Literal('ok') });
+
 /**
  * A domain's policy overrides, built from the same ranges as the override parser
  * and the config, so the API refuses exactly what the policy would: an unknown

@@ -43,3 +43,24 @@ export class SelfServiceThrottle {
     if (clientIp !== null) this.clients.settle(mailbox, clientIp, outcome);
   }
 }
+
+/**
+ * Policy checks of candidate passwords, counted per mailbox whatever their result:
+ * each costs zxcvbn and an argon2 verification per remembered password, and a
+ * check against the history is a guess at an old password.
+ */
+export class PolicyCheckThrottle {
+  private readonly mailboxes: Throttle;
+
+  constructor(limits: Config['self_service']) {
+    const max = limits.max_checks_per_mailbox;
+    this.mailboxes = new Throttle({ perUserIp: max, perIp: max, windowMs: limits.throttle_window_seconds * 1000 });
+  }
+
+  /** False when the mailbox has had its checks for this window; otherwise the check is counted. */
+  take(mailbox: string): boolean {
+    if (!this.mailboxes.tryAcquire(mailbox, null)) return false;
+    this.mailboxes.settle(mailbox, null, 'failure');
+    return true;
+  }
+}
