@@ -51,6 +51,11 @@ export async function invalidationsAfter(db: Queryable, cursor: string, limit: n
   return r.rows;
 }
 
+/** Wakes the nodes for everything up to `lastId` (delivered on commit); for writers that append set-based. */
+export async function notifyInvalidation(db: Queryable, lastId: string): Promise<void> {
+  await db.query({ name: 'invalidation-notify', text: 'SELECT pg_notify($1, $2)', values: [INVALIDATION_CHANNEL, lastId] });
+}
+
 export async function latestInvalidationId(db: Queryable): Promise<string> {
   const r = await db.query<{ id: string }>({ name: 'invalidation-latest', text: 'SELECT COALESCE(max(id), 0)::text AS id FROM invalidations' });
   return r.rows[0]?.id ?? '0';
