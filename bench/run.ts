@@ -17,6 +17,7 @@ import * as rotation from './rotation.js';
 import * as memory from './memory.js';
 import * as dovecot from './dovecot.js';
 import * as soak from './soak.js';
+import * as importBench from './import.js';
 
 /** What each benchmark module exports. */
 interface Bench {
@@ -29,7 +30,7 @@ interface Bench {
   run(ctx: BenchContext): Promise<BenchResult>;
 }
 
-const BENCHES: Bench[] = [warm, cold, checkpassword, timing, rotation, memory, dovecot, soak];
+const BENCHES: Bench[] = [warm, cold, checkpassword, timing, rotation, memory, dovecot, soak, importBench];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 function parseArgs(argv: string[]): { only: string[] | null; quick: boolean } {

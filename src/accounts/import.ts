@@ -148,9 +148,17 @@ async function importInTransaction(tx: Client, actor: Actor, input: AsyncIterabl
   let lines = 0;
   let bytes = 0;
   let batch = emptyBatch();
+  // One batch in flight while the next is parsed: the CLI and PostgreSQL work at the same time.
+  let inFlight: Promise<void> = Promise.resolve();
   const flush = async () => {
-    if (batch.lines.length) await stageImportRows(tx, batch);
+    await inFlight;
+    const full = batch;
     batch = emptyBatch();
+    if (full.lines.length) {
+      inFlight = stageImportRows(tx, full);
+      // Handled at the next flush; until then a failure must not count as unhandled.
+      inFlight.catch(() => undefined);
+    }
     opts.onProgress?.(lines, bytes);
   };
   for await (const { text, bytes: n } of linesOf(input)) {
@@ -171,6 +179,7 @@ async function importInTransaction(tx: Client, actor: Actor, input: AsyncIterabl
     if (batch.lines.length >= BATCH_ROWS) await flush();
   }
   await flush();
+  await inFlight;
   await indexImportStage(tx);
 
   const counts = await classifyImport(tx);
@@ -178,7 +187,7 @@ async function importInTransaction(tx: Client, actor: Actor, input: AsyncIterabl
   const refusedLines = [...parseRefused, ...problems.rows.map((p) => ({ line: p.line, reason: problemReason(p) }))]
     .sort((a, b) => a.line - b.line)
     .slice(0, REPORT_LIMIT);
-  const changedLines = (await importChanges(tx, REPORT_LIMIT)).map((c) => ({ line: c.line, address: c.address, change: c.hash_differs ? ('password' as const) : ('display_name' as const) }));
+  const changedLines = (counts.changed ? await importChanges(tx, REPORT_LIMIT) : []).map((c) => ({ line: c.line, address: c.address, change: c.hash_differs ? ('password' as const) : ('display_name' as const) }));
   const report: ImportReport = {
     dryRun: opts.dryRun,
     lines,

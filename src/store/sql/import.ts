@@ -142,7 +142,6 @@ export async function insertImportedMailboxes(db: Queryable, actor: string, sour
              INSERT INTO mailboxes (address, domain, display_name, password_hash)
              SELECT r.address, r.domain, r.display_name, r.hash FROM import_rows r
              WHERE NOT EXISTS (SELECT 1 FROM mailboxes m WHERE m.address = r.address)
-             ORDER BY r.line
              RETURNING id, address, password_hash),
            hist AS (INSERT INTO password_history (mailbox_id, password_hash) SELECT id, password_hash FROM ins),
            aud AS (INSERT INTO audit_log (actor, action, target, source_ip, details) SELECT $1, 'mailbox.import', address, $2, '{}'::jsonb FROM ins)
