@@ -168,7 +168,8 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
 
   const prune = async () => {
     const pruned = await pruneOnce(pool, config);
-    if (pruned && (pruned.audit || pruned.invalidations)) log.info(pruned, 'audit and invalidation logs pruned');
+    if (pruned?.invalidations) log.info({ deleted: pruned.invalidations }, 'invalidation log pruned');
+    if (pruned?.audit) log.info({ deleted: pruned.audit }, 'audit log pruned');
   };
 
   await connectListener(true);

@@ -107,7 +107,7 @@ export async function importProblems(db: Queryable, createDomains: boolean, upda
            SELECT line, address, problem, first_line, hash_differs, count(*) OVER ()::int AS total FROM p ORDER BY line LIMIT $3`,
     values: [createDomains, update, limit],
   }));
-  return { total: r.rows[0]?.total ?? 0, rows: r.rows.map(({ total: _total, ...row }) => row) };
+  return { total: r.rows[0]?.total ?? 0, rows: r.rows.map((row) => ({ line: row.line, address: row.address, problem: row.problem, first_line: row.first_line, hash_differs: row.hash_differs })) };
 }
 
 /** Changed lines (for the report), in line order, at most `limit`. */
