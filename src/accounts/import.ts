@@ -13,6 +13,7 @@ import {
   indexImportStage,
   insertImportDomains,
   insertImportedMailboxes,
+  missingImportDomains,
   stageImportRows,
   updateImportedMailboxes,
   type StagedBatch,
@@ -48,6 +49,8 @@ export interface ImportReport {
   /** Mailboxes written: new + changed; 0 on a dry run. */
   imported: number;
   domainsCreated: string[];
+  /** A dry run with createDomains: the domains the file needs that do not exist (would be added), at most REPORT_LIMIT. */
+  domainsMissing: string[];
 }
 
 export interface ImportOptions {
@@ -57,6 +60,8 @@ export interface ImportOptions {
   dryRun: boolean;
   /** Called every batch: lines and bytes read so far. */
   onProgress?: (lines: number, bytes: number) => void;
+  /** Called once every line is staged, before the classification and the writes. */
+  onStaged?: (lines: number) => void;
 }
 
 /** Rows per staging INSERT: large enough that round trips do not dominate, small enough to keep memory flat. */
@@ -180,6 +185,7 @@ async function importInTransaction(tx: Client, actor: Actor, input: AsyncIterabl
   }
   await flush();
   await inFlight;
+  opts.onStaged?.(lines);
   await indexImportStage(tx);
 
   const counts = await classifyImport(tx);
@@ -197,6 +203,7 @@ async function importInTransaction(tx: Client, actor: Actor, input: AsyncIterabl
     changedLines,
     imported: 0,
     domainsCreated: [],
+    domainsMissing: opts.createDomains && opts.dryRun ? await missingImportDomains(tx, REPORT_LIMIT) : [],
   };
   if (opts.dryRun || report.refused) return report;
 

@@ -119,6 +119,8 @@ describe('mailbox import, streamed', () => {
     expect(human.stdout).toContain('dry run: nothing written');
     expect(human.stdout).toContain('refused line 2: mailbox m1@dry.example exists with a different hash or display name (use --update to replace it)');
     expect(human.stdout).not.toMatch(/\$argon2|plaintext-password/);
+    const withDomains = JSON.parse((await cli(['mailbox', 'import', '--dry-run', '--update', '--create-domains', '--json', '--file', file])).stdout);
+    expect(withDomains).toMatchObject({ new: 2, refused: 1, domainsMissing: ['nowhere.example'], domainsCreated: [] });
 
     expect((await client.query(`SELECT address, password_hash, display_name, credential_version FROM mailboxes WHERE domain = 'dry.example' ORDER BY address`)).rows).toEqual(before.rows);
     expect(await count('SELECT count(*) AS n FROM audit_log')).toBe(audits);

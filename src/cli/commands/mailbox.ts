@@ -65,7 +65,7 @@ export function registerMailbox(program: Command): void {
       const total = flags.file ? statSync(flags.file).size : null;
       const progress = importProgress(total);
       const r = await withContext(opts, (ctx) =>
-        importMailboxes(ctx, cliActor(), input, { createDomains: flags.createDomains === true, update: flags.update === true, dryRun: flags.dryRun === true, onProgress: progress.update }),
+        importMailboxes(ctx, cliActor(), input, { createDomains: flags.createDomains === true, update: flags.update === true, dryRun: flags.dryRun === true, onProgress: progress.update, onStaged: progress.staged }),
       ).finally(progress.stop);
       if (opts.json) printJson(r);
       else for (const line of importReportLines(r)) printLine(line);

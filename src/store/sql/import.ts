@@ -123,6 +123,16 @@ export async function importChanges(db: Queryable, limit: number): Promise<Array
   return r.rows;
 }
 
+/** The domains the staged rows need that do not exist yet (for the report), at most `limit`. */
+export async function missingImportDomains(db: Queryable, limit: number): Promise<string[]> {
+  const r = await db.query<{ name: string }>(bulk({
+    name: 'import-missing-domains',
+    text: `SELECT DISTINCT r.domain AS name FROM import_rows r WHERE NOT EXISTS (SELECT 1 FROM domains d WHERE d.name = r.domain) ORDER BY 1 LIMIT $1`,
+    values: [limit],
+  }));
+  return r.rows.map((row) => row.name);
+}
+
 /** The domains the staged rows need that do not exist yet, added; returns their names. */
 export async function insertImportDomains(db: Queryable): Promise<string[]> {
   const r = await db.query<{ name: string }>(bulk({
