@@ -1,4 +1,4 @@
-// Orchestrator: `npm run bench -- [--only name[,name]] [--quick]` (tsx bench/run.ts …).
+// Orchestrator: `npm run bench -- [--only name[,name]] [--quick] [--scale-max N]` (tsx bench/run.ts …).
 // Runs the benchmarks in order against the built code in dist/ (npm run bench
 // builds first), prints figures and ratios, rewrites bench/RESULTS.md. A missed
 // floor is reported, not fatal; only a crash makes the exit status non-zero.
@@ -20,6 +20,8 @@ import * as soak from './soak.js';
 import * as failover from './failover.js';
 import * as appPasswords from './app-passwords.js';
 import * as consoleBench from './console.js';
+import * as importBench from './import.js';
+import * as scale from './scale.js';
 
 /** What each benchmark module exports. */
 interface Bench {
@@ -32,21 +34,31 @@ interface Bench {
   run(ctx: BenchContext): Promise<BenchResult>;
 }
 
-const BENCHES: Bench[] = [warm, cold, checkpassword, timing, rotation, memory, dovecot, soak, appPasswords, consoleBench, failover];
+const BENCHES: Bench[] = [warm, cold, checkpassword, timing, rotation, memory, dovecot, soak, appPasswords, consoleBench, importBench, scale, failover];
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-function parseArgs(argv: string[]): { only: string[] | null; quick: boolean } {
-  const opts: { only: string[] | null; quick: boolean } = { only: null, quick: false };
+interface Args {
+  only: string[] | null;
+  quick: boolean;
+  /** The scale benchmark's largest table: 1,000,000 takes long, so it is asked for. */
+  scaleMax: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const opts: Args = { only: null, quick: false, scaleMax: Number(process.env.MAILPASSD_BENCH_SCALE_MAX ?? 100_000) };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') opts.quick = true;
+    else if (a === '--scale-max') opts.scaleMax = Number(argv[++i]);
+    else if (a.startsWith('--scale-max=')) opts.scaleMax = Number(a.slice(12));
     else if (a === '--only') opts.only = (argv[++i] ?? '').split(',').filter(Boolean);
     else if (a.startsWith('--only=')) opts.only = a.slice(7).split(',').filter(Boolean);
     else if (a === '--help' || a === '-h') {
-      console.log(`usage: npm run bench -- [--only ${BENCHES.map((b) => b.name).join('|')}[,…]] [--quick]`);
+      console.log(`usage: npm run bench -- [--only ${BENCHES.map((b) => b.name).join('|')}[,…]] [--quick] [--scale-max 1000000]`);
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
+  if (!Number.isInteger(opts.scaleMax) || opts.scaleMax < 10_000) throw new Error('--scale-max: a whole number of mailboxes, at least 10000');
   const names = BENCHES.map((b) => b.name);
   for (const n of opts.only ?? []) if (!names.includes(n)) throw new Error(`unknown benchmark ${n} (have: ${names.join(', ')})`);
   return opts;
@@ -62,7 +74,7 @@ function selected(only: string[] | null): Bench[] {
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  const ctx = new BenchContext({ quick: opts.quick });
+  const ctx = new BenchContext({ quick: opts.quick, scaleMax: opts.scaleMax });
   const machine = `${availableParallelism()} cores (nproc), ${cpus()[0]?.model?.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${process.platform}-${process.arch}`;
   const command = ['tsx bench/run.ts', ...process.argv.slice(2)].join(' ');
   const when = new Date().toISOString().replace(/\.\d+Z$/, 'Z');

@@ -51,6 +51,8 @@ export async function startBaseline(databaseUrl: string, opts: { poolSize?: numb
 
 export class BenchContext {
   readonly quick: boolean;
+  /** The largest table the scale benchmark builds (--scale-max or MAILPASSD_BENCH_SCALE_MAX; default 100,000). */
+  readonly scaleMax: number;
   readonly user = 'bench.user@example.org';
   readonly unknownUser = 'nobody@example.org';
   readonly password = strongPassword();
@@ -63,8 +65,9 @@ export class BenchContext {
   /** Busy shares seen by settle() during the current benchmark. */
   busySeen: number[] = [];
 
-  constructor({ quick }: { quick: boolean }) {
+  constructor({ quick, scaleMax = 100_000 }: { quick: boolean; scaleMax?: number }) {
     this.quick = quick;
+    this.scaleMax = scaleMax;
   }
 
   async postgres(): Promise<BenchPostgres> {

@@ -1,12 +1,24 @@
+import { StringDecoder } from 'node:string_decoder';
 import type { Actor, Context } from '../core/context.js';
-import { MailpassdError, refused } from '../core/errors.js';
+import { refused } from '../core/errors.js';
 import { isKnownHash } from '../auth/hash.js';
 import { legacyCostProblem } from '../auth/legacy.js';
-import { withTransaction } from '../store/pool.js';
+import { withTransaction, type Client } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
-import { getDomain, insertDomain } from '../store/sql/domains.js';
-import { appendHistory } from '../store/sql/history.js';
-import { insertMailbox } from '../store/sql/mailboxes.js';
+import {
+  classifyImport,
+  createImportStage,
+  importChanges,
+  importProblems,
+  indexImportStage,
+  insertImportDomains,
+  insertImportedMailboxes,
+  missingImportDomains,
+  stageImportRows,
+  updateImportedMailboxes,
+  type StagedBatch,
+} from '../store/sql/import.js';
+import { notifyInvalidation } from '../store/sql/invalidations.js';
 import { newMailboxAddress } from '../core/address.js';
 
 export interface ImportLine {
@@ -16,48 +28,193 @@ export interface ImportLine {
   displayName: string | null;
 }
 
-/**
- * `address<TAB>hash[<TAB>display name]` per line — what
- * `psql -At -F $'\t' -c "SELECT username, password, name FROM mailbox"` prints for
- * a Dovecot `passdb sql` table. Blank lines and `#` comments are skipped. Every
- * problem is reported with its line number before anything is written.
- */
-export function parseImport(text: string): ImportLine[] {
-  const problems: string[] = [];
-  const rows: ImportLine[] = [];
-  text.split(/\r?\n/).forEach((raw, i) => {
-    if (raw.trim() === '' || raw.startsWith('#')) return;
-    const [addr = '', hash = '', name = ''] = raw.split('\t');
-    try {
-      if (!isKnownHash(hash.trim())) throw refused('unknown_hash_scheme', 'hash scheme not recognised (argon2id/i, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, SSHA512, SSHA256)');
-      const tooCostly = legacyCostProblem(hash.trim());
-      if (tooCostly) throw refused('hash_too_costly', tooCostly);
-      rows.push({ line: i + 1, address: newMailboxAddress(addr.trim()).address, hash: hash.trim(), displayName: name.trim() || null });
-    } catch (err) {
-      problems.push(`line ${i + 1}: ${(err as Error).message}`);
-    }
-  });
-  if (problems.length) throw refused('import_invalid', `nothing imported: ${problems.slice(0, 20).join('; ')}${problems.length > 20 ? ` (+${problems.length - 20} more)` : ''}`);
-  return rows;
+/** A refused line: its number and why. Never the hash (nor, for a password pasted where the hash belongs, the password). */
+export interface RefusedLine {
+  line: number;
+  reason: string;
 }
 
-/** All or nothing, in one transaction. Imported hashes become argon2id on each user's next login. */
-export async function importMailboxes(ctx: Context, actor: Actor, rows: ImportLine[], createDomains: boolean): Promise<{ imported: number; domainsCreated: string[] }> {
-  return withTransaction(ctx.pool, async (tx) => {
-    const created: string[] = [];
-    for (const row of rows) {
-      const domain = row.address.slice(row.address.indexOf('@') + 1);
-      if (!(await getDomain(tx, domain))) {
-        if (!createDomains) throw new MailpassdError('domain_not_found', `line ${row.line}: domain ${domain} does not exist (use --create-domains)`);
-        await insertDomain(tx, domain);
-        await appendAudit(tx, { ...actor, action: 'domain.add', target: domain, details: { via: 'import' } });
-        created.push(domain);
-      }
-      const inserted = await insertMailbox(tx, { address: row.address, domain, displayName: row.displayName, passwordHash: row.hash, expiresAt: null, quotaBytes: null });
-      if (!inserted) throw new MailpassdError('mailbox_exists', `line ${row.line}: mailbox ${row.address} already exists`);
-      await appendHistory(tx, inserted.id, row.hash);
-      await appendAudit(tx, { ...actor, action: 'mailbox.import', target: row.address });
+export interface ImportReport {
+  dryRun: boolean;
+  /** Lines read, blank lines and comments included. */
+  lines: number;
+  new: number;
+  changed: number;
+  unchanged: number;
+  refused: number;
+  /** The first REPORT_LIMIT refused lines, in line order. */
+  refusedLines: RefusedLine[];
+  /** The first REPORT_LIMIT changed lines: what would change (`password` or `display_name`). */
+  changedLines: Array<{ line: number; address: string; change: 'password' | 'display_name' }>;
+  /** Mailboxes written: new + changed; 0 on a dry run. */
+  imported: number;
+  domainsCreated: string[];
+  /** A dry run with createDomains: the domains the file needs that do not exist (would be added), at most REPORT_LIMIT. */
+  domainsMissing: string[];
+}
+
+export interface ImportOptions {
+  createDomains: boolean;
+  /** Existing mailboxes whose hash or display name differ take the file's; without it such lines are refused. */
+  update: boolean;
+  dryRun: boolean;
+  /** Called every batch: lines and bytes read so far. */
+  onProgress?: (lines: number, bytes: number) => void;
+  /** Called once every line is staged, before the classification and the writes. */
+  onStaged?: (lines: number) => void;
+}
+
+/** Rows per staging INSERT: large enough that round trips do not dominate, small enough to keep memory flat. */
+const BATCH_ROWS = 5000;
+/** Refused and changed lines listed in a report (all of them are counted). */
+export const REPORT_LIMIT = 1000;
+
+/**
+ * One line of `address<TAB>hash[<TAB>display name]` — what
+ * `psql -At -F $'\t' -c "SELECT username, password, name FROM mailbox"` prints
+ * for a Dovecot `passdb sql` table. Blank lines and `#` comments give null.
+ */
+export function parseImportLine(raw: string, line: number): ImportLine | RefusedLine | null {
+  if (raw.trim() === '' || raw.startsWith('#')) return null;
+  const [addr = '', rawHash = '', name = ''] = raw.split('\t');
+  const hash = rawHash.trim();
+  try {
+    if (!isKnownHash(hash)) throw refused('unknown_hash_scheme', 'hash scheme not recognised (argon2id/i, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, SSHA512, SSHA256)');
+    const tooCostly = legacyCostProblem(hash);
+    if (tooCostly) throw refused('hash_too_costly', tooCostly);
+    return { line, address: newMailboxAddress(addr.trim()).address, hash, displayName: name.trim() || null };
+  } catch (err) {
+    return { line, reason: (err as Error).message };
+  }
+}
+
+/** Splits a byte stream into lines without holding more than one chunk and one partial line. */
+async function* linesOf(input: AsyncIterable<Buffer | string>): AsyncGenerator<{ text: string; bytes: number }> {
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  for await (const chunk of input) {
+    const text = carry + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
+    let start = 0;
+    for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
+      const raw = text.slice(start, nl);
+      yield { text: raw.endsWith('\r') ? raw.slice(0, -1) : raw, bytes: nl - start + 1 };
+      start = nl + 1;
     }
-    return { imported: rows.length, domainsCreated: created };
-  });
+    carry = text.slice(start);
+  }
+  carry += decoder.end();
+  if (carry !== '') yield { text: carry.endsWith('\r') ? carry.slice(0, -1) : carry, bytes: carry.length };
+}
+
+const emptyBatch = (): StagedBatch => ({ lines: [], addresses: [], domains: [], hashes: [], displayNames: [] });
+
+/** Why a staged line is refused, in words (the SQL says which rule). */
+function problemReason(p: { problem: string; address: string; first_line: number | null }): string {
+  switch (p.problem) {
+    case 'duplicate':
+      return `mailbox ${p.address} already appears on line ${p.first_line}`;
+    case 'no_domain':
+      return `domain ${p.address.slice(p.address.indexOf('@') + 1)} does not exist (use --create-domains)`;
+    default:
+      return `mailbox ${p.address} exists with a different hash or display name (use --update to replace it)`;
+  }
+}
+
+/**
+ * Streams the file into one transaction: all or nothing. Lines are parsed and
+ * staged in batches as they are read (memory stays flat whatever the size),
+ * then classified and applied set-based. Any refused line — unparsable, a
+ * duplicate address, a missing domain, a changed mailbox without `update` —
+ * refuses the whole file, naming the lines. A dry run reports the same and
+ * rolls back. Imported hashes become argon2id on each user's next login.
+ */
+export async function importMailboxes(ctx: Context, actor: Actor, input: AsyncIterable<Buffer | string>, opts: ImportOptions): Promise<ImportReport> {
+  const rollback = new Error('dry run');
+  let report: ImportReport | null = null;
+  try {
+    await withTransaction(ctx.pool, async (tx) => {
+      report = await importInTransaction(tx, actor, input, opts);
+      if (opts.dryRun) throw rollback;
+      if (report.refused) {
+        const listed = report.refusedLines.slice(0, 20).map((r) => `line ${r.line}: ${r.reason}`);
+        throw refused('import_invalid', `nothing imported: ${listed.join('; ')}${report.refused > 20 ? ` (+${report.refused - 20} more)` : ''}`, { refused: report.refused });
+      }
+    });
+  } catch (err) {
+    if (err !== rollback) throw err;
+  }
+  return report!;
+}
+
+async function importInTransaction(tx: Client, actor: Actor, input: AsyncIterable<Buffer | string>, opts: ImportOptions): Promise<ImportReport> {
+  await createImportStage(tx);
+  const parseRefused: RefusedLine[] = [];
+  let parseRefusedCount = 0;
+  let lines = 0;
+  let bytes = 0;
+  let batch = emptyBatch();
+  // One batch in flight while the next is parsed: the CLI and PostgreSQL work at the same time.
+  let inFlight: Promise<void> = Promise.resolve();
+  const flush = async () => {
+    await inFlight;
+    const full = batch;
+    batch = emptyBatch();
+    if (full.lines.length) {
+      inFlight = stageImportRows(tx, full);
+      // Handled at the next flush; until then a failure must not count as unhandled.
+      inFlight.catch(() => undefined);
+    }
+    opts.onProgress?.(lines, bytes);
+  };
+  for await (const { text, bytes: n } of linesOf(input)) {
+    lines++;
+    bytes += n;
+    const parsed = parseImportLine(text, lines);
+    if (parsed === null) continue;
+    if ('reason' in parsed) {
+      parseRefusedCount++;
+      if (parseRefused.length < REPORT_LIMIT) parseRefused.push(parsed);
+      continue;
+    }
+    batch.lines.push(parsed.line);
+    batch.addresses.push(parsed.address);
+    batch.domains.push(parsed.address.slice(parsed.address.indexOf('@') + 1));
+    batch.hashes.push(parsed.hash);
+    batch.displayNames.push(parsed.displayName);
+    if (batch.lines.length >= BATCH_ROWS) await flush();
+  }
+  await flush();
+  await inFlight;
+  opts.onStaged?.(lines);
+  await indexImportStage(tx);
+
+  const counts = await classifyImport(tx);
+  const problems = await importProblems(tx, opts.createDomains, opts.update, REPORT_LIMIT);
+  const refusedLines = [...parseRefused, ...problems.rows.map((p) => ({ line: p.line, reason: problemReason(p) }))]
+    .sort((a, b) => a.line - b.line)
+    .slice(0, REPORT_LIMIT);
+  const changedLines = (counts.changed ? await importChanges(tx, REPORT_LIMIT) : []).map((c) => ({ line: c.line, address: c.address, change: c.hash_differs ? ('password' as const) : ('display_name' as const) }));
+  const report: ImportReport = {
+    dryRun: opts.dryRun,
+    lines,
+    ...counts,
+    refused: parseRefusedCount + problems.total,
+    refusedLines,
+    changedLines,
+    imported: 0,
+    domainsCreated: [],
+    domainsMissing: opts.createDomains && opts.dryRun ? await missingImportDomains(tx, REPORT_LIMIT) : [],
+  };
+  if (opts.dryRun || report.refused) return report;
+
+  if (opts.createDomains) {
+    report.domainsCreated = await insertImportDomains(tx);
+    for (const domain of report.domainsCreated) await appendAudit(tx, { ...actor, action: 'domain.add', target: domain, details: { via: 'import' } });
+  }
+  const inserted = await insertImportedMailboxes(tx, actor.actor, actor.sourceIp);
+  // Last: a replaced hash appends to the invalidation log, whose lock is held until commit.
+  const updated = counts.changed ? await updateImportedMailboxes(tx, actor.actor, actor.sourceIp) : { changed: 0, lastInvalidation: null };
+  if (updated.lastInvalidation !== null) await notifyInvalidation(tx, updated.lastInvalidation);
+  report.imported = inserted + updated.changed;
+  return report;
 }

@@ -134,7 +134,11 @@ export const ConfigSchema = Type.Object(
       doveadm_timeout_ms: Int(100, 60_000, 5_000, 'per doveadm call'),
       retry_attempts: Int(1, 10_000, 10, 'attempts per invalidation (one per poll interval) before a node records it as failed there and moves on'),
       retention_hours: Int(0, 876_000, 720, 'invalidation log entries every registered node has passed are kept this long (audit trail), then pruned'),
-      prune_interval_ms: Int(1_000, 86_400_000, 600_000, 'how often a daemon prunes the invalidation log'),
+      prune_interval_ms: Int(1_000, 86_400_000, 600_000, 'how often a daemon prunes the invalidation log and the audit log (one daemon at a time)'),
+    }),
+    retention: Section({
+      audit_days: Int(0, 36_500, 365, 'audit log entries older than this are pruned; 0 = kept for ever. Entries younger stay append-only (the database refuses their UPDATE and DELETE)'),
+      batch_rows: Int(100, 1_000_000, 5_000, 'rows deleted per statement when pruning (short transactions: a backlog never holds locks for long)'),
     }),
     notices: Section({
       // Off by default: there is no right default sender (notices.from), and a

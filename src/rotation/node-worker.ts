@@ -5,7 +5,8 @@ import { MailpassdError } from '../core/errors.js';
 import type { Metrics } from '../observability/metrics.js';
 import { createDoveadm, type Doveadm } from '../dovecot/doveadm.js';
 import { startSpawner } from '../dovecot/spawner.js';
-import { INVALIDATION_CHANNEL, invalidationsAfter, pruneInvalidations, recordInvalidationFailure } from '../store/sql/invalidations.js';
+import { INVALIDATION_CHANNEL, invalidationsAfter, recordInvalidationFailure } from '../store/sql/invalidations.js';
+import { pruneOnce } from '../store/retention.js';
 import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNode, skipPastFailure, tryLockNodeId, unlockNodeId } from '../store/sql/nodes.js';
 import type { InvalidationRow } from '../store/sql/rows.js';
 import { setNodeAppPasswordKick } from '../store/sql/app-passwords.js';
@@ -171,8 +172,9 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   };
 
   const prune = async () => {
-    const deleted = await pruneInvalidations(pool, config.rotation.retention_hours * 3_600_000);
-    if (deleted) log.info({ deleted }, 'invalidation log pruned');
+    const pruned = await pruneOnce(pool, config);
+    if (pruned?.invalidations) log.info({ deleted: pruned.invalidations }, 'invalidation log pruned');
+    if (pruned?.audit) log.info({ deleted: pruned.audit }, 'audit log pruned');
     // Expired console sessions go on the same schedule (findSession already refuses them; this only frees the rows).
     const sessions = await pruneConsoleSessions(pool, config.console.idle_timeout_minutes, config.console.absolute_timeout_hours);
     if (sessions) log.info({ deleted: sessions }, 'expired console sessions pruned');
@@ -194,7 +196,7 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   cursor = node.applied_invalidation_id;
   const poll = setInterval(poke, config.rotation.poll_interval_ms);
   const beat = setInterval(() => void heartbeat(pool, nodeId).catch(() => undefined), config.rotation.heartbeat_ms);
-  const pruner = setInterval(() => void prune().catch((err: Error) => log.warn({ err: err.message }, 'invalidation log prune failed; will retry')), config.rotation.prune_interval_ms);
+  const pruner = setInterval(() => void prune().catch((err: Error) => log.warn({ err: err.message }, 'retention prune failed; will retry')), config.rotation.prune_interval_ms);
   poke();
 
   async function releaseListener(): Promise<void> {

@@ -3,12 +3,13 @@ import * as mailboxes from '../../accounts/mailboxes.js';
 import type { PasswordSource } from '../../accounts/password.js';
 import { usage } from '../../core/errors.js';
 import { cliActor, withContext } from '../context.js';
-import { pagedPrinter, printJson, printLine, printTable, readNewPassword, readStdinSecret, type GlobalOptions } from '../io.js';
+import { pagedPrinter, printJson, printLine, printTable, readNewPassword, type GlobalOptions } from '../io.js';
+import { importMailboxes } from '../../accounts/import.js';
+import { createReadStream, statSync } from 'node:fs';
+import { importProgress, importReportLines } from '../import-report.js';
 
 /** Mailboxes read per query by `mailbox list --domain`. */
 const LIST_PAGE = 500;
-import { importMailboxes, parseImport } from '../../accounts/import.js';
-import { readFileSync } from 'node:fs';
 
 export interface PasswordFlags {
   passwordStdin?: boolean;
@@ -65,16 +66,21 @@ export function registerMailbox(program: Command): void {
 
   mailbox
     .command('import')
-    .description('import mailboxes with existing hashes: address<TAB>hash[<TAB>display name] per line (SHA512-CRYPT, BLF-CRYPT, SSHA512, ARGON2ID, …); all or nothing')
+    .description('import mailboxes with existing hashes: address<TAB>hash[<TAB>display name] per line (SHA512-CRYPT, BLF-CRYPT, SSHA512, ARGON2ID, …); all or nothing, streamed')
     .option('--file <path>', 'read from a file instead of standard input')
     .option('--create-domains', 'add missing domains')
-    .action(async (flags: { file?: string; createDomains?: boolean }, cmd: Command) => {
+    .option('--update', 'existing mailboxes whose hash or display name differ take the file\'s (a new hash is a new credential: sessions are kicked); without it such lines are refused')
+    .option('--dry-run', 'report what would change (new, changed, unchanged, refused lines) and write nothing')
+    .action(async (flags: { file?: string; createDomains?: boolean; update?: boolean; dryRun?: boolean }, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
-      const text = flags.file ? readFileSync(flags.file, 'utf8') : (await readStdinSecret()).toString('utf8');
-      const rows = parseImport(text);
-      const r = await withContext(opts, (ctx) => importMailboxes(ctx, cliActor(), rows, flags.createDomains === true));
+      const input = flags.file ? createReadStream(flags.file) : process.stdin;
+      const total = flags.file ? statSync(flags.file).size : null;
+      const progress = importProgress(total);
+      const r = await withContext(opts, (ctx) =>
+        importMailboxes(ctx, cliActor(), input, { createDomains: flags.createDomains === true, update: flags.update === true, dryRun: flags.dryRun === true, onProgress: progress.update, onStaged: progress.staged }),
+      ).finally(progress.stop);
       if (opts.json) printJson(r);
-      else printLine(`imported ${r.imported} mailbox(es)${r.domainsCreated.length ? `; domains added: ${r.domainsCreated.join(', ')}` : ''}; their hashes become argon2id at each next login`);
+      else for (const line of importReportLines(r)) printLine(line);
     });
 
   mailbox

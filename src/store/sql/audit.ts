@@ -18,12 +18,26 @@ export async function appendAudit(db: Queryable, e: AuditEntry): Promise<void> {
   });
 }
 
+/**
+ * Two statements, not one with `$1 IS NULL OR target = $1`: a prepared
+ * statement's generic plan (what the pool's connections settle on after five
+ * runs) cannot know which branch holds, and for that form it walks the whole
+ * log backwards by id, filtering on target — a full read of a large log for a
+ * rare target (test/integration/query-plans.test.ts).
+ */
 export async function listAudit(db: Queryable, target: string | null, limit: number): Promise<AuditRow[]> {
-  const r = await db.query<AuditRow>({
-    name: 'audit-list',
-    text: 'SELECT id, at, actor, action, target, source_ip, details FROM audit_log WHERE $1::text IS NULL OR target = $1 ORDER BY id DESC LIMIT $2',
-    values: [target, limit],
-  });
+  const r =
+    target === null
+      ? await db.query<AuditRow>({
+          name: 'audit-list-all',
+          text: 'SELECT id, at, actor, action, target, source_ip, details FROM audit_log ORDER BY id DESC LIMIT $1',
+          values: [limit],
+        })
+      : await db.query<AuditRow>({
+          name: 'audit-list-target',
+          text: 'SELECT id, at, actor, action, target, source_ip, details FROM audit_log WHERE target = $1 ORDER BY id DESC LIMIT $2',
+          values: [target, limit],
+        });
   return r.rows;
 }
 

@@ -51,6 +51,11 @@ export async function invalidationsAfter(db: Queryable, cursor: string, limit: n
   return r.rows;
 }
 
+/** Wakes the nodes for everything up to `lastId` (delivered on commit); for writers that append set-based. */
+export async function notifyInvalidation(db: Queryable, lastId: string): Promise<void> {
+  await db.query({ name: 'invalidation-notify', text: 'SELECT pg_notify($1, $2)', values: [INVALIDATION_CHANNEL, lastId] });
+}
+
 export async function latestInvalidationId(db: Queryable): Promise<string> {
   const r = await db.query<{ id: string }>({ name: 'invalidation-latest', text: 'SELECT COALESCE(max(id), 0)::text AS id FROM invalidations' });
   return r.rows[0]?.id ?? '0';
@@ -74,33 +79,6 @@ export async function failuresOf(db: Queryable, invalidationId: string): Promise
     values: [invalidationId],
   });
   return r.rows;
-}
-
-/** Arbitrary constant, distinct from the migration and commit-order locks: one pruner at a time. */
-const PRUNE_LOCK = 7411_000003;
-
-/**
- * Deletes the log entries every registered node has passed (live or stale: a
- * stale node catches up from its cursor when it returns, so its rows are kept;
- * a node forgotten with `node remove` no longer counts) and that are older than
- * `keepMs`, which keeps an audit trail. Returns the number deleted, or null when
- * another daemon is pruning right now.
- */
-export async function pruneInvalidations(db: Queryable, keepMs: number): Promise<number | null> {
-  const r = await db.query<{ locked: boolean; deleted: number }>({
-    name: 'invalidation-prune',
-    text: `WITH lock AS (SELECT pg_try_advisory_xact_lock($1) AS locked),
-                gone AS (
-                  DELETE FROM invalidations
-                  WHERE (SELECT locked FROM lock)
-                    AND id <= (SELECT min(applied_invalidation_id) FROM nodes)
-                    AND created_at < now() - ($2::bigint * interval '1 millisecond')
-                  RETURNING 1)
-           SELECT (SELECT locked FROM lock) AS locked, (SELECT count(*) FROM gone)::int AS deleted`,
-    values: [PRUNE_LOCK, keepMs],
-  });
-  const row = r.rows[0]!;
-  return row.locked ? row.deleted : null;
 }
 
 /** Each node's record of applying one invalidation: ms from the invalidation's creation (database clock on both sides) and sessions kicked. */
