@@ -1,3 +1,4 @@
+import { MailpassdError } from '../../core/errors.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../../core/context.js';
 import { normalizeDomain } from '../../core/address.js';
@@ -19,10 +20,16 @@ declare module 'fastify' {
   }
 }
 
-/** Thrown by the guards below and turned into the page (or JSON) answer by the console's error handler. */
-export class ConsoleStop extends Error {
-  constructor(readonly answer: 'login' | 'not_found' | 'forbidden') {
-    super(answer);
+const STOP_CODES = { login: 'unauthorized', not_found: 'route_not_found', forbidden: 'forbidden' } as const;
+
+/**
+ * Thrown by the guards below and turned into the page (or JSON) answer by the
+ * console's error handler: a sign-in redirect, the not-found page, a refusal.
+ * A typed error with the code the JSON endpoints answer.
+ */
+export class ConsoleStop extends MailpassdError {
+  constructor(readonly answer: keyof typeof STOP_CODES) {
+    super(STOP_CODES[answer], answer);
   }
 }
 
