@@ -215,8 +215,7 @@ async function importInTransaction(tx: Client, actor: Actor, input: AsyncIterabl
   if (opts.dryRun || report.refused) return report;
 
   if (opts.createDomains) {
-    report.domainsCreated = await insertImportDomains(tx);
-    for (const domain of report.domainsCreated) await appendAudit(tx, { ...actor, action: 'domain.add', target: domain, details: { via: 'import' } });
+    report.domainsCreated = await insertImportDomains(tx, actor.actor, actor.sourceIp);
   }
   const domains = await lockImportDomains(tx);
   if (domains.locked < domains.needed) throw refused('import_invalid', 'nothing imported: a domain of the file was removed during the import');

@@ -133,13 +133,21 @@ export async function missingImportDomains(db: Queryable, limit: number): Promis
   return r.rows.map((row) => row.name);
 }
 
-/** The domains the staged rows need that do not exist yet, added; returns their names. */
-export async function insertImportDomains(db: Queryable): Promise<string[]> {
+/**
+ * The domains the staged rows need that do not exist yet, added, each with its
+ * `domain.add` audit line (one statement: a thousand domains were a thousand
+ * round trips); returns their names.
+ */
+export async function insertImportDomains(db: Queryable, actor: string, sourceIp: string | null): Promise<string[]> {
   const r = await db.query<{ name: string }>(bulk({
     name: 'import-insert-domains',
-    text: `INSERT INTO domains (name)
-           SELECT DISTINCT r.domain FROM import_rows r WHERE NOT EXISTS (SELECT 1 FROM domains d WHERE d.name = r.domain)
-           ORDER BY 1 ON CONFLICT (name) DO NOTHING RETURNING name`,
+    text: `WITH ins AS (
+             INSERT INTO domains (name)
+             SELECT DISTINCT r.domain FROM import_rows r WHERE NOT EXISTS (SELECT 1 FROM domains d WHERE d.name = r.domain)
+             ORDER BY 1 ON CONFLICT (name) DO NOTHING RETURNING name),
+           aud AS (INSERT INTO audit_log (actor, action, target, source_ip, details) SELECT $1, 'domain.add', name, $2, '{"via": "import"}'::jsonb FROM ins)
+           SELECT name FROM ins`,
+    values: [actor, sourceIp],
   }));
   return r.rows.map((row) => row.name).sort();
 }
