@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { Actor, Context } from '../core/context.js';
 import { refused } from '../core/errors.js';
@@ -13,13 +14,15 @@ import {
   indexImportStage,
   insertImportDomains,
   insertImportedMailboxes,
+  lockImportDomains,
+  mayInsertWithoutTriggers,
   missingImportDomains,
   stageImportRows,
   updateImportedMailboxes,
   type StagedBatch,
 } from '../store/sql/import.js';
 import { notifyInvalidation } from '../store/sql/invalidations.js';
-import { newMailboxAddress } from '../core/address.js';
+import { newMailboxAddress, rememberedDomains } from '../core/address.js';
 
 export interface ImportLine {
   line: number;
@@ -74,7 +77,7 @@ export const REPORT_LIMIT = 1000;
  * `psql -At -F $'\t' -c "SELECT username, password, name FROM mailbox"` prints
  * for a Dovecot `passdb sql` table. Blank lines and `#` comments give null.
  */
-export function parseImportLine(raw: string, line: number): ImportLine | RefusedLine | null {
+export function parseImportLine(raw: string, line: number, domainOf?: (typed: string) => string): ImportLine | RefusedLine | null {
   if (raw.trim() === '' || raw.startsWith('#')) return null;
   const [addr = '', rawHash = '', name = ''] = raw.split('\t');
   const hash = rawHash.trim();
@@ -82,17 +85,18 @@ export function parseImportLine(raw: string, line: number): ImportLine | Refused
     if (!isKnownHash(hash)) throw refused('unknown_hash_scheme', 'hash scheme not recognised (argon2id/i, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, SSHA512, SSHA256)');
     const tooCostly = legacyCostProblem(hash);
     if (tooCostly) throw refused('hash_too_costly', tooCostly);
-    return { line, address: newMailboxAddress(addr.trim()).address, hash, displayName: name.trim() || null };
+    return { line, address: newMailboxAddress(addr.trim(), domainOf).address, hash, displayName: name.trim() || null };
   } catch (err) {
     return { line, reason: (err as Error).message };
   }
 }
 
 /** Splits a byte stream into lines without holding more than one chunk and one partial line. */
-async function* linesOf(input: AsyncIterable<Buffer | string>): AsyncGenerator<{ text: string; bytes: number }> {
+async function* linesOf(input: AsyncIterable<Buffer | string>, digest: Hash): AsyncGenerator<{ text: string; bytes: number }> {
   const decoder = new StringDecoder('utf8');
   let carry = '';
   for await (const chunk of input) {
+    digest.update(chunk);
     const text = carry + (typeof chunk === 'string' ? chunk : decoder.write(chunk));
     let start = 0;
     for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
@@ -153,6 +157,9 @@ async function importInTransaction(tx: Client, actor: Actor, input: AsyncIterabl
   let lines = 0;
   let bytes = 0;
   let batch = emptyBatch();
+  // Names the file in the import's one audit entry (which file created these mailboxes).
+  const digest = createHash('sha256');
+  const domainOf = rememberedDomains();
   // One batch in flight while the next is parsed: the CLI and PostgreSQL work at the same time.
   let inFlight: Promise<void> = Promise.resolve();
   const flush = async () => {
@@ -166,10 +173,10 @@ async function importInTransaction(tx: Client, actor: Actor, input: AsyncIterabl
     }
     opts.onProgress?.(lines, bytes);
   };
-  for await (const { text, bytes: n } of linesOf(input)) {
+  for await (const { text, bytes: n } of linesOf(input, digest)) {
     lines++;
     bytes += n;
-    const parsed = parseImportLine(text, lines);
+    const parsed = parseImportLine(text, lines, domainOf);
     if (parsed === null) continue;
     if ('reason' in parsed) {
       parseRefusedCount++;
@@ -208,10 +215,13 @@ async function importInTransaction(tx: Client, actor: Actor, input: AsyncIterabl
   if (opts.dryRun || report.refused) return report;
 
   if (opts.createDomains) {
-    report.domainsCreated = await insertImportDomains(tx);
-    for (const domain of report.domainsCreated) await appendAudit(tx, { ...actor, action: 'domain.add', target: domain, details: { via: 'import' } });
+    report.domainsCreated = await insertImportDomains(tx, actor.actor, actor.sourceIp);
   }
-  const inserted = await insertImportedMailboxes(tx, actor.actor, actor.sourceIp);
+  const domains = await lockImportDomains(tx);
+  if (domains.locked < domains.needed) throw refused('import_invalid', 'nothing imported: a domain of the file was removed during the import');
+  const inserted = await insertImportedMailboxes(tx, await mayInsertWithoutTriggers(tx));
+  // One entry for the whole import, not one per mailbox: its `at` equals each new mailbox's created_at (importAuditFor).
+  if (inserted) await appendAudit(tx, { ...actor, action: 'mailbox.import', target: null, details: { created: inserted, lines, file_sha256: digest.digest('hex') } });
   // Last: a replaced hash appends to the invalidation log, whose lock is held until commit.
   const updated = counts.changed ? await updateImportedMailboxes(tx, actor.actor, actor.sourceIp) : { changed: 0, lastInvalidation: null };
   if (updated.lastInvalidation !== null) await notifyInvalidation(tx, updated.lastInvalidation);

@@ -48,7 +48,7 @@ export function normalizeDomain(input: string): string {
  * the stored spelling - any other spelling accepted here would keep its old
  * password in the cache.
  */
-export function normalizeAddress(input: string): { address: string; localPart: string; domain: string } {
+export function normalizeAddress(input: string, domainOf: (typed: string) => string = normalizeDomain): { address: string; localPart: string; domain: string } {
   const at = input.lastIndexOf('@');
   const local = asciiLower(input.slice(0, at));
   if (at <= 0 || local.length > 64 || !STORED_LOCAL_PART.test(local)) {
@@ -57,7 +57,7 @@ export function normalizeAddress(input: string): { address: string; localPart: s
   const typedDomain = asciiLower(input.slice(at + 1));
   let domain: string;
   try {
-    domain = normalizeDomain(typedDomain);
+    domain = domainOf(typedDomain);
   } catch {
     throw usage('invalid_address', `"${printable(input)}" is not a valid mailbox address (bad domain)`);
   }
@@ -68,12 +68,35 @@ export function normalizeAddress(input: string): { address: string; localPart: s
 }
 
 /** The address of a mailbox about to be created (or imported): normalizeAddress plus the rule for new local parts. */
-export function newMailboxAddress(input: string): { address: string; localPart: string; domain: string } {
-  const parsed = normalizeAddress(input);
+export function newMailboxAddress(input: string, domainOf: (typed: string) => string = normalizeDomain): { address: string; localPart: string; domain: string } {
+  const parsed = normalizeAddress(input, domainOf);
   if (!NEW_LOCAL_PART.test(parsed.localPart)) {
     throw usage('invalid_address', `"${printable(input)}" cannot be a new mailbox: ${LOCAL_PART_RULE}`);
   }
   return parsed;
+}
+
+/**
+ * normalizeDomain, remembered for up to `max` spellings (then forgotten, so
+ * memory stays bounded): an import repeats a few domains over millions of
+ * lines, and the IDNA conversion was most of its parsing time.
+ */
+export function rememberedDomains(max = 10_000): (typed: string) => string {
+  const known = new Map<string, string | Error>();
+  return (typed) => {
+    let r = known.get(typed);
+    if (r === undefined) {
+      try {
+        r = normalizeDomain(typed);
+      } catch (err) {
+        r = err as Error;
+      }
+      if (known.size >= max) known.clear();
+      known.set(typed, r);
+    }
+    if (r instanceof Error) throw r;
+    return r;
+  };
 }
 
 /** Whether a stored address still obeys the rule for new mailboxes (doctor lists those that do not). */

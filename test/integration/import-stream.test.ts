@@ -1,4 +1,5 @@
-import { createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import pg from 'pg';
@@ -7,6 +8,8 @@ import { runCli, type CliResult } from '../helpers/cli.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
 import { hashPassword } from '../../src/auth/hash.js';
+import type { Queryable } from '../../src/store/pool.js';
+import { importAuditFor } from '../../src/store/sql/import.js';
 
 /**
  * `mailbox import` of a large file through the built CLI against a real
@@ -54,7 +57,7 @@ afterAll(async () => {
 });
 
 describe('mailbox import, streamed', () => {
-  it(`imports ${LINES} lines in one go: every mailbox, its history and its audit line; the report counts them`, async () => {
+  it(`imports ${LINES} lines in one go: every mailbox and its history, one audit entry naming the file; the report counts them`, async () => {
     const file = await writeFile('big.tsv', LINES, (i) => `user${i}@d${i % 100}.bulk.example\t${HASH_A}\tUser ${i}`);
     const r = await cli(['mailbox', 'import', '--create-domains', '--json', '--file', file]);
     expect(r.code, r.stderr).toBe(0);
@@ -64,7 +67,11 @@ describe('mailbox import, streamed', () => {
     expect(r.stdout + r.stderr).not.toContain('$argon2');
     expect(await count(`SELECT count(*) AS n FROM mailboxes WHERE domain LIKE '%.bulk.example' AND password_hash = $1`, [HASH_A])).toBe(LINES);
     expect(await count(`SELECT count(*) AS n FROM password_history h JOIN mailboxes m ON m.id = h.mailbox_id WHERE m.domain LIKE '%.bulk.example'`)).toBe(LINES);
-    expect(await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'mailbox.import' AND target LIKE '%.bulk.example'`)).toBe(LINES);
+    // One audit entry for the import (not one per mailbox), naming the file by its sha256; it answers who created any of them.
+    const sha = createHash('sha256').update(readFileSync(file)).digest('hex');
+    const audit = (await client.query(`SELECT id::text AS id, actor, target, details FROM audit_log WHERE action = 'mailbox.import' AND at = (SELECT created_at FROM mailboxes WHERE address = 'user0@d0.bulk.example')`)).rows;
+    expect(audit).toEqual([{ id: expect.any(String), actor: expect.any(String), target: null, details: { created: LINES, lines: LINES, file_sha256: sha } }]);
+    expect(await importAuditFor(client as unknown as Queryable, 'user4711@d11.bulk.example')).toMatchObject({ id: audit[0].id, details: { file_sha256: audit[0].details.file_sha256 } });
     expect((await client.query(`SELECT display_name FROM mailboxes WHERE address = 'user4711@d11.bulk.example'`)).rows[0]).toEqual({ display_name: 'User 4711' });
   });
 
@@ -138,5 +145,27 @@ describe('mailbox import, streamed', () => {
     // Only the replaced hash is a new credential the nodes must hear of.
     expect((await client.query(`SELECT address, reason, kick FROM invalidations WHERE address LIKE '%@dry.example'`)).rows).toEqual([{ address: 'm1@dry.example', reason: 'import', kick: true }]);
     expect(await count(`SELECT count(*) AS n FROM password_history h JOIN mailboxes m ON m.id = h.mailbox_id WHERE m.address = 'm1@dry.example'`)).toBe(2);
+  });
+
+  it('a role that is not a superuser imports the same (the per-row foreign-key checks stay on): mailboxes, history, one audit entry', async () => {
+    const role = `imp_${Math.random().toString(36).slice(2, 10)}`;
+    await client.query(`CREATE ROLE ${role} LOGIN PASSWORD 'import-role-pw' NOSUPERUSER`);
+    try {
+      await client.query(`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${role}`);
+      await client.query(`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+      const url = new URL(db.url);
+      url.username = role;
+      url.password = 'import-role-pw';
+      const file = await writeFile('role.tsv', 50, (i) => `r${i}@d${i % 5}.role.example\t${HASH_B}`);
+      const r = await runCli(['mailbox', 'import', '--create-domains', '--json', '--file', file], { env: { ...env, MAILPASSD_DATABASE_URL: url.toString() }, timeoutMs: 60_000 });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ new: 50, imported: 50, domainsCreated: ['d0.role.example', 'd1.role.example', 'd2.role.example', 'd3.role.example', 'd4.role.example'] });
+      expect(await count(`SELECT count(*) AS n FROM password_history h JOIN mailboxes m ON m.id = h.mailbox_id WHERE m.domain LIKE '%.role.example' AND h.password_hash = $1`, [HASH_B])).toBe(50);
+      expect(await count(`SELECT count(*) AS n FROM audit_log WHERE action = 'domain.add' AND target LIKE '%.role.example' AND details = '{"via": "import"}'`)).toBe(5);
+      expect((await importAuditFor(client as unknown as Queryable, 'r7@d2.role.example'))?.details).toMatchObject({ created: 50, lines: 50 });
+    } finally {
+      await client.query(`DROP OWNED BY ${role}`);
+      await client.query(`DROP ROLE ${role}`);
+    }
   });
 });
