@@ -45,5 +45,5 @@ export interface Summary {
 export function summaryOf(t: Catalog, lines: NodeLine[], seconds: number, complete: boolean): Summary {
   const applied = lines.filter((l) => l.state === 'applied').length;
   const kicked = lines.reduce((sum, l) => sum + (l.kicked ?? 0), 0);
-  return { applied, total: lines.length, seconds, kicked, complete, text: t.inForce(applied, lines.length, seconds.toFixed(1)), sessions_text: t.sessionsClosed(kicked) };
+  return { applied, total: lines.length, seconds, kicked, complete, text: t.inForce(applied, lines.length, seconds * 1000), sessions_text: t.sessionsClosed(kicked) };
 }

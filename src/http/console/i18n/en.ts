@@ -136,7 +136,8 @@ export const en = {
   nodeWaiting: (node: string) => `${node} … waiting`,
   nodeStale: (node: string) => `${node}: not reachable (stale); it applies the change when it returns`,
   nodeFailed: (node: string, error: string) => `${node} ✗ ${error} — the old password may still work on ${node} until it catches up`,
-  inForce: (applied: number, total: number, seconds: string) => `In force on ${applied} of ${total} nodes in ${seconds} s`,
+  // Milliseconds below a second: a change in force in 30 ms read "0.0 s".
+  inForce: (applied: number, total: number, ms: number) => `In force on ${applied} of ${total} nodes in ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`}`,
 
   notFoundTitle: 'Not found',
   notFoundText: 'There is nothing here, or it is not yours to see.',

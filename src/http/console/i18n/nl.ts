@@ -133,7 +133,7 @@ export const nl: Catalog = {
   nodeWaiting: (node) => `${node} … wacht`,
   nodeStale: (node) => `${node}: niet bereikbaar (verouderd); de wijziging volgt zodra de node terug is`,
   nodeFailed: (node, error) => `${node} ✗ ${error} — het oude wachtwoord werkt mogelijk nog op ${node} tot die bijgewerkt is`,
-  inForce: (applied, total, seconds) => `Van kracht op ${applied} van ${total} nodes in ${seconds} s`,
+  inForce: (applied, total, ms) => `Van kracht op ${applied} van ${total} nodes in ${ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1).replace('.', ',')} s`}`,
 
   notFoundTitle: 'Niet gevonden',
   notFoundText: 'Hier is niets, of het is niet voor u.',
