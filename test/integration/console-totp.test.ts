@@ -236,6 +236,31 @@ describe('TOTP on: the main password no longer opens mail services', () => {
   });
 });
 
+describe('app passwords on /me', () => {
+  it('created with the form (shown once), refused without a service; "Also revoke all app passwords" on a password change revokes them', async () => {
+    const address = await mailbox();
+    const c = new Client(d.adminUrl);
+    await c.login(address);
+    await c.req('GET', '/me'); // the form token
+    const none = await c.req('POST', '/me/app-passwords', { name: 'Nothing' });
+    expect(none.status).toBe(400);
+    expect(none.text).toContain('role="alert"');
+    const made = await c.req('POST', '/me/app-passwords', { name: 'Tablet', services: ['imap', 'smtp'], expiry_days: '7' });
+    expect(made.status).toBe(200);
+    const app = /id="app-password-value"[^>]*value="([^"]+)"/.exec(made.text)?.[1] ?? /value="([^"]+)"[^>]*data-copy-source/.exec(made.text)![1]!;
+    expect(made.text).toContain('It will not be shown again');
+    expect((await verify(d, address, app, { service: 'imap' })).body.result).toBe('ok');
+    expect((await verify(d, address, app, { service: 'pop3', remote_ip: '198.51.100.9' })).body.result).toBe('password_mismatch');
+    expect((await c.req('GET', '/me')).text).not.toContain(app);
+
+    const fresh = 'Quartz-Meadow-Pilot-77';
+    const changed = await c.req('POST', '/me/password', { current: PW, password: fresh, confirm: fresh, revokeAppPasswords: '1' });
+    expect(changed.location).toBe('/me?notice=changed_revoked&n=1');
+    expect((await verify(d, address, app, { service: 'imap', remote_ip: '198.51.100.10' })).body.result).toBe('password_mismatch');
+    expect((await c.req('GET', '/me')).text).toContain('No app passwords yet.');
+  });
+});
+
 /** Enrols TOTP for an existing mailbox (signed in with the main password). */
 async function enrolFor(address: string) {
   const c = new Client(d.adminUrl);
