@@ -51,7 +51,7 @@ export const meRoutes: RouteGroup = async (app, { ctx, deps }) => {
         return again(t.wrongCurrent, [], 403);
     }
     const revokeAppPasswords = req.body.revokeAppPasswords === '1';
-    let revoked = 0;
+    let revoked: number;
     try {
       ({ revokedAppPasswords: revoked } = await rotateAndWait(ctx, deps.metrics, actorOf(req), {
         address: session.address,
