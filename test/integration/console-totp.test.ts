@@ -137,7 +137,8 @@ describe('TOTP enrolment and sign-in', () => {
     expect((await forged.req('GET', '/me')).location).toBe('/login');
     const step = await c.req('GET', '/login/code');
     expect(step.text).toContain('Code (or a recovery code)');
-    const ok = await c.req('POST', '/login/code', { code: codeAt(totp, 1) });
+    const code = codeAt(totp, 1);
+    const ok = await c.req('POST', '/login/code', { code });
     expect(ok.location).toBe('/');
     expect(c.cookies.has('mailpassd_session')).toBe(true);
     expect((await c.req('GET', '/me')).status).toBe(200);
@@ -147,7 +148,7 @@ describe('TOTP enrolment and sign-in', () => {
     // The same code again (a replay) is refused.
     const again = new Client(d.adminUrl);
     await again.login(address);
-    expect((await again.req('POST', '/login/code', { code: codeAt(totp, 1) })).status).toBe(401);
+    expect((await again.req('POST', '/login/code', { code })).status).toBe(401);
   });
 
   it('wrong codes are refused and throttled with the login throttle: then even the right code is refused', async () => {
@@ -258,6 +259,36 @@ describe('app passwords on /me', () => {
     expect(changed.location).toBe('/me?notice=changed_revoked&n=1');
     expect((await verify(d, address, app, { service: 'imap', remote_ip: '198.51.100.10' })).body.result).toBe('password_mismatch');
     expect((await c.req('GET', '/me')).text).toContain('No app passwords yet.');
+  });
+});
+
+describe('an administrator and a mailbox\'s app passwords', () => {
+  it('an admin of the domain lists and revokes them (per node); an admin of another domain gets 404', async () => {
+    const address = await mailbox();
+    const app = JSON.parse(await d.cliOk(['app-password', 'add', address, '--name', 'Desk', '--json'])).password as string;
+    const admin = await mailbox();
+    await d.cliOk(['admin', 'grant', admin, '--domain', 'example.org']);
+    const c = new Client(d.adminUrl);
+    await c.login(admin);
+    const base = `/domains/example.org/mailboxes/${encodeURIComponent(address)}/app-passwords`;
+    const list = await c.req('GET', base);
+    expect(list.status).toBe(200);
+    expect(list.text).toContain('data-app-password="Desk"');
+    expect(list.text).not.toContain(app);
+    expect((await c.req('GET', '/domains/example.org')).text).toContain(`href="${base}"`);
+    const confirm = await c.req('GET', `${base}/revoke?name=Desk`);
+    expect(confirm.text).toContain(`action="${base}/revoke"`);
+    const done = await c.req('POST', `${base}/revoke`, { name: 'Desk' });
+    expect(done.status).toBe(200);
+    expect(done.text).toMatch(/&#34;Desk&#34; revoked on 2 of 2 nodes\./);
+    expect((await verify(d, address, app)).body.result).toBe('password_mismatch');
+
+    await d.cliOk(['domain', 'add', `elsewhere${n}.example`]);
+    const outsider = await mailbox();
+    await d.cliOk(['admin', 'grant', outsider, '--domain', `elsewhere${n - 1}.example`]);
+    const o = new Client(d.adminUrl);
+    await o.login(outsider);
+    expect((await o.req('GET', base)).status).toBe(404);
   });
 });
 

@@ -148,6 +148,7 @@ export const en = {
 
   // App passwords (issue 13)
   appPasswords: 'App passwords',
+  appPasswordsOf: (address: string) => `App passwords of ${address}`,
   appPasswordsIntro: 'One password per device or mail program, for mail only (IMAP, POP3, SMTP, Sieve). Each can be revoked on its own.',
   services: 'Services',
   created: 'Created',

@@ -145,6 +145,7 @@ export const nl: Catalog = {
 
   // App passwords (issue 13)
   appPasswords: 'App-wachtwoorden',
+  appPasswordsOf: (address: string) => `App-wachtwoorden van ${address}`,
   appPasswordsIntro: 'Eén wachtwoord per apparaat of mailprogramma, alleen voor mail (IMAP, POP3, SMTP, Sieve). Elk kan apart worden ingetrokken.',
   services: 'Diensten',
   created: 'Aangemaakt',

@@ -32,42 +32,7 @@ export function AppPasswordsSection({ t, csrf, view }: { t: Catalog; csrf: strin
           <p safe>{t.appPasswordOnce(view.created.name)}</p>
         </div>
       )}
-      {view.items.length === 0 ? (
-        <p safe>{t.noAppPasswords}</p>
-      ) : (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col" safe>{t.name}</th>
-              <th scope="col" safe>{t.services}</th>
-              <th scope="col" safe>{t.created}</th>
-              <th scope="col" safe>{t.lastUsed}</th>
-              <th scope="col" safe>{t.expires}</th>
-              <th scope="col"><span class="visually-hidden" safe>{t.revoke}</span></th>
-            </tr>
-          </thead>
-          <tbody>
-            {view.items.map((a) => (
-              <tr data-app-password={a.name}>
-                <td safe>{a.name}</td>
-                <td safe>{a.scopes.join(', ')}</td>
-                <td safe>{day(a.created_at)}</td>
-                <td safe>{a.last_used_at === null ? t.neverUsed : t.lastUsedFrom(when(a.last_used_at), a.last_used_ip ?? '?', a.last_used_service ?? '?')}</td>
-                <td safe>{a.expires_at === null ? t.never : day(a.expires_at)}</td>
-                <td>
-                  {/* A GET to the confirmation page: revoking asks first, with or without JavaScript. */}
-                  <form method="get" action="/me/app-passwords/revoke">
-                    <input type="hidden" name="name" value={a.name} />
-                    <button type="submit" aria-label={t.revokeFor(a.name)} safe>
-                      {t.revoke}
-                    </button>
-                  </form>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <AppPasswordTable t={t} items={view.items} revokeAction="/me/app-passwords/revoke" />
       <h3 safe>{t.createAppPassword}</h3>
       {view.error !== null && (
         <p role="alert" class="error" safe>
@@ -100,19 +65,62 @@ export function AppPasswordsSection({ t, csrf, view }: { t: Catalog; csrf: strin
   );
 }
 
-export function RevokeConfirmPage({ frame, csrf, name }: { frame: Frame; csrf: string; name: string }) {
+/** The list, with a Revoke per row: a GET to the confirmation page, so revoking asks first, with or without JavaScript. */
+export function AppPasswordTable({ t, items, revokeAction }: { t: Catalog; items: AppPasswordView[]; revokeAction: string }) {
+  return (
+    <>
+      {items.length === 0 ? (
+        <p safe>{t.noAppPasswords}</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col" safe>{t.name}</th>
+              <th scope="col" safe>{t.services}</th>
+              <th scope="col" safe>{t.created}</th>
+              <th scope="col" safe>{t.lastUsed}</th>
+              <th scope="col" safe>{t.expires}</th>
+              <th scope="col"><span class="visually-hidden" safe>{t.revoke}</span></th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((a) => (
+              <tr data-app-password={a.name}>
+                <td safe>{a.name}</td>
+                <td safe>{a.scopes.join(', ')}</td>
+                <td safe>{day(a.created_at)}</td>
+                <td safe>{a.last_used_at === null ? t.neverUsed : t.lastUsedFrom(when(a.last_used_at), a.last_used_ip ?? '?', a.last_used_service ?? '?')}</td>
+                <td safe>{a.expires_at === null ? t.never : day(a.expires_at)}</td>
+                <td>
+                  <form method="get" action={revokeAction}>
+                    <input type="hidden" name="name" value={a.name} />
+                    <button type="submit" aria-label={t.revokeFor(a.name)} safe>
+                      {t.revoke}
+                    </button>
+                  </form>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+export function RevokeConfirmPage({ frame, csrf, name, action = '/me/app-passwords/revoke', back = '/me' }: { frame: Frame; csrf: string; name: string; action?: string; back?: string }) {
   const { t } = frame;
   return (
-    <Layout frame={{ ...frame, current: 'me' }} title={t.revokeTitle(name)}>
+    <Layout frame={{ ...frame, current: back === '/me' ? 'me' : 'domains' }} title={t.revokeTitle(name)}>
       <h1 safe>{t.revokeTitle(name)}</h1>
       <p safe>{t.revokeWarning}</p>
-      <form method="post" action="/me/app-passwords/revoke" class="stack narrow">
+      <form method="post" action={action} class="stack narrow">
         <Csrf token={csrf} />
         <input type="hidden" name="name" value={name} />
         <button type="submit" safe>
           {t.revoke}
         </button>
-        <a href="/me" safe>
+        <a href={back} safe>
           {t.cancel}
         </a>
       </form>
@@ -121,10 +129,10 @@ export function RevokeConfirmPage({ frame, csrf, name }: { frame: Frame; csrf: s
 }
 
 /** After a revocation: the per-node outcome, as the change dialog shows it. */
-export function RevokedPage({ frame, lines, summary }: { frame: Frame; lines: Array<{ node_id: string; state: string; text: string }>; summary: string }) {
+export function RevokedPage({ frame, lines, summary, back = '/me' }: { frame: Frame; lines: Array<{ node_id: string; state: string; text: string }>; summary: string; back?: string }) {
   const { t } = frame;
   return (
-    <Layout frame={{ ...frame, current: 'me' }} title={t.appPasswords}>
+    <Layout frame={{ ...frame, current: back === '/me' ? 'me' : 'domains' }} title={t.appPasswords}>
       <h1 safe>{t.appPasswords}</h1>
       <div role="status" data-progress>
         <ul>
@@ -139,10 +147,21 @@ export function RevokedPage({ frame, lines, summary }: { frame: Frame; lines: Ar
         </p>
       </div>
       <p>
-        <a href="/me" safe>
+        <a href={back} safe>
           {t.back}
         </a>
       </p>
+    </Layout>
+  );
+}
+
+/** An administrator's view of a mailbox's app passwords: the list and Revoke (creating stays with the owner, who is shown the password). */
+export function MailboxAppPasswordsPage({ frame, address, items, base }: { frame: Frame; address: string; items: AppPasswordView[]; base: string }) {
+  const { t } = frame;
+  return (
+    <Layout frame={{ ...frame, current: 'domains' }} title={t.appPasswordsOf(address)}>
+      <h1 safe>{t.appPasswordsOf(address)}</h1>
+      <AppPasswordTable t={t} items={items} revokeAction={`${base}/revoke`} />
     </Layout>
   );
 }
