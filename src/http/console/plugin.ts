@@ -117,7 +117,8 @@ export const consoleRoutes: RouteGroup = async (app, opts) => {
       req.log.info({ peer_ip: req.ip, origin, path: req.routeOptions.url, reason: 'cross_origin' }, 'console refused');
       return refuse(req, reply, 'cross_origin');
     }
-    if (req.routeOptions.url === '/login') return;
+    // Signing in (both steps) needs no session's token: the Origin check above is the guard against login CSRF.
+    if (req.routeOptions.url === '/login' || req.routeOptions.url === '/login/code') return;
     const session = req.consoleSession;
     if (!session) return; // the route's own guard answers (303 to /login, 401 for the API)
     const given = req.headers['x-csrf-token'] ?? (req.body as Record<string, unknown> | undefined)?._csrf;
