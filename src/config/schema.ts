@@ -125,6 +125,7 @@ export const ConfigSchema = Type.Object(
       absolute_timeout_hours: Int(1, 8_760, 12, 'a console session ends this long after sign-in, used or not'),
       trusted_proxies: ListKey('', 'addresses or CIDRs (comma-separated) whose X-Forwarded-For / -Proto / -Host the console believes; empty: none', decodeCidr),
       public_url: Decoded(Str('', 'the console\'s public URL, e.g. https://mail.example.net/ (Origin checks, links in mail notices); empty: the request\'s own'), decodePublicUrl, (url) => url),
+      require_totp_for_admins: Type.Boolean({ default: false, description: 'an admin without a second factor (TOTP) is sent to enrol it and can reach nothing else until then' }),
     }),
     rotation: Section({
       wait_ms: Int(0, 120_000, 10_000, 'how long rotate waits for nodes by default'),

@@ -13,13 +13,16 @@ import { originAllowed, TrustedProxies } from '../trust.js';
 import type { RouteGroup } from '../admin/deps.js';
 import { catalogOf, langOf } from './i18n/index.js';
 import { cookieNameOf, csrfMatches, originOf, viaOf } from './request.js';
-import { ConsoleStop, frameOf, sendPage } from './guard.js';
+import { ConsoleStop, frameOf, isAdmin, redirect, sendPage } from './guard.js';
 import { Message } from './views/layout.js';
 import { authRoutes } from './routes/auth.js';
 import { meRoutes } from './routes/me.js';
 import { adminPages } from './routes/admin-pages.js';
 import { mailboxActions } from './routes/mailbox-actions.js';
 import { apiRoutes } from './routes/api.js';
+import { appPasswordRoutes } from './routes/app-passwords.js';
+import { totpRoutes } from './routes/totp.js';
+import { totpEnabled } from '../../accounts/totp.js';
 
 /**
  * The package's own folders, found from this module (src/http/console or
@@ -31,6 +34,7 @@ const ASSET_DIRS = [`${PACKAGE_ROOT}assets/console`, `${PACKAGE_ROOT}dist/consol
 
 export const API_PREFIX = '/console/api/';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const TOTP_ENROL_ROUTES = new Set(['/me/totp', '/me/totp/confirm', '/logout', '/login', '/login/code']);
 
 /**
  * The web console (issue 12) on the admin listener, outside the bearer-token
@@ -58,7 +62,8 @@ export const consoleRoutes: RouteGroup = async (app, opts) => {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'"],
-        imgSrc: ["'self'"],
+        // data: for the TOTP enrolment's QR code (a PNG rendered on the server).
+        imgSrc: ["'self'", 'data:'],
         connectSrc: ["'self'"],
         fontSrc: ["'self'"],
         objectSrc: ["'none'"],
@@ -112,7 +117,8 @@ export const consoleRoutes: RouteGroup = async (app, opts) => {
       req.log.info({ peer_ip: req.ip, origin, path: req.routeOptions.url, reason: 'cross_origin' }, 'console refused');
       return refuse(req, reply, 'cross_origin');
     }
-    if (req.routeOptions.url === '/login') return;
+    // Signing in (both steps) needs no session's token: the Origin check above is the guard against login CSRF.
+    if (req.routeOptions.url === '/login' || req.routeOptions.url === '/login/code') return;
     const session = req.consoleSession;
     if (!session) return; // the route's own guard answers (303 to /login, 401 for the API)
     const given = req.headers['x-csrf-token'] ?? (req.body as Record<string, unknown> | undefined)?._csrf;
@@ -121,6 +127,17 @@ export const consoleRoutes: RouteGroup = async (app, opts) => {
       return refuse(req, reply, 'csrf');
     }
   });
+
+  // console.require_totp_for_admins: an admin without a second factor reaches only its enrolment (and sign-out).
+  if (cfg.require_totp_for_admins) {
+    app.addHook('preHandler', async (req, reply) => {
+      const s = req.consoleSession;
+      if (!s || !isAdmin(s) || TOTP_ENROL_ROUTES.has(req.routeOptions.url ?? '') || req.url.startsWith('/assets/')) return;
+      if (await totpEnabled(ctx, s.mailboxId)) return;
+      if (req.url.startsWith(API_PREFIX)) return sendProblem(reply, 'forbidden', 'set up two-factor authentication first');
+      return redirect(reply, '/me/totp');
+    });
+  }
 
   app.setErrorHandler(async (err: FastifyError, req, reply) => {
     const api = req.url.startsWith(API_PREFIX);
@@ -158,7 +175,7 @@ export const consoleRoutes: RouteGroup = async (app, opts) => {
     return sendPage(reply, Message({ frame: frameOf(req), title: req.t.errorTitle, text, status }), status);
   });
 
-  for (const group of [authRoutes, meRoutes, adminPages, mailboxActions, apiRoutes]) await app.register(group, opts);
+  for (const group of [authRoutes, meRoutes, appPasswordRoutes, totpRoutes, adminPages, mailboxActions, apiRoutes]) await app.register(group, opts);
 };
 
 /** 403: as problem+json for the scripts, as a page for a form post. */

@@ -37,6 +37,9 @@ export function viaOf(req: FastifyRequest, proxies: TrustedProxies): Via {
  */
 export const cookieNameOf = (tls: boolean) => (tls ? '__Host-mailpassd_session' : 'mailpassd_session');
 
+/** The half-signed-in state (password right, code due): a cookie of its own that no page accepts as a session. */
+export const challengeCookieNameOf = (tls: boolean) => (tls ? '__Host-mailpassd_login' : 'mailpassd_login');
+
 export function cookieOptions(tls: boolean) {
   return { path: '/', httpOnly: true, sameSite: 'strict' as const, secure: tls };
 }

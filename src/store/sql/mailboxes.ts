@@ -39,10 +39,11 @@ export async function insertMailbox(db: Queryable, m: NewMailbox): Promise<Mailb
  */
 export async function getAuthRow(db: Queryable, address: string, appPasswordHmac: Buffer | null = null): Promise<AuthRow | null> {
   const r = await db.query<AuthRow>({
-    name: 'mailbox-get-auth-v2',
+    name: 'mailbox-get-auth-v3',
     text: `SELECT m.id, m.address, m.domain, m.password_hash, m.credential_version, m.enabled, m.disabled_reason, m.password_expires_at, m.must_change,
                   m.quota_bytes, m.home, m.uid, m.gid, m.mail_location, d.enabled AS domain_enabled, d.disabled_reason AS domain_disabled_reason,
-                  (m.require_app_passwords OR d.require_app_passwords) AS require_app_passwords,
+                  (m.require_app_passwords OR d.require_app_passwords
+                   OR EXISTS (SELECT 1 FROM mailbox_totp t WHERE t.mailbox_id = m.id AND t.enabled_at IS NOT NULL)) AS require_app_passwords,
                   a.id AS app_password_id, a.scopes AS app_password_scopes, a.expires_at AS app_password_expires_at
            FROM mailboxes m JOIN domains d ON d.name = m.domain
            LEFT JOIN app_passwords a ON a.mailbox_id = m.id AND a.secret_hmac = $2

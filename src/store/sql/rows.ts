@@ -56,7 +56,7 @@ export type AuthRow = Pick<
 > & {
   domain_enabled: boolean;
   domain_disabled_reason: string | null;
-  /** The mailbox's or its domain's flag: mail clients must use an app password. */
+  /** The mailbox's or its domain's flag, or TOTP on for the mailbox: mail clients must use an app password. */
   require_app_passwords: boolean;
   /** The app password the login's password is (by HMAC), if any: its id, scopes and expiry. */
   app_password_id: string | null;

@@ -136,3 +136,20 @@ changeForm?.addEventListener('submit', async (e) => {
     confirm.disabled = false;
   }
 });
+
+// A once-shown secret (a new app password): "Copy" only where a script can copy.
+for (const button of document.querySelectorAll<HTMLButtonElement>('[data-copy-button]')) {
+  const source = button.parentElement?.querySelector<HTMLInputElement>('[data-copy-source]');
+  if (!source) continue;
+  button.hidden = false;
+  button.addEventListener('click', () => {
+    const label = button.textContent;
+    navigator.clipboard.writeText(source.value).then(
+      () => {
+        button.textContent = button.dataset.copied ?? label;
+        window.setTimeout(() => (button.textContent = label), 2000);
+      },
+      () => source.select(), // no clipboard permission (plain HTTP): leave it selected for Ctrl+C
+    );
+  });
+}

@@ -135,6 +135,11 @@ function MailboxRow({ frame, m, i, csrf, domain }: { frame: Frame; m: MailboxVie
             </button>
           </li>
           <li role="none">
+            <a role="menuitem" tabindex="-1" href={mailboxPath(domain, m.address, 'app-passwords')} safe>
+              {t.appPasswords}
+            </a>
+          </li>
+          <li role="none">
             <button type="button" role="menuitem" tabindex="-1" data-open="delete" data-address={m.address} safe>
               {t.delete}
             </button>

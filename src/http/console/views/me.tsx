@@ -1,6 +1,9 @@
 import { Csrf, Layout, type Frame } from './layout.js';
 import { PasswordField, type RuleView } from './password-field.js';
 import { day } from './format.js';
+import { AppPasswordsSection, type AppPasswordsView } from './app-passwords.js';
+import { TotpSection } from './totp.js';
+import type { TotpState } from '../../../accounts/totp.js';
 
 export interface MeView {
   address: string;
@@ -10,6 +13,9 @@ export interface MeView {
   rules: RuleView[];
   error: string | null;
   violations: string[];
+  appPasswords: AppPasswordsView;
+  totp: TotpState;
+  totpError: string | null;
 }
 
 export function MePage({ frame, me, csrf }: { frame: Frame; me: MeView; csrf: string }) {
@@ -58,11 +64,19 @@ export function MePage({ frame, me, csrf }: { frame: Frame; me: MeView; csrf: st
             {t.confirmPassword}
           </label>
           <input id="me-confirm" name="confirm" type="password" autocomplete="new-password" required />
+          <label class="check">
+            <input type="checkbox" name="revokeAppPasswords" value="1" aria-describedby="me-revoke-hint" /> <span safe>{t.revokeAppPasswords}</span>
+          </label>
+          <p id="me-revoke-hint" class="hint" safe>
+            {t.revokeAppPasswordsHint}
+          </p>
           <button type="submit" safe>
             {t.changePassword}
           </button>
         </form>
       </section>
+      <AppPasswordsSection t={t} csrf={csrf} view={me.appPasswords} />
+      <TotpSection t={t} csrf={csrf} state={me.totp} error={me.totpError} />
     </Layout>
   );
 }
