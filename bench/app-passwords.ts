@@ -5,11 +5,11 @@
 // close to the bare fastify + SELECT baseline. Main-password logins (memo on,
 // as in `warm`) are measured alongside: the app-password join must not slow them.
 import type { BenchContext } from './lib/context.js';
-import { hammer, type Hammered } from './lib/load.js';
+import { hammer, summarizeRounds, throughputRow, THROUGHPUT_COLUMNS, type Round } from './lib/load.js';
 import { verify } from './lib/http.js';
 import { cpuMsOf } from './lib/procs.js';
 import type { BenchResult } from './lib/report.js';
-import { fmt, median, ms } from './lib/stats.js';
+import { fmt } from './lib/stats.js';
 
 export const name = 'app-passwords';
 export const title = 'App-password logins (memo off, no argon2) and main-password logins vs bare fastify + one SELECT';
@@ -40,7 +40,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const bodyOf = (t: Target) => ({ user: ctx.user, password: t.password, service: 'imap', remote_ip: '192.0.2.10' });
 
   for (const t of targets) await hammer({ url: t.url, body: bodyOf(t), connections: CONNECTIONS, seconds: Math.min(2, seconds) });
-  const runs: Record<Target['key'], (Hammered & { cpuPerReq: number })[]> = { baseline: [], app: [], main: [] };
+  const runs: Record<Target['key'], Round[]> = { baseline: [], app: [], main: [] };
   for (let r = 1; r <= rounds; r++) {
     for (const t of targets) {
       await ctx.settle();
@@ -52,13 +52,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
       console.log(`  round ${r} ${t.label.padEnd(36)} ${fmt(res.rps).padStart(7)} req/s  p50 ${res.p50} ms  p99 ${res.p99} ms  cpu/req ${fmt(res.cpuPerReq * 1000, 0)} µs  errors ${res.errors} non2xx ${res.non2xx}`);
     }
   }
-  const summary = (key: Target['key']) => ({
-    rps: median(runs[key].map((x) => x.rps)),
-    p50: median(runs[key].map((x) => x.p50)),
-    p99: median(runs[key].map((x) => x.p99)),
-    errors: runs[key].reduce((a, x) => a + x.errors + x.non2xx, 0),
-    cpuPerReq: median(runs[key].map((x) => x.cpuPerReq)),
-  });
+  const summary = (key: Target['key']) => summarizeRounds(runs[key]);
   const s = { baseline: summary('baseline'), app: summary('app'), main: summary('main') };
   const ratioApp = s.app.rps / s.baseline.rps;
   const ratioMain = s.main.rps / s.baseline.rps;
@@ -70,16 +64,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     ],
     tables: [
       {
-        columns: ['target', 'req/s (median)', 'p50', 'p99', 'errors + non-2xx', 'req/s per round', 'server CPU per request'],
-        rows: targets.map((t) => [
-          t.label,
-          fmt(s[t.key].rps),
-          ms(s[t.key].p50),
-          ms(s[t.key].p99),
-          String(s[t.key].errors),
-          runs[t.key].map((x) => fmt(x.rps)).join(' / '),
-          `${fmt(s[t.key].cpuPerReq * 1000, 0)} µs`,
-        ]),
+        columns: THROUGHPUT_COLUMNS,
+        rows: targets.map((t) => throughputRow(t.label, s[t.key], runs[t.key])),
       },
     ],
     verdicts: [

@@ -6,11 +6,11 @@
 // The machine is noisy (client, servers and PostgreSQL share 2 cores), so the
 // variants alternate in rounds and the medians are compared.
 import type { BenchContext, Profile } from './lib/context.js';
-import { hammer, type Hammered } from './lib/load.js';
+import { hammer, summarizeRounds, throughputRow, THROUGHPUT_COLUMNS, type Round } from './lib/load.js';
 import { verify } from './lib/http.js';
 import { cpuMsOf } from './lib/procs.js';
 import type { BenchResult } from './lib/report.js';
-import { fmt, median, ms } from './lib/stats.js';
+import { fmt } from './lib/stats.js';
 
 export const name = 'warm';
 export const title = 'Warm auth throughput (memo on) vs bare fastify + one SELECT';
@@ -47,7 +47,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   // Warm-up: JIT, pool connections, memo entry — not recorded.
   for (const t of targets) await hammer({ url: t.url!, body, connections: CONNECTIONS, seconds: Math.min(2, seconds) });
 
-  const runs: Record<Target['key'], (Hammered & { cpuPerReq: number })[]> = { baseline: [], warn: [], info: [] };
+  const runs: Record<Target['key'], Round[]> = { baseline: [], warn: [], info: [] };
   for (let r = 1; r <= rounds; r++) {
     for (const t of targets) {
       await ctx.settle();
@@ -61,13 +61,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   }
   for (const t of targets) if (t.daemon) ctx.recordMemory(t.daemon, 'after warm load');
 
-  const summary = (key: Target['key']) => ({
-    rps: median(runs[key].map((x) => x.rps)),
-    p50: median(runs[key].map((x) => x.p50)),
-    p99: median(runs[key].map((x) => x.p99)),
-    errors: runs[key].reduce((a, x) => a + x.errors + x.non2xx, 0),
-    cpuPerReq: median(runs[key].map((x) => x.cpuPerReq)),
-  });
+  const summary = (key: Target['key']) => summarizeRounds(runs[key]);
   const s = { baseline: summary('baseline'), warn: summary('warn'), info: summary('info') };
   const ratioWarn = s.warn.rps / s.baseline.rps;
   const ratioInfo = s.info.rps / s.baseline.rps;
@@ -80,16 +74,8 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     ],
     tables: [
       {
-        columns: ['target', 'req/s (median)', 'p50', 'p99', 'errors + non-2xx', 'req/s per round', 'server CPU per request'],
-        rows: targets.map((t) => [
-          t.label,
-          fmt(s[t.key].rps),
-          ms(s[t.key].p50),
-          ms(s[t.key].p99),
-          String(s[t.key].errors),
-          runs[t.key].map((x) => fmt(x.rps)).join(' / '),
-          `${fmt(s[t.key].cpuPerReq * 1000, 0)} µs`,
-        ]),
+        columns: THROUGHPUT_COLUMNS,
+        rows: targets.map((t) => throughputRow(t.label, s[t.key], runs[t.key])),
       },
     ],
     verdicts: [

@@ -1,5 +1,6 @@
 // autocannon wrapper: one POST body repeated, results reduced to the figures we report.
 import autocannon from 'autocannon';
+import { fmt, median, ms } from './stats.js';
 
 export interface Hammered {
   rps: number;
@@ -31,4 +32,33 @@ export async function hammer({ url, body, connections, seconds }: { url: string;
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
   };
+}
+
+/** One timed run of a target, with the server process's CPU per request. */
+export type Round = Hammered & { cpuPerReq: number };
+
+export interface RoundSummary {
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  cpuPerReq: number;
+}
+
+/** Medians over a target's rounds; errors and non-2xx answers summed. */
+export function summarizeRounds(rounds: Round[]): RoundSummary {
+  return {
+    rps: median(rounds.map((x) => x.rps)),
+    p50: median(rounds.map((x) => x.p50)),
+    p99: median(rounds.map((x) => x.p99)),
+    errors: rounds.reduce((a, x) => a + x.errors + x.non2xx, 0),
+    cpuPerReq: median(rounds.map((x) => x.cpuPerReq)),
+  };
+}
+
+export const THROUGHPUT_COLUMNS = ['target', 'req/s (median)', 'p50', 'p99', 'errors + non-2xx', 'req/s per round', 'server CPU per request'];
+
+/** A target's row under THROUGHPUT_COLUMNS. */
+export function throughputRow(label: string, s: RoundSummary, rounds: Round[]): string[] {
+  return [label, fmt(s.rps), ms(s.p50), ms(s.p99), String(s.errors), rounds.map((x) => fmt(x.rps)).join(' / '), `${fmt(s.cpuPerReq * 1000, 0)} µs`];
 }
