@@ -111,6 +111,9 @@ export class PasswordWidget {
 
   /** A strong password from the server, filled in and shown once, to be copied now. */
   async generate() {
+    // Until the password arrives, submitting would send an empty field (or the one being replaced).
+    const busy = [...(this.root.closest('form')?.querySelectorAll<HTMLButtonElement>('button[type=submit], [data-pw-generate]') ?? [])].filter((b) => !b.disabled);
+    for (const b of busy) b.disabled = true;
     try {
       const { password } = await postJson<{ password: string }>('/console/api/generate', this.target());
       this.input.value = password;
@@ -126,6 +129,8 @@ export class PasswordWidget {
     } catch (err) {
       const p = err as Problem;
       this.violations([{ text: p?.detail ?? String(err) }]);
+    } finally {
+      for (const b of busy) b.disabled = false;
     }
   }
 
