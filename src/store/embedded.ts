@@ -121,6 +121,11 @@ async function runAsIds(): Promise<{ uid: number; gid: number } | null> {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/** The directory of the embedded binaries as the server will run them: a copy the postgres user can reach when we run as root (tests and benchmarks start clusters of their own from it). */
+export async function embeddedBinDir(): Promise<string> {
+  return path.dirname(reachableBinaries(await binaries(), await runAsIds()).initdb);
+}
+
 function readState(file: string): EmbeddedState | null {
   if (!existsSync(file)) return null;
   return JSON.parse(readFileSync(file, 'utf8')) as EmbeddedState;

@@ -78,7 +78,8 @@ export const appPasswordRoutes: RouteGroup = async (app, { ctx }) => {
   });
 
   async function revokeAndShow(req: FastifyRequest, reply: FastifyReply, address: string, name: string, back: string) {
-    const waitMs = Math.min(ctx.config.rotation.wait_ms, 2_000);
+    // The confirmation page is the point of the action: wait as long as the admin API does (returns as soon as all confirm).
+    const waitMs = ctx.config.rotation.wait_ms;
     const r = await revokeAppPassword(ctx, actorOf(req), address, name, waitMs);
     const lines = r.nodes.map((n) => nodeLine(req.t, n, true, waitMs));
     const applied = lines.filter((l) => l.state === 'applied').length;
