@@ -46,6 +46,9 @@ interface PlanNode {
   Plans?: PlanNode[];
 }
 
+/** Whether the server can EXPLAIN a statement's generic plan (PostgreSQL 16+). */
+let genericPlans = true;
+
 function nodes(plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 }
@@ -59,7 +62,8 @@ async function plan(q: Sent, generic: boolean): Promise<PlanNode[]> {
 
 /** Asserts that no node reads `table` sequentially and that `index` is used, in both plans. */
 async function expectIndexed(q: Sent, table: string, index: string): Promise<void> {
-  for (const generic of [false, true]) {
+  // EXPLAIN (GENERIC_PLAN) exists from PostgreSQL 16; on 15 (npm run test:pg15) only the custom plan is checked.
+  for (const generic of genericPlans ? [false, true] : [false]) {
     const found = await plan(q, generic);
     const summary = found.map((n) => `${n['Node Type']}${n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}${n['Index Name'] ? ` using ${n['Index Name']}` : ''}`).join(' / ');
     const label = `${q.name} (${generic ? 'generic' : 'custom'} plan): ${summary}`;
@@ -73,6 +77,7 @@ beforeAll(async () => {
   ctx = await makeContext(db.url);
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
+  genericPlans = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]!.v) >= 160_000;
   const hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
   await client.query(`INSERT INTO domains (name) SELECT 'd' || i || '.plans.example' FROM generate_series(0, ${DOMAINS - 1}) i`);
   await client.query(
