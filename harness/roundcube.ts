@@ -98,6 +98,8 @@ export async function startRoundcube(opts: RoundcubeOptions): Promise<Roundcube>
   const child = spawn('php', ['-S', `127.0.0.1:${port}`, '-t', join(root, 'public_html')], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ROUNDCUBE_CONFIG_DIR: config, PHP_CLI_SERVER_WORKERS: '2' },
     stdio: ['ignore', fd, fd],
+    // A group of its own: with workers, SIGTERM to php -S alone left its worker processes running after every test run.
+    detached: true,
   });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
@@ -111,7 +113,7 @@ export async function startRoundcube(opts: RoundcubeOptions): Promise<Roundcube>
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
+      process.kill(-child.pid!, 'SIGTERM');
       await exited;
     }
     tmp.remove();
