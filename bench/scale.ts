@@ -19,7 +19,6 @@
 //  memory     each daemon's RSS after its load
 //  size       pg_total_relation_size of mailboxes (+ indexes, TOAST) and of
 //             password_history, per mailbox
-import autocannon from 'autocannon';
 import pg from 'pg';
 import { availableParallelism } from 'node:os';
 import { MAIN } from '../harness/paths.js';
@@ -29,7 +28,7 @@ import type { BenchContext } from './lib/context.js';
 import { createToken, startBenchDaemon, strongPassword, type BenchDaemon } from './lib/daemon.js';
 import { cpuMsOf } from './lib/procs.js';
 import { postJson, verify } from './lib/http.js';
-import type { Hammered } from './lib/load.js';
+import { hammer, type Hammered, type Round } from './lib/load.js';
 import type { BenchResult, Verdict } from './lib/report.js';
 import { fmt, median, ms } from './lib/stats.js';
 
@@ -82,34 +81,11 @@ async function tableBytes(url: string, n: number): Promise<{ mailboxes: number; 
   }
 }
 
-/** autocannon over many users: each request the next user's body, round-robin (lib/load.ts sends one body). */
-async function hammerUsers(url: string, bodies: string[], connections: number, seconds: number): Promise<Hammered> {
-  let next = 0;
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    connections,
-    duration: seconds,
-    pipelining: 1,
-    requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }],
-  });
-  return {
-    rps: result.requests.average,
-    total: result.requests.total,
-    p50: result.latency.p50,
-    p90: result.latency.p90,
-    p99: result.latency.p99,
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-  };
-}
-
 interface SizeResult {
   n: number;
   generateS: number;
-  warm: Hammered & { cpuPerReq: number };
-  cold: Hammered & { cpuPerReq: number };
+  warm: Round;
+  cold: Round;
   rotationMs: number[];
   listMs: number;
   showMs: number;
@@ -146,14 +122,14 @@ async function measureSize(ctx: BenchContext, n: number, hash: string, password:
     const seconds = ctx.seconds(5);
     const rounds = ctx.quick ? 1 : 3;
     const warmUrl = `${warmD.authUrl}/v1/passdb/verify`;
-    await hammerUsers(warmUrl, bodies, 50, Math.min(2, seconds)); // warm-up, not recorded
+    await hammer({ url: warmUrl, bodies, connections: 50, seconds: Math.min(2, seconds) }); // warm-up, not recorded
     // Daemon CPU per request: what other load on the machine hardly changes (bench/warm.ts does the same).
     const timed = async (d: BenchDaemon, url: string, connections: number) => {
       const cpu0 = cpuMsOf(d.pid);
-      const h = await hammerUsers(url, bodies, connections, seconds);
+      const h = await hammer({ url, bodies, connections, seconds });
       return { ...h, cpuPerReq: (cpuMsOf(d.pid) - cpu0) / Math.max(1, h.total) };
     };
-    const warmRuns: Array<Hammered & { cpuPerReq: number }> = [];
+    const warmRuns: Round[] = [];
     for (let r = 0; r < rounds; r++) {
       await ctx.settle();
       warmRuns.push(await timed(warmD, warmUrl, 50));

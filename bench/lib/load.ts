@@ -12,12 +12,17 @@ export interface Hammered {
   non2xx: number;
 }
 
-export async function hammer({ url, body, connections, seconds }: { url: string; body: unknown; connections: number; seconds: number }): Promise<Hammered> {
+/**
+ * `body`: the same one every request; `bodies`: the next one each request, round-robin
+ * (many users, as bench/scale.ts sends them), pre-serialised.
+ */
+export async function hammer({ url, body, bodies, connections, seconds }: { url: string; body?: unknown; bodies?: string[]; connections: number; seconds: number }): Promise<Hammered> {
+  let next = 0;
   const result = await autocannon({
     url,
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+    ...(bodies ? { requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }) }] } : { body: JSON.stringify(body) }),
     connections,
     duration: seconds,
     // Latency is what the client sees including queueing; no pipelining (Dovecot does not pipeline).
