@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Secret, TOTP } from 'otpauth';
-import { verify } from '../helpers/daemon.js';
-import { cast, expectCleanPage, signedIn, startConsoleFixture, type ConsoleFixture } from '../helpers/console.js';
+import { answersEverywhere, cast, expectCleanPage, signedIn, startConsoleFixture, type ConsoleFixture } from '../helpers/console.js';
 import { requireParts } from '../helpers/parts.js';
 
 /**
@@ -22,10 +21,6 @@ afterAll(async () => {
 });
 
 const TIMEOUT = 120_000;
-
-async function everywhere(user: string, password: string): Promise<string[]> {
-  return Promise.all(f.daemons.map(async (d) => (await verify(d, user, password, { service: 'imap' })).body?.result as string));
-}
 
 describe('app passwords and two-factor on /me', () => {
   it('creates an app password shown once, it logs in to imap on every node; revoking it confirms per node and it is refused', { timeout: TIMEOUT }, async () => {
@@ -48,7 +43,7 @@ describe('app passwords and two-factor on /me', () => {
     const row = page.locator('tr[data-app-password="Laptop"]');
     expect(await row.textContent()).toContain('imap, smtp, sieve');
     await expectCleanPage(page, problems);
-    expect(await everywhere(owner.address, password)).toEqual(['ok', 'ok', 'ok']);
+    expect(await answersEverywhere(f, owner.address, password)).toEqual(['ok', 'ok', 'ok']);
 
     // Shown once: the page again has the row, not the password.
     await page.goto(`${f.base}/me`);
@@ -63,7 +58,7 @@ describe('app passwords and two-factor on /me', () => {
     await status.getByText('"Laptop" revoked on 3 of 3 nodes.').waitFor();
     expect(await status.locator('li[data-node][data-state="applied"]').count()).toBe(3);
     await expectCleanPage(page, problems);
-    expect(await everywhere(owner.address, password)).toEqual(['password_mismatch', 'password_mismatch', 'password_mismatch']);
+    expect(await answersEverywhere(f, owner.address, password)).toEqual(['password_mismatch', 'password_mismatch', 'password_mismatch']);
   });
 
   it('enrols TOTP with the key shown, shows recovery codes once; after signing out, signing in asks for the code', { timeout: TIMEOUT }, async () => {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Locator, Page } from 'playwright-core';
 import { bulkMailboxes, type PageProblems } from '../../harness/console.js';
-import { verify } from '../helpers/daemon.js';
-import { cast, expectCleanPage, signedIn, startConsoleFixture, type ConsoleFixture } from '../helpers/console.js';
+import { answersEverywhere, cast, expectCleanPage, signedIn, startConsoleFixture, type ConsoleFixture } from '../helpers/console.js';
 import { requireParts } from '../helpers/parts.js';
 
 // Some functions below run in the page, not in Node: its globals, loosely typed (no DOM lib here).
@@ -27,11 +26,6 @@ afterAll(async () => {
 });
 
 const TIMEOUT = 120_000;
-
-/** What every node's auth listener answers for a login (Dovecot asks the same). */
-async function everywhere(user: string, password: string): Promise<string[]> {
-  return Promise.all(f.daemons.map(async (d) => (await verify(d, user, password)).body?.result as string));
-}
 
 /**
  * A refused form (a wrong sign-in: 401, a mistyped delete confirmation: 422)
@@ -83,8 +77,8 @@ describe('a mailbox owner', () => {
     await page.getByText('Your password was changed.').waitFor({ timeout: 20_000 });
     await expectCleanPage(page, problems);
 
-    expect(await everywhere(owner.address, owner.password)).toEqual(['password_mismatch', 'password_mismatch', 'password_mismatch']);
-    expect(await everywhere(owner.address, fresh)).toEqual(['ok', 'ok', 'ok']);
+    expect(await answersEverywhere(f, owner.address, owner.password)).toEqual(['password_mismatch', 'password_mismatch', 'password_mismatch']);
+    expect(await answersEverywhere(f, owner.address, fresh)).toEqual(['ok', 'ok', 'ok']);
 
     // The console itself no longer takes the old password either.
     await page.getByRole('button', { name: 'Sign out' }).click();
@@ -206,7 +200,7 @@ describe('an administrator', () => {
     await expectCleanPage(page, problems);
     await add.getByRole('button', { name: 'Add', exact: true }).click();
     await page.getByRole('rowheader', { name: address, exact: true }).waitFor();
-    expect(await everywhere(address, 'Lichen-Tuba-Saffron-58')).toEqual(['ok', 'ok', 'ok']);
+    expect(await answersEverywhere(f, address, 'Lichen-Tuba-Saffron-58')).toEqual(['ok', 'ok', 'ok']);
 
     // Change password: the rules are there before anything is typed.
     await act(page, address, 'Change password');
@@ -243,8 +237,8 @@ describe('an administrator', () => {
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     await liveResult(dialog, f.daemons.map((d) => d.nodeId));
     await expectCleanPage(page, problems);
-    expect(await everywhere(address, generated)).toEqual(['ok', 'ok', 'ok']);
-    expect(await everywhere(address, 'Lichen-Tuba-Saffron-58')).toEqual(['password_mismatch', 'password_mismatch', 'password_mismatch']);
+    expect(await answersEverywhere(f, address, generated)).toEqual(['ok', 'ok', 'ok']);
+    expect(await answersEverywhere(f, address, 'Lichen-Tuba-Saffron-58')).toEqual(['password_mismatch', 'password_mismatch', 'password_mismatch']);
     await context.close();
   });
 
@@ -257,12 +251,12 @@ describe('an administrator', () => {
 
     await act(page, owner.address, 'Disable');
     await row.getByText('Disabled').waitFor();
-    expect((await everywhere(owner.address, owner.password)).some((r) => r === 'ok')).toBe(false);
+    expect((await answersEverywhere(f, owner.address, owner.password)).some((r) => r === 'ok')).toBe(false);
     await expectCleanPage(page, problems);
 
     await act(page, owner.address, 'Enable');
     await row.getByText('Enabled').waitFor();
-    expect(await everywhere(owner.address, owner.password)).toEqual(['ok', 'ok', 'ok']);
+    expect(await answersEverywhere(f, owner.address, owner.password)).toEqual(['ok', 'ok', 'ok']);
 
     // Close sessions: a kick for this mailbox goes to every node (without Dovecot there is nobody to kick).
     const kicks = async () => Number((await f.pool.query("SELECT count(*) AS n FROM invalidations WHERE address = $1 AND kick AND reason <> 'rotate'", [owner.address])).rows[0].n);
@@ -277,14 +271,14 @@ describe('an administrator', () => {
     await confirm.fill(`x${owner.address}`);
     await page.getByRole('button', { name: 'Delete mailbox' }).click();
     // A mistyped address deletes nothing.
-    expect(await everywhere(owner.address, owner.password)).toEqual(['ok', 'ok', 'ok']);
+    expect(await answersEverywhere(f, owner.address, owner.password)).toEqual(['ok', 'ok', 'ok']);
     expect(refusedLoads(problems, 422)).toBeLessThanOrEqual(1); // refused by the server (a page with 422) or already in the dialog
     if (!(await confirm.isVisible())) await act(page, owner.address, 'Delete');
     await confirm.fill(owner.address);
     await page.getByRole('button', { name: 'Delete mailbox' }).click();
     await page.getByText(`Mailbox ${owner.address} deleted.`).waitFor();
     expect(await page.getByRole('rowheader', { name: owner.address, exact: true }).count()).toBe(0);
-    expect(await everywhere(owner.address, owner.password)).toEqual(['user_unknown', 'user_unknown', 'user_unknown']);
+    expect(await answersEverywhere(f, owner.address, owner.password)).toEqual(['user_unknown', 'user_unknown', 'user_unknown']);
     await expectCleanPage(page, problems);
   });
 
@@ -341,7 +335,7 @@ describe('an administrator', () => {
     await dialog.locator('li[data-rule][data-state="ok"]').first().waitFor();
     await page.keyboard.press('Enter');
     await liveResult(dialog, f.daemons.map((d) => d.nodeId));
-    expect(await everywhere(owner.address, fresh)).toEqual(['ok', 'ok', 'ok']);
+    expect(await answersEverywhere(f, owner.address, fresh)).toEqual(['ok', 'ok', 'ok']);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     expect(await gear.evaluate((el) => el === document.activeElement)).toBe(true);

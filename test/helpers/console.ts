@@ -12,6 +12,7 @@ import { launchChromium } from '../../harness/chromium.js';
 import { grantAdmin, seedDomain, seriousA11yViolations, signIn, startNodes, watchContext, type PageProblems, type Seeded } from '../../harness/console.js';
 import { CHEAP_HASH, type Daemon } from '../../harness/daemon.js';
 import { createTestDatabase } from './postgres.js';
+import { verify } from './daemon.js';
 
 export interface ConsoleFixture {
   daemons: Daemon[];
@@ -68,6 +69,11 @@ export async function startConsoleFixture(opts: { nodeIds?: string[]; env?: Reco
 }
 
 /** A domain with an owner mailbox and a domain admin of it, or a global admin: the usual cast. */
+/** What every node's auth listener answers for an IMAP login (Dovecot asks the same), in node order. */
+export async function answersEverywhere(f: ConsoleFixture, user: string, password: string): Promise<string[]> {
+  return Promise.all(f.daemons.map(async (d) => (await verify(d, user, password)).body?.result as string));
+}
+
 export async function cast(f: ConsoleFixture, label = 'd') {
   const domain = f.domain(label);
   const d = f.daemons[0]!;
