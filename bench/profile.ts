@@ -1,5 +1,5 @@
-// `npx tsx bench/profile.ts [warm|cold|baseline] [seconds]` (after npm run build) — CPU profile of a daemon
-// under the warm (memo hit) or cold (argon2) load, or of the warm-auth baseline
+// `npx tsx bench/profile.ts [warm|cold|app|baseline] [seconds]` (after npm run build) — CPU profile of a daemon
+// under the warm (memo hit), cold (argon2) or app-password (memo off, no argon2) load, or of the warm-auth baseline
 // server for comparison: the server runs with --cpu-prof,
 // is loaded with autocannon, stopped with SIGTERM (the profile is written at
 // exit), and the top frames by self time, grouped by function and by package,
@@ -24,7 +24,7 @@ interface CpuProfile {
 }
 
 const [mode = 'warm', secs = '10'] = process.argv.slice(2);
-if (!['warm', 'cold', 'baseline'].includes(mode)) throw new Error('usage: npx tsx bench/profile.ts [warm|cold|baseline] [seconds]');
+if (!['warm', 'cold', 'app', 'baseline'].includes(mode)) throw new Error('usage: npx tsx bench/profile.ts [warm|cold|app|baseline] [seconds]');
 
 /** Where a frame's code comes from: a package, our dist/ module, or Node itself. */
 function origin(url: string): string {
@@ -40,7 +40,7 @@ function origin(url: string): string {
   return url;
 }
 
-function summarize(file: string): void {
+function summarize(file: string, requests = 0): void {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const total = (prof.endTime - prof.startTime) / 1000; // ms
   const samples = prof.samples.length;
@@ -59,9 +59,11 @@ function summarize(file: string): void {
   const busy = samples - (byOrigin.get('(idle)') ?? 0);
   console.log(`\nprofile ${path.basename(file)}: ${fmt(total / 1000, 1)} s, ${samples} samples, busy ${fmt((busy / samples) * 100, 1)} % of wall time`);
   console.log('\nself time by origin (% of busy samples):');
-  for (const [o, c] of top(byOrigin, 20)) if (o !== '(idle)') console.log(`  ${fmt((c / busy) * 100, 1).padStart(5)} %  ${fmt(c * perSample, 0).padStart(6)} ms  ${o}`);
+  // µs per request: what each origin costs a request, comparable between the daemon and the baseline.
+  const perReq = (c: number) => (requests > 0 ? `${fmt((c * perSample * 1000) / requests, 1).padStart(6)} µs/req  ` : '');
+  for (const [o, c] of top(byOrigin, 20)) if (o !== '(idle)') console.log(`  ${fmt((c / busy) * 100, 1).padStart(5)} %  ${fmt(c * perSample, 0).padStart(6)} ms  ${perReq(c)}${o}`);
   console.log('\ntop functions by self time (% of busy samples):');
-  for (const [f, c] of top(byFn, 30)) if (!f.startsWith('(idle)')) console.log(`  ${fmt((c / busy) * 100, 1).padStart(5)} %  ${f}`);
+  for (const [f, c] of top(byFn, 30)) if (!f.startsWith('(idle)')) console.log(`  ${fmt((c / busy) * 100, 1).padStart(5)} %  ${perReq(c)}${f}`);
 
   // Inclusive time of our own functions: what each step of the request costs with everything it calls.
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
@@ -81,7 +83,7 @@ function summarize(file: string): void {
     }
   }
   console.log('\nmailpassd functions by inclusive time (% of busy samples):');
-  for (const [f, c] of top(inclusive, 25)) console.log(`  ${fmt((c / busy) * 100, 1).padStart(5)} %  ${f}`);
+  for (const [f, c] of top(inclusive, 25)) console.log(`  ${fmt((c / busy) * 100, 1).padStart(5)} %  ${perReq(c)}${f}`);
 }
 
 try {
@@ -93,17 +95,18 @@ try {
     databaseUrl: pg.url,
     nodeId: `profile-${mode}`,
     logLevel: process.env.PROFILE_LOG_LEVEL ?? 'warn',
-    env: { ...NO_THROTTLE, ...(mode === 'cold' ? { MAILPASSD_AUTH_MEMO_TTL_SECONDS: '0' } : {}) },
+    env: { ...NO_THROTTLE, ...(mode === 'cold' || mode === 'app' ? { MAILPASSD_AUTH_MEMO_TTL_SECONDS: '0' } : {}) },
     nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir],
   });
   await addMailbox(d, user, password);
+  const loginPassword = mode === 'app' ? ((JSON.parse(await d.cliOk(['app-password', 'add', user, '--name', 'profile', '--json'])) as { password: string }).password) : password;
   let target: { authUrl: string; stop(): Promise<unknown> } = d;
   if (mode === 'baseline') {
     // Same database and row; the daemon (unprofiled output discarded) only created the schema and data.
     const baseline = await startBaseline(pg.url, { logDir: profDir, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] });
     target = { authUrl: baseline.url, stop: baseline.stop };
   }
-  const body = { user, password, service: 'imap', remote_ip: '192.0.2.10' };
+  const body = { user, password: loginPassword, service: 'imap', remote_ip: '192.0.2.10' };
   const res = await hammer({ url: `${target.authUrl}/v1/passdb/verify`, body, connections: mode === 'cold' ? 8 : 50, seconds: Number(secs) });
   console.log(`load: ${fmt(res.rps)} req/s, p50 ${res.p50} ms, p99 ${res.p99} ms, errors ${res.errors}, non-2xx ${res.non2xx}`);
   await target.stop();
@@ -112,7 +115,8 @@ try {
   let files = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).sort();
   if (mode === 'baseline') files = files.filter((f) => !f.includes(`.${d.pid}.`));
   if (files.length === 0) throw new Error('no .cpuprofile written (did the daemon exit cleanly?)');
-  for (const f of files) summarize(path.join(profDir, f));
+  // The first file is the main thread (it served every request); worker threads follow.
+  files.forEach((f, i) => summarize(path.join(profDir, f), i === 0 ? res.total : 0));
 } finally {
   await cleanupAll();
 }

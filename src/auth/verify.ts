@@ -11,7 +11,7 @@ import { Limiter } from './limiter.js';
 import { VerificationMemo } from './memo.js';
 import { outcomeOf, type AuthRequest, type AuthResult } from './results.js';
 import { Throttle } from './throttle.js';
-import { prefetchExtra, userdbFields } from './userdb.js';
+import { userdbFields } from './userdb.js';
 import { appPasswordHmac, canonicalAppPassword } from './app-password.js';
 import { appPasswordKey, LastUseRecorder } from './app-password-store.js';
 import { AppPasswordRules } from './app-password-rules.js';
@@ -81,8 +81,8 @@ export class Authenticator {
    */
   async verify(req: AuthRequest, opts: { throttle?: boolean } = {}): Promise<AuthResult> {
     const started = process.hrtime.bigint();
-    const giveUp = new AbortController();
-    const result = await this.withDeadline(this.decide(req, giveUp.signal, opts.throttle !== false), giveUp);
+    const giveUp = new LazyAbort();
+    const result = await this.withDeadline(this.decide(req, giveUp, opts.throttle !== false), giveUp);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.record(result.kind, serviceLabel(req.service), seconds);
     return result;
@@ -103,7 +103,7 @@ export class Authenticator {
     s.latency.observe(seconds);
   }
 
-  private async withDeadline(work: Promise<AuthResult>, giveUp: AbortController): Promise<AuthResult> {
+  private async withDeadline(work: Promise<AuthResult>, giveUp: LazyAbort): Promise<AuthResult> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<AuthResult>((resolve) => {
       timer = setTimeout(() => {
@@ -118,14 +118,14 @@ export class Authenticator {
     }
   }
 
-  private async decide(req: AuthRequest, signal: AbortSignal, throttled: boolean): Promise<AuthResult> {
+  private async decide(req: AuthRequest, giveUp: LazyAbort, throttled: boolean): Promise<AuthResult> {
     const user = canonicalUser(req.user);
     if (throttled && this.throttle.isLocked(user, req.remoteIp)) return this.throttled();
     const attempt: Attempt = { user, charged: false, throttled };
     let result: AuthResult = { kind: 'internal_failure' };
     try {
       // Every entry point (listener, self-service, checkpassword) gets the listener's cap.
-      result = Buffer.byteLength(req.password) > MAX_PASSWORD_BYTES ? { kind: 'password_mismatch' } : await this.check(req, attempt, signal);
+      result = Buffer.byteLength(req.password) > MAX_PASSWORD_BYTES ? { kind: 'password_mismatch' } : await this.check(req, attempt, giveUp);
     } finally {
       if (attempt.charged) this.throttle.settle(user, req.remoteIp, outcomeOf(result));
       else if (throttled) this.throttle.record(user, req.remoteIp, outcomeOf(result));
@@ -143,7 +143,8 @@ export class Authenticator {
    * throttle's budget first (waiting while parallel attempts on the same keys
    * are in flight), then a limiter slot. Null when the throttle refuses.
    */
-  private async guarded(req: AuthRequest, attempt: Attempt, signal: AbortSignal, verify: () => Promise<boolean>): Promise<boolean | null> {
+  private async guarded(req: AuthRequest, attempt: Attempt, giveUp: LazyAbort, verify: () => Promise<boolean>): Promise<boolean | null> {
+    const signal = giveUp.signal;
     if (attempt.throttled && !(await this.throttle.acquire(attempt.user, req.remoteIp, signal))) {
       signal.throwIfAborted();
       return null;
@@ -153,7 +154,7 @@ export class Authenticator {
     return this.limiter.run(verify, signal);
   }
 
-  private async check(req: AuthRequest, attempt: Attempt, signal: AbortSignal): Promise<AuthResult> {
+  private async check(req: AuthRequest, attempt: Attempt, giveUp: LazyAbort): Promise<AuthResult> {
     const user = attempt.user;
     let row: AuthRow | null;
     try {
@@ -164,16 +165,16 @@ export class Authenticator {
       return { kind: 'internal_failure' };
     }
     try {
-      return row ? await this.checkKnown(row, req, attempt, signal) : await this.checkUnknown(req, attempt, signal);
+      return row ? await this.checkKnown(row, req, attempt, giveUp) : await this.checkUnknown(req, attempt, giveUp);
     } catch (err) {
-      if (signal.aborted) return { kind: 'internal_failure' }; // the deadline answered already
+      if (giveUp.aborted) return { kind: 'internal_failure' }; // the deadline answered already
       this.ctx.log.warn({ err: { code: (err as { code?: string }).code, message: (err as Error).message } }, 'verification failed: answering internal_failure');
       return { kind: 'internal_failure' };
     }
   }
 
-  private async checkUnknown(req: AuthRequest, attempt: Attempt, signal: AbortSignal): Promise<AuthResult> {
-    const ran = await this.guarded(req, attempt, signal, () => verifyPassword(this.dummyHash!, req.password));
+  private async checkUnknown(req: AuthRequest, attempt: Attempt, giveUp: LazyAbort): Promise<AuthResult> {
+    const ran = await this.guarded(req, attempt, giveUp, () => verifyPassword(this.dummyHash!, req.password));
     return ran === null ? this.throttled() : { kind: 'user_unknown' };
   }
 
@@ -189,7 +190,7 @@ export class Authenticator {
    * the main-password path below: exactly one argon2, as before app passwords,
    * so timing tells nothing about which app passwords exist.
    */
-  private async checkKnown(row: AuthRow, req: AuthRequest, attempt: Attempt, signal: AbortSignal): Promise<AuthResult> {
+  private async checkKnown(row: AuthRow, req: AuthRequest, attempt: Attempt, giveUp: LazyAbort): Promise<AuthResult> {
     if (this.appRules.usable(row, req.service)) return this.acceptAppPassword(row, req);
     const memoKey = this.memo.enabled ? this.memo.keyOf(row.password_hash, req.password) : null;
     const memoHit = memoKey !== null && this.memo.has(memoKey);
@@ -203,7 +204,7 @@ export class Authenticator {
         ranMs = performance.now() - t;
       }
     };
-    const match = memoHit || (await this.guarded(req, attempt, signal, timed));
+    const match = memoHit || (await this.guarded(req, attempt, giveUp, timed));
     if (match === null) return this.throttled();
     if (!match) {
       // Outside the limiter: the pad is a timer, it holds no argon2 slot.
@@ -221,7 +222,7 @@ export class Authenticator {
     }
     if (memoKey !== null) this.memo.remember(memoKey);
     if (needsRehash(row.password_hash, this.ctx.config.hash)) this.rehashInBackground(row, req.password);
-    return { kind: 'ok', user: row.address, extra: prefetchExtra(userdbFields(row, this.ctx.config.userdb)), mailboxId: row.id, credentialVersion: row.credential_version };
+    return { kind: 'ok', user: row.address, extra: userdbFields(row, this.ctx.config.userdb, 'userdb_'), mailboxId: row.id, credentialVersion: row.credential_version };
   }
 
   private acceptAppPassword(row: AuthRow, req: AuthRequest): AuthResult {
@@ -232,7 +233,8 @@ export class Authenticator {
     this.metrics?.appPasswordLogins.inc();
     // userdb field user_app_password: Dovecot 2.4 registers userdb `user_*` fields with anvil as
     // alternative user names, so a revocation can kick this device only (doveadm kick -f app_password <id>).
-    const extra = { ...prefetchExtra(userdbFields(row, this.ctx.config.userdb)), userdb_user_app_password: id };
+    const extra = userdbFields(row, this.ctx.config.userdb, 'userdb_');
+    extra.userdb_user_app_password = id;
     return { kind: 'ok', user: row.address, extra, mailboxId: row.id, credentialVersion: row.credential_version, appPasswordId: id };
   }
 
@@ -242,6 +244,33 @@ export class Authenticator {
       .run(() => hashPassword(password, this.ctx.config.hash))
       .then((hash) => upgradeHash(this.ctx.pool, row.id, row.password_hash, hash))
       .catch((err: Error) => this.ctx.log.warn({ address: row.address, err: err.message }, 'rehash failed'));
+  }
+}
+
+/**
+ * The deadline's abort, with the AbortSignal made only when something waits on
+ * it (the throttle's queue, argon2's): a memo hit or an app password never
+ * does, and an AbortController per login was measurable on that path.
+ */
+class LazyAbort {
+  private controller: AbortController | null = null;
+  private fired = false;
+
+  get aborted(): boolean {
+    return this.fired;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.fired) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  abort(): void {
+    this.fired = true;
+    this.controller?.abort();
   }
 }
 

@@ -41,7 +41,8 @@ const ResultBody = Type.Object({
 
 /** The auth listener: only Dovecot (Lua or checkpassword) talks to it. */
 export function buildAuthListener(ctx: Context, auth: Authenticator): App {
-  const app = createApp(ctx.log.child({ listener: 'auth' }), { bodyLimit: 8 * 1024, timeoutMs: ctx.config.http_timeout_ms });
+  const log = ctx.log.child({ listener: 'auth' });
+  const app = createApp(log, { bodyLimit: 8 * 1024, timeoutMs: ctx.config.http_timeout_ms });
   const secret = ctx.config.derived.auth_secret;
   if (secret) {
     app.addHook('onRequest', async (req, reply) => {
@@ -71,7 +72,7 @@ export function buildAuthListener(ctx: Context, auth: Authenticator): App {
       });
       // Successes are Dovecot's to log; refusals and failures are worth a line at info.
       const level = result.kind === 'ok' ? 'debug' : 'info';
-      req.log[level]({ user: canonicalUser(b.user), service: b.service, remote_ip: b.remote_ip, session: b.session, result: result.kind }, 'passdb verify');
+      if (log.isLevelEnabled(level)) req.log[level]({ user: canonicalUser(b.user), service: b.service, remote_ip: b.remote_ip, session: b.session, result: result.kind }, 'passdb verify');
       const { status, body } = verifyAnswerFor(result);
       return reply.code(status).send(body);
     },
