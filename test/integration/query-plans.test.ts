@@ -77,7 +77,8 @@ beforeAll(async () => {
   ctx = await makeContext(db.url);
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
-  genericPlans = Number((await client.query<{ v: string }>('SHOW server_version_num')).rows[0]!.v) >= 160_000;
+  // SHOW names its column after the setting, so `.v` of it was undefined and the generic plans went unchecked on every version.
+  genericPlans = Number((await client.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v) >= 160_000;
   const hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g';
   await client.query(`INSERT INTO domains (name) SELECT 'd' || i || '.plans.example' FROM generate_series(0, ${DOMAINS - 1}) i`);
   await client.query(
