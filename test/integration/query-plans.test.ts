@@ -6,7 +6,7 @@ import { getAuthRow, listAllMailboxPage, listMailboxPage } from '../../src/store
 import { recentHashes } from '../../src/store/sql/history.js';
 import { invalidationsAfter } from '../../src/store/sql/invalidations.js';
 import { useToken } from '../../src/store/sql/tokens.js';
-import { listAudit } from '../../src/store/sql/audit.js';
+import { listAudit, listAuditPage } from '../../src/store/sql/audit.js';
 import { pruneAuditBatch, pruneInvalidationsBatch } from '../../src/store/sql/retention.js';
 import type { Queryable } from '../../src/store/pool.js';
 
@@ -143,6 +143,20 @@ describe('hot statements use their indexes at 50k mailboxes', () => {
     await expectIndexed(first!, 'mailboxes', 'mailboxes_domain_idx');
     const [one] = await statementsOf((d) => listMailboxPage(d, 'd711.plans.example', null, 'user4711@d711.plans.example', 500));
     await expectIndexed(one!, 'mailboxes', 'mailboxes_domain_idx', /address > /);
+  });
+
+  it("audit pages: a domain admin's view by the audit_target_domain index, one target by (target, id), everything by id", async () => {
+    for (const domains of [['d711.plans.example'], ['d711.plans.example', 'd712.plans.example', 'd13.plans.example']]) {
+      for (const before of [null, '60000']) {
+        const [q] = await statementsOf((d) => listAuditPage(d, null, domains, before, 50));
+        expect(q!.name).toBe('audit-page-domains');
+        await expectIndexed(q!, 'audit_log', 'audit_log_target_domain_idx', /id < /);
+      }
+    }
+    const [target] = await statementsOf((d) => listAuditPage(d, 'user4711@d711.plans.example', ['d711.plans.example'], '60000', 50));
+    await expectIndexed(target!, 'audit_log', 'audit_log_target_idx', /target = /);
+    const [all] = await statementsOf((d) => listAuditPage(d, null, null, '60000', 50));
+    await expectIndexed(all!, 'audit_log', 'audit_log_pkey', /id < /);
   });
 
   it('retention batches: audit by age (the at index), invalidations by id', async () => {
