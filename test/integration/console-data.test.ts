@@ -277,6 +277,10 @@ describe('domain summaries and the audit page, limited to the domains an admin r
     expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
     const ids = pages.flat().map(BigInt);
     expect([...ids].sort((a, b) => (a > b ? -1 : 1))).toEqual(ids);
+    // Each domain's newest entries merged: every entry once, the same as one long page; a domain named twice counts once.
+    const both = await listAuditPage(ctx, { domains: ['audit-b.example', 'audit-a.example', 'audit-b.example'], limit: 100 });
+    expect(both.items.map((e) => e.id)).toEqual(pages.flat());
+    expect((await listAuditPage(ctx, { domains: ['audit-a.example'], target: ann!, limit: 10 })).items.map((e) => e.action)).toEqual(['mailbox.update', 'mailbox.add']);
 
     expect((await listAuditPage(ctx, { domains: ['audit-b.example'], target: ann!, limit: 10 })).items).toEqual([]);
     expect((await listAuditPage(ctx, { domains: null, target: ann!, limit: 10 })).items.map((e) => e.action)).toEqual(['mailbox.update', 'mailbox.add']);

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { CONFIG_KEYS, SECRET_KEYS, envNameOf, formatListen, type Config, type Listen } from '../../config/index.js';
 import { followsNewMailboxRule, LOCAL_PART_RULE } from '../../core/address.js';
 import { createDoveadm } from '../../dovecot/doveadm.js';
-import { listMailboxes } from '../../store/sql/mailboxes.js';
+import { listAllMailboxPage } from '../../store/sql/mailboxes.js';
 import { openDatabase, ping } from '../../store/database.js';
 import { pendingMigrations } from '../../store/migrate.js';
 import { configFrom } from '../context.js';
@@ -11,6 +11,9 @@ import { exposureChecks, type ExposureCheck } from './doctor-exposure.js';
 import { printJson, printLine, printTable, type GlobalOptions } from '../io.js';
 
 type Check = ExposureCheck;
+
+/** Mailboxes read per query by the mailbox-names check. */
+const NAMES_PAGE = 1000;
 
 function mask(key: string, value: unknown): unknown {
   if (value === undefined || value === null || !SECRET_KEYS.has(key)) return value;
@@ -77,14 +80,26 @@ async function runChecks(config: Config): Promise<Check[]> {
  * wildcard is never kicked, so its rotations are reported not applied. They
  * are listed so an operator can move them to a new name.
  */
-async function checkMailboxNames(pool: Parameters<typeof listMailboxes>[0]): Promise<Check> {
-  const offending = (await listMailboxes(pool, null)).map((m) => m.address).filter((a) => !followsNewMailboxRule(a));
-  if (offending.length === 0) return { check: 'mailbox names', ok: true, detail: 'every mailbox name follows the rule for new mailboxes' };
-  const shown = offending.slice(0, 20).join(', ') + (offending.length > 20 ? ` (+${offending.length - 20} more)` : '');
+async function checkMailboxNames(pool: Parameters<typeof listAllMailboxPage>[0]): Promise<Check> {
+  // A page at a time, keeping a count and the first few: the table may hold a million rows.
+  const shown: string[] = [];
+  let offending = 0;
+  let after: { domain: string; address: string } | null = null;
+  do {
+    const rows = await listAllMailboxPage(pool, after, NAMES_PAGE);
+    for (const m of rows.slice(0, NAMES_PAGE)) {
+      if (followsNewMailboxRule(m.address)) continue;
+      offending += 1;
+      if (shown.length < 20) shown.push(m.address);
+    }
+    const last = rows.length > NAMES_PAGE ? rows[NAMES_PAGE - 1]! : null;
+    after = last && { domain: last.domain, address: last.address };
+  } while (after !== null);
+  if (offending === 0) return { check: 'mailbox names', ok: true, detail: 'every mailbox name follows the rule for new mailboxes' };
   return {
     check: 'mailbox names',
     ok: false,
-    detail: `${offending.length} mailbox(es) break the rule for new names (${LOCAL_PART_RULE}); they still log in and rotate, but a name with * or ? is never kicked: ${shown}`,
+    detail: `${offending} mailbox(es) break the rule for new names (${LOCAL_PART_RULE}); they still log in and rotate, but a name with * or ? is never kicked: ${shown.join(', ')}${offending > shown.length ? ` (+${offending - shown.length} more)` : ''}`,
   };
 }
 

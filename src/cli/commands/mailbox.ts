@@ -3,13 +3,14 @@ import * as mailboxes from '../../accounts/mailboxes.js';
 import type { PasswordSource } from '../../accounts/password.js';
 import { usage } from '../../core/errors.js';
 import { cliActor, withContext } from '../context.js';
-import { pagedPrinter, printJson, printLine, printTable, readNewPassword, type GlobalOptions } from '../io.js';
+import { pagedPrinter, printJson, printLine, readNewPassword, type GlobalOptions } from '../io.js';
 import { importMailboxes } from '../../accounts/import.js';
 import { createReadStream, statSync } from 'node:fs';
 import { importProgress, importReportLines } from '../import-report.js';
 
-/** Mailboxes read per query by `mailbox list --domain`. */
+/** Mailboxes read per query by `mailbox list` (default of --page-size, and its bound). */
 const LIST_PAGE = 500;
+const MAX_PAGE = 10_000;
 
 export interface PasswordFlags {
   passwordStdin?: boolean;
@@ -85,29 +86,36 @@ export function registerMailbox(program: Command): void {
 
   mailbox
     .command('list')
-    .description('list mailboxes')
-    .option('--domain <domain>', 'only this domain (read and printed a page at a time)')
-    .action(async (flags: { domain?: string }, cmd: Command) => {
+    .description('list mailboxes, by domain then address, read and printed a page at a time')
+    .option('--domain <domain>', 'only this domain')
+    .option('--page-size <n>', `mailboxes read per query (1-${MAX_PAGE})`, String(LIST_PAGE))
+    .action(async (flags: { domain?: string; pageSize: string }, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
+      if (!/^[1-9][0-9]*$/.test(flags.pageSize) || Number(flags.pageSize) > MAX_PAGE) throw usage('invalid_request', `--page-size ${flags.pageSize}: expected a whole number from 1 to ${MAX_PAGE}`);
+      const limit = Number(flags.pageSize);
       const columns = ['address', 'display_name', 'enabled', 'credential_version', 'password_changed_at', 'password_expires_at'];
-      if (flags.domain !== undefined) {
-        const domain = flags.domain;
-        const out = pagedPrinter(opts.json === true, columns);
-        // A domain may hold many thousands: page through by address instead of loading it at once.
-        await withContext(opts, async (ctx) => {
+      const out = pagedPrinter(opts.json === true, columns);
+      const domain = flags.domain;
+      // A domain may hold many thousands, the whole table a million: keyset pages, each printed
+      // before the next is read, so memory stays that of one page whatever the size.
+      await withContext(opts, async (ctx) => {
+        if (domain !== undefined) {
           let after: string | undefined;
           do {
-            const page = await mailboxes.listMailboxPage(ctx, domain, { after, limit: LIST_PAGE });
+            const page = await mailboxes.listMailboxPage(ctx, domain, { after, limit });
             out.page(page.items as unknown as Array<Record<string, unknown>>);
             after = page.next ?? undefined;
           } while (after !== undefined);
-        });
-        out.end();
-        return;
-      }
-      const rows = await withContext(opts, (ctx) => mailboxes.listMailboxes(ctx, null));
-      if (opts.json) printJson(rows);
-      else printTable(rows as unknown as Array<Record<string, unknown>>, columns);
+          return;
+        }
+        let after: mailboxes.MailboxCursor | undefined;
+        do {
+          const page = await mailboxes.listAllMailboxPage(ctx, { after, limit });
+          out.page(page.items as unknown as Array<Record<string, unknown>>);
+          after = page.next ?? undefined;
+        } while (after !== undefined);
+      });
+      out.end();
     });
 
   mailbox

@@ -68,11 +68,19 @@ export async function lockMailbox(db: Queryable, address: string): Promise<Mailb
   return r.rows[0] ?? null;
 }
 
-export async function listMailboxes(db: Queryable, domain: string | null): Promise<MailboxRow[]> {
+/**
+ * One page of every mailbox, in (domain, address) order, after the row `after`
+ * (keyset: the row comparison is an index condition on the (domain, address)
+ * index, so a page costs the same at any depth; the first page starts after
+ * ('', ''), before every row, so that one statement, whose generic plan is the
+ * same index range scan, serves every page). `limit + 1` rows so the caller
+ * knows whether there is a next page.
+ */
+export async function listAllMailboxPage(db: Queryable, after: { domain: string; address: string } | null, limit: number): Promise<MailboxRow[]> {
   const r = await db.query<MailboxRow>({
-    name: 'mailbox-list',
-    text: `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE $1::text IS NULL OR domain = $1 ORDER BY domain, address`,
-    values: [domain],
+    name: 'mailbox-page-all',
+    text: `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE (domain, address) > ($1, $2) ORDER BY domain, address LIMIT $3`,
+    values: [after?.domain ?? '', after?.address ?? '', limit + 1],
   });
   return r.rows;
 }
@@ -153,17 +161,20 @@ export async function deleteMailbox(db: Queryable, id: string): Promise<void> {
 const likeLiteral = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
- * One page of a domain's mailboxes in address order, after `after` (keyset: the
- * (domain, address) index serves it at any depth), `limit + 1` rows so the
- * caller knows whether there is a next page. `q`: a case-insensitive substring
- * of the address or the display name, filtered within the domain's index range
- * (no trigram index: a few ms at 10,000 mailboxes per domain).
+ * One page of a domain's mailboxes in address order, after `after`, `limit + 1`
+ * rows so the caller knows whether there is a next page. Keyset: the
+ * (domain, address) index serves it at any depth, the cursor an index condition
+ * in the generic plan too (`$3 IS NULL OR address > $3` was only a filter
+ * there, so every page read the domain from its first address). `q`: a
+ * case-insensitive substring of the address or the display name, filtered
+ * within the domain's index range (no trigram index: a few ms at 10,000
+ * mailboxes per domain).
  */
 export async function listMailboxPage(db: Queryable, domain: string, q: string | null, after: string | null, limit: number): Promise<MailboxRow[]> {
   const r = await db.query<MailboxRow>({
-    name: 'mailbox-page',
+    name: 'mailbox-page-v2',
     text: `SELECT ${MAILBOX_COLUMNS} FROM mailboxes
-           WHERE domain = $1 AND ($3::text IS NULL OR address > $3)
+           WHERE domain = $1 AND address > COALESCE($3, '')
              AND ($2::text IS NULL OR address ILIKE $2 OR display_name ILIKE $2)
            ORDER BY address LIMIT $4`,
     values: [domain, q === null ? null : `%${likeLiteral(q)}%`, after, limit + 1],
