@@ -37,6 +37,8 @@ import { fmt, median, ms, percentile } from './lib/stats.js';
 export const name = 'rotation';
 export const title = 'Rotation-to-effect latency, 3 nodes on one database: auth listeners, and through Dovecot 2.3 (flush + kick)';
 const FLOOR_MS = 1000;
+/** Issue 15's goal for the effect through Dovecot on three nodes (the floor above is DESIGN's promise). */
+const GOAL_MS = 300;
 const POLL_MS = 10;
 const GIVE_UP_MS = 10_000;
 const DOVECOT_AUTH_CACHE_TTL_S = 3600; // Dovecot's default `auth_cache_ttl = 1 hour`
@@ -277,6 +279,7 @@ function dovecotVerdicts(mode: Mode, dc: DovecotRun, n: number): Verdict[] {
   const p99 = percentile(dc.effect, 99);
   return [
     { what: `Dovecot, ${mode}: effect p99 (flush + kick included)`, value: p99, shown: ms(p99), floor: `< ${FLOOR_MS} ms`, pass: p99 < FLOOR_MS && dc.gaveUp === 0 },
+    { what: `Dovecot, ${mode}: effect p99 — goal`, value: p99, shown: ms(p99), floor: `< ${GOAL_MS} ms`, pass: p99 < GOAL_MS && dc.gaveUp === 0 },
     { what: `Dovecot, ${mode}: in force when the API answered (first probe round on all 3 nodes saw it)`, value: dc.firstRoundAll, shown: `${dc.firstRoundAll} / ${dc.effect.length}`, floor: 'all', pass: dc.firstRoundAll === dc.effect.length },
     { what: `Dovecot, ${mode}: rotations answered complete (3 nodes applied)`, value: n - dc.incomplete, shown: `${n - dc.incomplete} / ${n}`, floor: 'all', pass: dc.incomplete === 0 },
     { what: `Dovecot, ${mode}: sessions open before the call closed by the effect`, value: dc.kicked, shown: `${dc.kicked} / ${dc.sessionsOpened}`, floor: 'all', pass: dc.kicked === dc.sessionsOpened },
