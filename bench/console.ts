@@ -16,7 +16,6 @@
 // searched to the mailbox, gear → Change password → Generate → Confirm, until the
 // live list says in force on all three nodes (three daemons on one database,
 // doveadm none: each node still applies and confirms).
-import http from 'node:http';
 import { launchChromium } from '../harness/chromium.js';
 import { bulkMailboxes, grantAdmin, seedDomain, signIn, signInHttp, startNodes } from '../harness/console.js';
 import type { BenchContext } from './lib/context.js';
@@ -24,6 +23,7 @@ import { SHIPPED_HASH } from '../harness/daemon.js';
 import { onCleanup } from './lib/procs.js';
 import type { BenchResult } from './lib/report.js';
 import { median, ms, percentile } from './lib/stats.js';
+import { timedGets } from './lib/http.js';
 
 export const name = 'console';
 export const title = 'Web console: mailbox table of a 10,000-mailbox domain (server render), and sign-in → change → confirmed on 3 nodes (Chromium)';
@@ -32,35 +32,6 @@ const DOMAIN = 'bench-console.example';
 const MAILBOXES = 10_000;
 const ADMIN = { address: `admin@${DOMAIN}`, password: 'Harbor-Velvet-Compass-27' };
 const TARGET = { address: `alice@${DOMAIN}`, password: 'Correct-Horse-Battery-9', name: 'Alice Martin' };
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-
-/** One GET with the cookie: ms from request to the last byte, and the status. */
-function timedGet(url: string, cookie: string): Promise<{ ms: number; status: number; bytes: number }> {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const req = http.get(url, { agent, headers: { cookie } }, (res) => {
-      let bytes = 0;
-      res.on('data', (d: Buffer) => (bytes += d.length));
-      res.on('end', () => resolve({ ms: performance.now() - t0, status: res.statusCode ?? 0, bytes }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
-}
-
-async function series(url: string, cookie: string, n: number, mustContain: (body: number) => boolean): Promise<{ times: number[]; bytes: number }> {
-  for (let i = 0; i < 10; i++) await timedGet(url, cookie); // warm-up, unrecorded
-  const times: number[] = [];
-  let bytes = 0;
-  for (let i = 0; i < n; i++) {
-    const r = await timedGet(url, cookie);
-    if (r.status !== 200 || !mustContain(r.bytes)) throw new Error(`GET ${url}: HTTP ${r.status}, ${r.bytes} bytes`);
-    times.push(r.ms);
-    bytes = r.bytes;
-  }
-  return { times, bytes };
-}
 
 export async function run(ctx: BenchContext): Promise<BenchResult> {
   const n = ctx.quick ? 40 : 300;
@@ -93,11 +64,10 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const table: Array<{ label: string; times: number[]; bytes: number }> = [];
   for (const k of kinds) {
     await ctx.settle();
-    const r = await series(k.url, cookie, n, (b) => b > 1000);
+    const r = await timedGets(k.url, cookie, n, (b) => b > 1000);
     table.push({ label: k.label, ...r });
     console.log(`  ${k.label}: p50 ${ms(median(r.times))} p99 ${ms(percentile(r.times, 99))} (${r.bytes} bytes)`);
   }
-  agent.destroy();
 
   // Sign-in → change → confirmed, in Chromium.
   const browser = await launchChromium();

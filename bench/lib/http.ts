@@ -51,3 +51,40 @@ export async function verify(authUrl: string, user: string, password: string, re
 export function closeClient(): void {
   agent.destroy();
 }
+
+/** One GET with a cookie over `agent`: ms from request to the last byte, the status and the size. */
+function timedGet(url: string, cookie: string, via: http.Agent): Promise<{ ms: number; status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.get(url, { agent: via, headers: { cookie } }, (res) => {
+      let bytes = 0;
+      res.on('data', (d: Buffer) => (bytes += d.length));
+      res.on('end', () => resolve({ ms: performance.now() - t0, status: res.statusCode ?? 0, bytes }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+/**
+ * `n` sequential GETs of a page (console pages: a session cookie) on one
+ * keep-alive connection, after 10 unrecorded; each must answer 200 with a body
+ * `big` accepts (its size in bytes).
+ */
+export async function timedGets(url: string, cookie: string, n: number, big: (bytes: number) => boolean): Promise<{ times: number[]; bytes: number }> {
+  const via = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    for (let i = 0; i < 10; i++) await timedGet(url, cookie, via);
+    const times: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const r = await timedGet(url, cookie, via);
+      if (r.status !== 200 || !big(r.bytes)) throw new Error(`GET ${url}: HTTP ${r.status}, ${r.bytes} bytes`);
+      times.push(r.ms);
+      bytes = r.bytes;
+    }
+    return { times, bytes };
+  } finally {
+    via.destroy();
+  }
+}
