@@ -21,6 +21,8 @@ import { startPostfix, swaksAuth, type PostfixInstance } from '../helpers/postfi
 import { expectKicked, REFUSED, RotationScenario, WAIT_OK_MS } from '../helpers/rotation-scenario.js';
 import { requireParts } from '../helpers/parts.js';
 import { waitFor } from '../helpers/wait.js';
+import { ConsoleClient } from '../helpers/console-client.js';
+import { Secret, TOTP } from 'otpauth';
 
 const MAIN = 'Harbor-Quartz-Lupine-47-Sextant';
 const OK = /^a1 OK .*Logged in/;
@@ -117,6 +119,39 @@ function commonScenarios(get: () => Setup) {
       await pool.end();
     }
     expect((await login(s, a, soon)).line).toBe(REFUSED);
+    expect((await login(s, a, MAIN)).line).toMatch(OK);
+  });
+
+  it('TOTP: enrolment flushes the user from Dovecot\'s cache, so a cached main password stops opening mail at once (app passwords keep working); after a reset it opens mail again', async () => {
+    const s = get();
+    const a = await account(s);
+    const phone = await addApp(s, a, 'Phone');
+    expect((await login(s, a, MAIN)).line).toMatch(OK); // now in Dovecot's cache (TTL one hour)
+    const c = new ConsoleClient(s.backend.daemon.adminUrl);
+    expect((await c.login(a, MAIN)).location).toBe('/');
+    const page = await c.req('GET', '/me/totp');
+    const secret = /data-totp-secret[^>]*>([A-Z2-7]+)</.exec(page.text)![1]!;
+    const code = new TOTP({ issuer: 'mailpassd', label: a, secret: Secret.fromBase32(secret) }).generate();
+    expect((await c.req('POST', '/me/totp/confirm', { code })).status).toBe(200);
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: s.backend.cluster.url, max: 1 });
+    try {
+      const applied = async () =>
+        (
+          await pool.query(
+            `SELECT 1 FROM invalidations i JOIN nodes n ON n.node_id = $2 AND n.applied_invalidation_id >= i.id
+             WHERE i.address = $1 AND i.reason = 'totp_enabled'`,
+            [a, s.node.nodeId],
+          )
+        ).rowCount === 1;
+      await waitFor('the enrolment flushed on the Dovecot node', 10_000, applied, 100);
+    } finally {
+      await pool.end();
+    }
+    expect((await login(s, a, MAIN)).line).toBe(REFUSED);
+    expect((await login(s, a, phone)).line).toMatch(OK);
+    // The reset flushes nothing and needs not: refusals are not cached (auth_cache_negative_ttl = 0).
+    expect(JSON.parse(await s.backend.daemon.cliOk(['totp', 'reset', a, '--json']))).toMatchObject({ address: a, was_enabled: true });
     expect((await login(s, a, MAIN)).line).toMatch(OK);
   });
 

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { Secret, TOTP } from 'otpauth';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
+import { ConsoleClient } from '../helpers/console-client.js';
 import { adminToken, seedMailbox, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
 
 const PW = 'Correct-Horse-Battery-9';
@@ -45,37 +46,10 @@ async function mailbox(): Promise<string> {
   return address;
 }
 
-/** A tiny cookie-keeping client for one browser's worth of console requests. */
-class Client {
-  cookies = new Map<string, string>();
-  csrf = '';
-  constructor(readonly base: string) {}
-  async req(method: 'GET' | 'POST', path: string, form?: Record<string, string | string[]>) {
-    const body = new URLSearchParams();
-    for (const [k, v] of Object.entries(form ?? {})) for (const x of [v].flat()) body.append(k, x);
-    if (method === 'POST' && this.csrf && !('_csrf' in (form ?? {}))) body.append('_csrf', this.csrf);
-    const res = await fetch(`${this.base}${path}`, {
-      method,
-      redirect: 'manual',
-      headers: {
-        cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
-        ...(method === 'POST' && { origin: new URL(this.base).origin, 'content-type': 'application/x-www-form-urlencoded' }),
-      },
-      ...(method === 'POST' && { body: body.toString() }),
-    });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const [k, v] = pair!.split('=') as [string, string];
-      if (v === '' || /Max-Age=0|Expires=Thu, 01 Jan 1970/i.test(c)) this.cookies.delete(k);
-      else this.cookies.set(k, v);
-    }
-    const text = await res.text();
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(text)?.[1];
-    if (csrf) this.csrf = csrf;
-    return { status: res.status, location: res.headers.get('location'), text };
-  }
-  async login(address: string, password = PW) {
-    return this.req('POST', '/login', { address, password });
+/** The console client, signing in with PW unless told otherwise. */
+class Client extends ConsoleClient {
+  override login(address: string, password = PW) {
+    return super.login(address, password);
   }
 }
 
