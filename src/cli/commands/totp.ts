@@ -23,7 +23,7 @@ export function registerTotp(program: Command): void {
     .description(
       'remove the TOTP secret and the recovery codes and end the mailbox\'s console sessions (audited); the password alone signs in again ' +
         '(admins must enrol again at sign-in when console.require_totp_for_admins is on) and opens mail services again unless app passwords are required. ' +
-        'Exit status 1 when the mailbox has no second factor (nothing to reset)',
+        'Exit status 1 when there is nothing to reset (no TOTP, not even a started enrolment)',
     )
     .action(async (address: string, _f: unknown, c: Command) => {
       const opts = c.optsWithGlobals<GlobalOptions>();
