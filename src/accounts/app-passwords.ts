@@ -1,10 +1,12 @@
 import type { Actor, Context } from '../core/context.js';
-import { conflict, usage } from '../core/errors.js';
+import { normalizeDomain } from '../core/address.js';
+import { conflict, notFound, usage } from '../core/errors.js';
 import { APP_PASSWORD_SCOPES, appPasswordHmac, canonicalAppPassword, generateAppPassword, parseScopes } from '../auth/app-password.js';
 import { appPasswordKey } from '../auth/app-password-store.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
-import { insertAppPassword, listAppPasswords as listRows } from '../store/sql/app-passwords.js';
+import { insertAppPassword, listAppPasswords as listRows, setDomainRequireAppPasswords, setMailboxRequireAppPasswords } from '../store/sql/app-passwords.js';
+import { appendDomainInvalidations, appendInvalidation } from '../store/sql/invalidations.js';
 import type { AppPasswordRow } from '../store/sql/rows.js';
 import { findMailbox } from './mailboxes.js';
 
@@ -76,4 +78,31 @@ export async function createAppPassword(ctx: Context, actor: Actor, input: NewAp
 export async function listAppPasswords(ctx: Context, address: string): Promise<{ address: string; appPasswords: AppPasswordView[] }> {
   const mailbox = await findMailbox(ctx, address);
   return { address: mailbox.address, appPasswords: (await listRows(ctx.pool, mailbox.id)).map(toAppPasswordView) };
+}
+
+/**
+ * Require app passwords for mail clients, for a mailbox or a whole domain (or
+ * no longer). Turning it on makes the main password a mismatch for mail
+ * services, but a Dovecot that cached it would keep accepting it until
+ * auth_cache_ttl: so, in the same transaction, every node is told to flush the
+ * mailbox's (or each of the domain's mailboxes') cache entry; no kick, open
+ * sessions stay. Turning it off makes Dovecot accept more: nothing to flush
+ * (refusals are not cached, auth_cache_negative_ttl = 0).
+ */
+export async function requireAppPasswords(ctx: Context, actor: Actor, target: { address: string } | { domain: string }, required: boolean): Promise<void> {
+  if ('address' in target) {
+    const mailbox = await findMailbox(ctx, target.address);
+    await withTransaction(ctx.pool, async (tx) => {
+      await setMailboxRequireAppPasswords(tx, mailbox.id, required);
+      await appendAudit(tx, { ...actor, action: 'mailbox.require_app_passwords', target: mailbox.address, details: { required } });
+      if (required) await appendInvalidation(tx, mailbox.address, 'app_passwords_required', false);
+    });
+    return;
+  }
+  const domain = normalizeDomain(target.domain);
+  await withTransaction(ctx.pool, async (tx) => {
+    if (!(await setDomainRequireAppPasswords(tx, domain, required))) throw notFound('domain_not_found', `domain ${domain} does not exist`);
+    await appendAudit(tx, { ...actor, action: 'domain.require_app_passwords', target: domain, details: { required } });
+    if (required) await appendDomainInvalidations(tx, domain, 'app_passwords_required', false);
+  });
 }

@@ -1,9 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Secret, TOTP } from 'otpauth';
 import type { Actor, Context } from '../core/context.js';
+import { notFound } from '../core/errors.js';
 import { withTransaction } from '../store/pool.js';
 import { appendAudit } from '../store/sql/audit.js';
+import { deleteMailboxConsoleSessions } from '../store/sql/console-sessions.js';
+import { appendInvalidation } from '../store/sql/invalidations.js';
 import * as sql from '../store/sql/totp.js';
+import { findMailbox } from './mailboxes.js';
 
 /**
  * The console's second factor (issue 13): RFC 6238 codes (SHA-1, 6 digits, 30 s,
@@ -68,6 +72,11 @@ export async function confirmEnrolment(ctx: Context, actor: Actor, mailboxId: st
     if (!(await sql.enableTotp(tx, mailboxId))) return false;
     await sql.replaceRecoveryCodes(tx, mailboxId, codes.map(digestOf));
     await appendAudit(tx, { ...actor, action: 'console.totp_enabled', target: address, details: { recovery_codes: RECOVERY_CODES } });
+    // From now on the main password is a mismatch for mail services (getAuthRow), but a
+    // Dovecot that cached it would keep accepting it until auth_cache_ttl: every node
+    // flushes its cache for the user. No kick: open sessions stay, as after
+    // `app-password require` (ending them is "Close sessions" or a rotation).
+    await appendInvalidation(tx, address, 'totp_enabled', false);
     return true;
   });
   return ok ? codes : null;
@@ -89,6 +98,64 @@ export async function disableTotp(ctx: Context, actor: Actor, mailboxId: string,
   await withTransaction(ctx.pool, async (tx) => {
     await sql.deleteTotp(tx, mailboxId);
     await appendAudit(tx, { ...actor, action: 'console.totp_disabled', target: address, details: {} });
+  });
+}
+
+export interface TotpStatus {
+  address: string;
+  /** TOTP is on: the console asks for a code, mail clients need app passwords. */
+  enabled: boolean;
+  /** Enrolment started (a secret shown), not confirmed with a code yet. */
+  pending: boolean;
+  enabled_at: string | null;
+  recovery_codes_left: number;
+}
+
+/** For admins (CLI, API): whether a mailbox has a second factor, since when, how many recovery codes are unused. */
+export async function totpStatus(ctx: Context, address: string): Promise<TotpStatus> {
+  const mailbox = await findMailbox(ctx, address);
+  const row = await sql.getTotpStatus(ctx.pool, mailbox.id);
+  const enabled = row?.enabled_at != null;
+  return {
+    address: mailbox.address,
+    enabled,
+    pending: row !== null && !enabled,
+    enabled_at: row?.enabled_at?.toISOString() ?? null,
+    recovery_codes_left: enabled ? row!.recovery_left : 0,
+  };
+}
+
+export interface TotpReset {
+  address: string;
+  /** Whether TOTP was on (false: only an unconfirmed enrolment was removed). */
+  was_enabled: boolean;
+  recovery_codes_removed: number;
+  console_sessions_ended: number;
+}
+
+/**
+ * An admin lets back in a user who lost the phone and the recovery codes: the
+ * secret, the recovery codes and any half-finished sign-in go, and so do the
+ * mailbox's console sessions (a thief holding one is out), in one
+ * transaction, audited without secrets. The password alone signs in again;
+ * with console.require_totp_for_admins an admin is sent to enrol again.
+ *
+ * No invalidation: the reset makes Dovecot accept more (the main password
+ * again for mail clients, unless app passwords are required otherwise), never
+ * less, and the shipped configs cache no refusals (auth_cache_negative_ttl = 0).
+ *
+ * Nothing to reset (no TOTP, not even a started enrolment) is `totp_not_enrolled`
+ * (not found: exit 1, HTTP 404), as revoking an unknown app password is.
+ */
+export async function resetTotp(ctx: Context, actor: Actor, address: string): Promise<TotpReset> {
+  const mailbox = await findMailbox(ctx, address);
+  return withTransaction(ctx.pool, async (tx) => {
+    const gone = await sql.resetTotp(tx, mailbox.id);
+    if (!gone) throw notFound('totp_not_enrolled', `${mailbox.address} has no second factor (TOTP): nothing to reset`);
+    const sessions = await deleteMailboxConsoleSessions(tx, mailbox.id, null);
+    const details = { was_enabled: gone.enabled_at !== null, recovery_codes_removed: gone.recovery_left, console_sessions_ended: sessions };
+    await appendAudit(tx, { ...actor, action: 'totp.reset', target: mailbox.address, details });
+    return { address: mailbox.address, ...details };
   });
 }
 

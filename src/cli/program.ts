@@ -12,6 +12,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerNode } from './commands/node.js';
 import { registerAppPassword } from './commands/app-password.js';
 import { registerAdmin } from './commands/admin.js';
+import { registerTotp } from './commands/totp.js';
 import { PACKAGE_VERSION } from './version.js';
 
 export function buildProgram(): Command {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerNode(program);
   registerAppPassword(program);
   registerAdmin(program);
+  registerTotp(program);
   for (const cmd of program.commands) inheritExitOverride(cmd);
   return program;
 }

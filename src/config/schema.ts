@@ -117,6 +117,7 @@ export const ConfigSchema = Type.Object(
     app_passwords: Section({
       webmail_ips: ListKey('', 'webmail hosts (addresses or CIDRs, comma-separated) whose logins may use the main password where app passwords are required; empty: none', decodeCidr),
       last_used_flush_ms: Int(100, 600_000, 5_000, 'app passwords\' last-used times are kept in memory and written this often (and on shutdown)'),
+      expiry_sweep_interval_ms: Int(100, 3_600_000, 30_000, 'how often the cluster looks for app passwords that expired since the last look and flushes them from every Dovecot\'s auth cache (one daemon at a time); at most this long an expired app password may still work from a cache'),
       kick_by_field: Type.Boolean({ default: false, description: 'revoking an app password kicks only its sessions (doveadm kick -f user_app_password; Dovecot >= 2.4); false: all the mailbox\'s sessions' }),
     }),
     console: Section({

@@ -80,6 +80,7 @@ export const ERRORS = {
   token_not_found: 'not_found',
   node_not_found: 'not_found',
   app_password_not_found: 'not_found',
+  totp_not_enrolled: 'not_found', // a TOTP reset of a mailbox without a second factor: nothing to reset
   admin_not_found: 'not_found', // the mailbox holds no such admin role
   // The Roundcube driver's self-service routes while self_service.secret is unset.
   self_service_driver_off: 'not_found',

@@ -5,6 +5,7 @@ import { authenticated, checkBearer } from './admin/authenticated.js';
 import { domainRoutes } from './admin/domains.js';
 import { mailboxRoutes } from './admin/mailboxes.js';
 import { appPasswordRoutes } from './admin/app-passwords.js';
+import { totpRoutes } from './admin/totp.js';
 import { nodeRoutes } from './admin/nodes.js';
 import { adminRoutes } from './admin/admins.js';
 import { selfServiceRoutes } from './admin/self-service.js';
@@ -48,7 +49,7 @@ export function buildAdminListener(ctx: Context, deps: AdminDeps): App {
 
   const { metrics_require_token, openapi_require_token } = ctx.config.admin;
   const open: RouteGroup[] = [healthRoutes, selfServiceRoutes];
-  const behindToken: RouteGroup[] = [domainRoutes, mailboxRoutes, nodeRoutes, appPasswordRoutes, adminRoutes];
+  const behindToken: RouteGroup[] = [domainRoutes, mailboxRoutes, nodeRoutes, appPasswordRoutes, totpRoutes, adminRoutes];
   (metrics_require_token ? behindToken : open).push(metricsRoute);
   (openapi_require_token ? behindToken : open).push(openapiRoute);
 

@@ -11,6 +11,7 @@ import { advanceCursor, heartbeat, markNodeStopped, recordNodeError, registerNod
 import type { InvalidationRow } from '../store/sql/rows.js';
 import { setNodeAppPasswordKick } from '../store/sql/app-passwords.js';
 import { pruneConsoleSessions } from '../store/sql/console-sessions.js';
+import { sweepExpiredAppPasswords } from './expiry-sweep.js';
 
 export interface NodeWorker {
   readonly nodeId: string;
@@ -180,6 +181,19 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
     if (sessions) log.info({ deleted: sessions }, 'expired console sessions pruned');
   };
 
+  const sweep = async () => {
+    const swept = await sweepExpiredAppPasswords(pool);
+    if (swept) log.info({ invalidations: swept }, 'expired app passwords: Dovecot caches flushed');
+  };
+  /** The sweep in flight, awaited by stop(): its transaction must not outlive the pool. */
+  let sweeping: Promise<void> | null = null;
+  const sweepQuietly = () => {
+    if (stopped || sweeping) return;
+    sweeping = sweep()
+      .catch((err: Error) => log.warn({ err: err.message }, 'app password expiry sweep failed; will retry'))
+      .finally(() => (sweeping = null));
+  };
+
   await connectListener(true);
   const kickByField = config.app_passwords.kick_by_field;
   let node;
@@ -197,7 +211,10 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   const poll = setInterval(poke, config.rotation.poll_interval_ms);
   const beat = setInterval(() => void heartbeat(pool, nodeId).catch(() => undefined), config.rotation.heartbeat_ms);
   const pruner = setInterval(() => void prune().catch((err: Error) => log.warn({ err: err.message }, 'retention prune failed; will retry')), config.rotation.prune_interval_ms);
+  const sweeper = setInterval(sweepQuietly, config.app_passwords.expiry_sweep_interval_ms);
   poke();
+  // What expired while no daemon ran is swept at start, not one interval later.
+  sweepQuietly();
 
   async function releaseListener(): Promise<void> {
     const client = listener;
@@ -218,8 +235,10 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
       clearInterval(poll);
       clearInterval(beat);
       clearInterval(pruner);
+      clearInterval(sweeper);
       if (backoff) clearTimeout(backoff);
       await running;
+      await sweeping;
       // Marked stale before the node_id is released, so a rotation does not wait for a node that said goodbye.
       await markNodeStopped(pool, nodeId).catch(() => undefined);
       await releaseListener();

@@ -20,9 +20,14 @@ import { freshLoopback, ImapSession, imapLogin } from '../helpers/imap.js';
 import { startPostfix, swaksAuth, type PostfixInstance } from '../helpers/postfix.js';
 import { expectKicked, REFUSED, RotationScenario, WAIT_OK_MS } from '../helpers/rotation-scenario.js';
 import { requireParts } from '../helpers/parts.js';
+import { waitFor } from '../helpers/wait.js';
+import { ConsoleClient } from '../helpers/console-client.js';
+import { Secret, TOTP } from 'otpauth';
 
 const MAIN = 'Harbor-Quartz-Lupine-47-Sextant';
 const OK = /^a1 OK .*Logged in/;
+/** The expiry sweep every half second on every daemon (shipped: 30 s), so the expiry scenario runs in seconds. */
+const SWEEP = { MAILPASSD_APP_PASSWORDS_EXPIRY_SWEEP_INTERVAL_MS: '500' };
 
 interface Setup {
   backend: E2eBackend;
@@ -85,6 +90,71 @@ function commonScenarios(get: () => Setup) {
     expect((await login(s, a, phone)).line).toMatch(OK);
   });
 
+  it('expiry while cached: Dovecot keeps accepting it from its cache until the sweep flushes it on every node; then it is refused', async () => {
+    const s = get();
+    const a = await account(s);
+    const soon = await addApp(s, a, 'Soon', { expires_in_days: 1 });
+    expect((await login(s, a, soon)).line).toMatch(OK); // now in Dovecot's cache (TTL one hour)
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: s.backend.cluster.url, max: 2 });
+    const holder = await pool.connect();
+    try {
+      // The gap the sweep closes: with the sweep held off, the expired app password still logs in, from the cache.
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock(7411000015)');
+      await pool.query("UPDATE app_passwords SET expires_at = now() WHERE name = 'Soon'");
+      expect((await login(s, a, soon)).line).toMatch(OK);
+      await holder.query('ROLLBACK');
+      const applied = async () => {
+        const r = await pool.query(
+          `SELECT i.id FROM invalidations i JOIN nodes n ON n.node_id = $2 AND n.applied_invalidation_id >= i.id
+           WHERE i.address = $1 AND i.reason = 'app_password_expired'`,
+          [a, s.node.nodeId],
+        );
+        return r.rowCount === 1;
+      };
+      await waitFor('the expiry swept and applied on the Dovecot node', 10_000, applied, 100);
+    } finally {
+      holder.release();
+      await pool.end();
+    }
+    expect((await login(s, a, soon)).line).toBe(REFUSED);
+    expect((await login(s, a, MAIN)).line).toMatch(OK);
+  });
+
+  it('TOTP: enrolment flushes the user from Dovecot\'s cache, so a cached main password stops opening mail at once (app passwords keep working); after a reset it opens mail again', async () => {
+    const s = get();
+    const a = await account(s);
+    const phone = await addApp(s, a, 'Phone');
+    expect((await login(s, a, MAIN)).line).toMatch(OK); // now in Dovecot's cache (TTL one hour)
+    const c = new ConsoleClient(s.backend.daemon.adminUrl);
+    expect((await c.login(a, MAIN)).location).toBe('/');
+    const page = await c.req('GET', '/me/totp');
+    const secret = /data-totp-secret[^>]*>([A-Z2-7]+)</.exec(page.text)![1]!;
+    const code = new TOTP({ issuer: 'mailpassd', label: a, secret: Secret.fromBase32(secret) }).generate();
+    expect((await c.req('POST', '/me/totp/confirm', { code })).status).toBe(200);
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: s.backend.cluster.url, max: 1 });
+    try {
+      const applied = async () =>
+        (
+          await pool.query(
+            `SELECT 1 FROM invalidations i JOIN nodes n ON n.node_id = $2 AND n.applied_invalidation_id >= i.id
+             WHERE i.address = $1 AND i.reason = 'totp_enabled'`,
+            [a, s.node.nodeId],
+          )
+        ).rowCount === 1;
+      await waitFor('the enrolment flushed on the Dovecot node', 10_000, applied, 100);
+    } finally {
+      await pool.end();
+    }
+    expect((await login(s, a, MAIN)).line).toBe(REFUSED);
+    expect((await login(s, a, phone)).line).toMatch(OK);
+    // The reset flushes nothing and needs not: refusals are not cached (auth_cache_negative_ttl = 0).
+    expect(JSON.parse(await s.backend.daemon.cliOk(['totp', 'reset', a, '--json']))).toMatchObject({ address: a, was_enabled: true });
+    expect((await login(s, a, MAIN)).line).toMatch(OK);
+  });
+
   it('cache on: phone (app password) and laptop (main password) alternate, a wrong guess in between; both keep working; a revoked app password is refused at once', async () => {
     const s = get();
     const a = await account(s);
@@ -115,11 +185,11 @@ function describe23() {
   let pf: PostfixInstance;
   describe('Dovecot 2.3 (Lua passdb, auth cache on) and Postfix SMTP AUTH', () => {
     beforeAll(async () => {
-      const backend = await startE2eBackend({ MAILPASSD_DOVEADM: 'none' });
+      const backend = await startE2eBackend({ MAILPASSD_DOVEADM: 'none', ...SWEEP });
       const dc = await startDovecot({ authUrl: backend.daemon.authUrl, passdb: 'lua', cache: { size: '10M', ttl: '1 hour' } });
       const token = await adminToken(backend.daemon);
       const sc = new RotationScenario(backend, dc, token);
-      const node = await sc.startNode('app23-local', { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_CONFIG: dc.configPath });
+      const node = await sc.startNode('app23-local', { MAILPASSD_DOVEADM: 'local', MAILPASSD_DOVEADM_CONFIG: dc.configPath, ...SWEEP });
       s = { backend, dc, token, node, domain: 'app23.example.net' };
       pf = await startPostfix({ saslPath: dc.authClientSocket });
     }, 120_000);
@@ -169,7 +239,7 @@ function describe24() {
   let wrapperDir: string;
   describe('Dovecot 2.4 (chroot, Lua passdb, auth cache on): revocation kicks only that device', () => {
     beforeAll(async () => {
-      const backend = await startE2eBackend({ MAILPASSD_DOVEADM: 'none' });
+      const backend = await startE2eBackend({ MAILPASSD_DOVEADM: 'none', ...SWEEP });
       const dc = await startDovecot24({ authUrl: backend.daemon.authUrl, cache: { size: '10M', ttl: '1 hour' }, mailRoot: backend.mailRoot });
       const token = await adminToken(backend.daemon);
       wrapperDir = makeTempDir('doveadm24-app');
@@ -180,6 +250,7 @@ function describe24() {
         MAILPASSD_DOVEADM_BINARY: wrapper,
         MAILPASSD_DOVEADM_CONFIG: dc.configPath.slice(TRIXIE_DIR.length),
         MAILPASSD_APP_PASSWORDS_KICK_BY_FIELD: 'true',
+        ...SWEEP,
       });
       s = { backend, dc, token, node, domain: 'app24.example.net' };
     }, 15 * 60_000);

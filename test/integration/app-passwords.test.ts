@@ -174,11 +174,16 @@ describe('app passwords: CLI and verify path', () => {
   });
 });
 
+const requiredFlushes = async (address: string) =>
+  (await pool.query("SELECT kick FROM invalidations WHERE address = $1 AND reason = 'app_passwords_required' ORDER BY id", [address])).rows;
+
 describe('require app passwords for mail clients', () => {
   it('per mailbox: the main password is refused for mail services except from webmail hosts; app passwords work', async () => {
     const a = await mailbox();
     const p = await addApp(a, 'Phone');
     await d.cliOk(['app-password', 'require', a]);
+    // A main password Dovecot cached stops opening mail at once: every node flushes the user (no kick).
+    expect(await requiredFlushes(a)).toEqual([{ kick: false }]);
     for (const service of ['imap', 'pop3', 'smtp', 'submission', 'sieve']) expect(await result(a, PW, { service, remote_ip: '198.51.100.7' }), service).toBe('password_mismatch');
     expect(await result(a, PW, { service: 'imap' })).toBe('password_mismatch');
     expect(await result(a, PW, { service: 'imap', remote_ip: WEBMAIL })).toBe('ok');
@@ -189,6 +194,7 @@ describe('require app passwords for mail clients', () => {
     expect(await result(a, p, { service: 'imap', remote_ip: '198.51.100.7' })).toBe('ok');
     await d.cliOk(['app-password', 'require', a, '--off']);
     expect(await result(a, PW, { service: 'imap', remote_ip: '198.51.100.7' })).toBe('ok');
+    expect(await requiredFlushes(a)).toHaveLength(1); // accepting more needs no flush
   });
 
   it('per domain through the API; a domain-scoped token sees only its domain', async () => {
@@ -197,6 +203,7 @@ describe('require app passwords for mail clients', () => {
     expect(denied.status).toBe(404);
     const put = await fetch(`${d.adminUrl}/v1/domains/required.example/app-passwords-required`, { method: 'PUT', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ required: true }) });
     expect(put.status).toBe(200);
+    expect(await requiredFlushes('x@required.example')).toEqual([{ kick: false }]);
     expect(await result('x@required.example', PW, { remote_ip: '198.51.100.7' })).toBe('password_mismatch');
     expect(await result('x@required.example', PW, { remote_ip: WEBMAIL })).toBe('ok');
   });

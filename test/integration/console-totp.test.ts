@@ -3,13 +3,16 @@
  * real daemons, PostgreSQL and argon2: enrolment confirmed by a code, the
  * sign-in's second step (the half-signed-in state opens nothing), wrong codes
  * refused and throttled, recovery codes working once, require_totp_for_admins,
- * and "TOTP on = app passwords required" in /v1/passdb/verify.
+ * and "TOTP on = app passwords required" in /v1/passdb/verify; an admin's
+ * reset of a lost second factor (CLI, API, console) and its status.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { Secret, TOTP } from 'otpauth';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { seedMailbox, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
+import { ConsoleClient } from '../helpers/console-client.js';
+import { adminToken, seedMailbox, startTestDaemon, verify, type TestDaemon } from '../helpers/daemon.js';
 
 const PW = 'Correct-Horse-Battery-9';
 const WEBMAIL = '192.0.2.10';
@@ -43,37 +46,10 @@ async function mailbox(): Promise<string> {
   return address;
 }
 
-/** A tiny cookie-keeping client for one browser's worth of console requests. */
-class Client {
-  cookies = new Map<string, string>();
-  csrf = '';
-  constructor(readonly base: string) {}
-  async req(method: 'GET' | 'POST', path: string, form?: Record<string, string | string[]>) {
-    const body = new URLSearchParams();
-    for (const [k, v] of Object.entries(form ?? {})) for (const x of [v].flat()) body.append(k, x);
-    if (method === 'POST' && this.csrf && !('_csrf' in (form ?? {}))) body.append('_csrf', this.csrf);
-    const res = await fetch(`${this.base}${path}`, {
-      method,
-      redirect: 'manual',
-      headers: {
-        cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '),
-        ...(method === 'POST' && { origin: new URL(this.base).origin, 'content-type': 'application/x-www-form-urlencoded' }),
-      },
-      ...(method === 'POST' && { body: body.toString() }),
-    });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const [k, v] = pair!.split('=') as [string, string];
-      if (v === '' || /Max-Age=0|Expires=Thu, 01 Jan 1970/i.test(c)) this.cookies.delete(k);
-      else this.cookies.set(k, v);
-    }
-    const text = await res.text();
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(text)?.[1];
-    if (csrf) this.csrf = csrf;
-    return { status: res.status, location: res.headers.get('location'), text };
-  }
-  async login(address: string, password = PW) {
-    return this.req('POST', '/login', { address, password });
+/** The console client, signing in with PW unless told otherwise. */
+class Client extends ConsoleClient {
+  override login(address: string, password = PW) {
+    return super.login(address, password);
   }
 }
 
@@ -302,3 +278,102 @@ async function enrolFor(address: string) {
   expect((await c.req('POST', '/me/totp/confirm', { code: codeAt(totp, 0) })).status).toBe(200);
   return { totp };
 }
+
+const expectNoSecrets = async (address: string, secret: string, codes: string[]) => {
+  const text = JSON.stringify((await pool.query('SELECT details FROM audit_log WHERE target = $1', [address])).rows);
+  expect(text).not.toContain(secret);
+  for (const code of codes) expect(text).not.toContain(code.replace('-', ''));
+};
+
+describe('a lost second factor: status and reset by an admin', () => {
+  it('enrolment flushes every Dovecot cache for the user (an invalidation, no kick): a cached main password stops opening mail at once', async () => {
+    const { address } = await enrolled();
+    const rows = (await pool.query("SELECT id::text, kick FROM invalidations WHERE address = $1 AND reason = 'totp_enabled'", [address])).rows;
+    expect(rows).toEqual([{ id: expect.any(String), kick: false }]);
+    await waitForNodes(rows[0].id);
+  });
+
+  it('CLI: status shows it; reset removes secret and codes, ends the console sessions, is audited; the password alone signs in and opens mail again; a second reset is "nothing to reset" (exit 1)', async () => {
+    const { address, c, secret, codes } = await enrolled();
+    const before = JSON.parse(await d.cliOk(['totp', 'status', address, '--json']));
+    expect(before).toMatchObject({ address, enabled: true, pending: false, recovery_codes_left: 10 });
+    expect(Date.parse(before.enabled_at)).toBeGreaterThan(Date.now() - 60_000);
+    expect(JSON.stringify(before)).not.toContain(secret);
+    expect((await verify(d, address, PW, { remote_ip: '198.51.100.50' })).body.result).toBe('password_mismatch');
+
+    const r = JSON.parse(await d.cliOk(['totp', 'reset', address, '--json']));
+    expect(r).toEqual({ address, was_enabled: true, recovery_codes_removed: 10, console_sessions_ended: 1 });
+    // The session a thief might hold is gone.
+    expect((await c.req('GET', '/me')).location).toBe('/login');
+    expect((await pool.query('SELECT 1 FROM mailbox_totp t JOIN mailboxes m ON m.id = t.mailbox_id WHERE m.address = $1 UNION ALL SELECT 1 FROM totp_recovery_codes r JOIN mailboxes m ON m.id = r.mailbox_id WHERE m.address = $1', [address])).rowCount).toBe(0);
+    expect((await new Client(d.adminUrl).login(address)).location).toBe('/');
+    expect((await verify(d, address, PW, { remote_ip: '198.51.100.51' })).body.result).toBe('ok');
+    const [audit] = (await pool.query("SELECT actor, details FROM audit_log WHERE target = $1 AND action = 'totp.reset'", [address])).rows;
+    expect(audit.actor).toMatch(/^cli:/);
+    expect(audit.details).toEqual({ was_enabled: true, recovery_codes_removed: 10, console_sessions_ended: 1 });
+    await expectNoSecrets(address, secret, codes);
+    expect(d.logs()).not.toContain(secret);
+
+    expect(JSON.parse(await d.cliOk(['totp', 'status', address, '--json']))).toEqual({ address, enabled: false, pending: false, enabled_at: null, recovery_codes_left: 0 });
+    const again = await d.cli(['totp', 'reset', address, '--json']);
+    expect(again.code).toBe(1);
+    expect(JSON.parse(again.stdout).error.code).toBe('totp_not_enrolled');
+    expect(again.stderr).toContain('nothing to reset');
+    expect((await d.cli(['totp', 'reset', 'nobody@example.org'])).code).toBe(1);
+    expect((await d.cli(['totp', 'status', 'nobody@example.org', '--json'])).stdout).toContain('mailbox_not_found');
+    const help = await d.cli(['totp', 'reset', '--help']);
+    expect(help.stdout).toContain('recovery codes');
+  });
+
+  it('API: GET and DELETE /v1/mailboxes/<address>/totp; a token of another domain gets 404; nothing to reset is 404 totp_not_enrolled; in OpenAPI', async () => {
+    const { address } = await enrolled();
+    await d.cliOk(['domain', 'add', 'totp-other.example']);
+    const scoped = await adminToken(d, 'totp-scoped', 'totp-other.example');
+    const global = await adminToken(d, 'totp-global');
+    const call = (method: string, token: string) => fetch(`${d.adminUrl}/v1/mailboxes/${address}/totp`, { method, headers: { authorization: `Bearer ${token}` } });
+    expect((await call('DELETE', scoped)).status).toBe(404);
+    expect((await call('GET', scoped)).status).toBe(404);
+    const status = await call('GET', global);
+    expect(await status.json()).toMatchObject({ address, enabled: true, recovery_codes_left: 10 });
+    const del = await call('DELETE', global);
+    expect(del.status).toBe(200);
+    expect(await del.json()).toEqual({ address, was_enabled: true, recovery_codes_removed: 10, console_sessions_ended: 1 });
+    const [audit] = (await pool.query("SELECT actor FROM audit_log WHERE target = $1 AND action = 'totp.reset'", [address])).rows;
+    expect(audit.actor).toContain('totp-global');
+    const none = await call('DELETE', global);
+    expect(none.status).toBe(404);
+    expect(((await none.json()) as { code: string }).code).toBe('totp_not_enrolled');
+    const spec = (await (await fetch(`${d.adminUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    expect(Object.keys(spec.paths['/v1/mailboxes/{address}/totp'] ?? {})).toEqual(expect.arrayContaining(['get', 'delete']));
+  });
+
+  it('console: "Reset second factor" in the gear menu (CSRF); with require_totp_for_admins the admin whose factor was reset must enrol again', async () => {
+    const target = await mailbox();
+    await d.cliOk(['admin', 'grant', target, '--global']);
+    await enrolFor(target);
+    const admin = await mailbox();
+    await d.cliOk(['admin', 'grant', admin, '--domain', 'example.org']);
+    const c = new Client(d.adminUrl);
+    await c.login(admin);
+    const list = await c.req('GET', `/domains/example.org?q=${encodeURIComponent(target)}`);
+    const action = `/domains/example.org/mailboxes/${encodeURIComponent(target)}/totp-reset`;
+    expect(list.text).toContain(`action="${action}"`);
+    expect(list.text).toContain('Reset second factor');
+    expect((await c.req('POST', action, { _csrf: 'wrong' })).status).toBe(403);
+    expect(JSON.parse(await d.cliOk(['totp', 'status', target, '--json'])).enabled).toBe(true);
+    const done = await c.req('POST', action);
+    expect(done.location).toBe(`/domains/example.org?notice=totp_reset&subject=${encodeURIComponent(target)}`);
+    expect((await c.req('GET', done.location!)).text).toContain('Second factor of');
+    expect(JSON.parse(await d.cliOk(['totp', 'status', target, '--json'])).enabled).toBe(false);
+    expect((await c.req('POST', action)).location).toContain('notice=totp_none');
+    const [audit] = (await pool.query("SELECT actor FROM audit_log WHERE target = $1 AND action = 'totp.reset'", [target])).rows;
+    expect(audit.actor).toContain(admin);
+    // The admin whose factor was reset signs in with the password and is sent to enrol again.
+    const s = new Client(strict.adminUrl);
+    expect((await s.login(target)).location).toBe('/');
+    expect((await s.req('GET', '/domains')).location).toBe('/me/totp');
+  });
+});
+
+const waitForNodes = (invalidationId: string) =>
+  waitFor('both nodes applied it', 5_000, async () => (await pool.query('SELECT count(*)::int AS n FROM nodes WHERE applied_invalidation_id >= $1', [invalidationId])).rows[0].n === 2);

@@ -8,6 +8,7 @@ import { invalidationsAfter } from '../../src/store/sql/invalidations.js';
 import { useToken } from '../../src/store/sql/tokens.js';
 import { listAudit, listAuditPage } from '../../src/store/sql/audit.js';
 import { pruneAuditBatch, pruneInvalidationsBatch } from '../../src/store/sql/retention.js';
+import { sweepExpiredBatch } from '../../src/store/sql/app-passwords.js';
 import type { Queryable } from '../../src/store/pool.js';
 
 /**
@@ -97,6 +98,13 @@ beforeAll(async () => {
   await client.query(
     `INSERT INTO audit_log (at, actor, action, target) SELECT now() - (g || ' minutes')::interval, 'cli:root', 'mailbox.password', address FROM mailboxes, generate_series(1, 2) g`,
   );
+  // Two app passwords per mailbox: one expired long ago (swept), one expiring in a month.
+  await client.query(
+    `INSERT INTO app_passwords (mailbox_id, name, secret_hmac, scopes, expires_at, expiry_invalidated_at)
+     SELECT id, 'p' || g, sha256((id || ':' || g)::text::bytea), ARRAY['imap'],
+            now() + CASE WHEN g = 1 THEN interval '-30 days' ELSE interval '30 days' END, CASE WHEN g = 1 THEN now() END
+     FROM mailboxes, generate_series(1, 2) g`,
+  );
   await client.query(`INSERT INTO admin_tokens (name, token_sha256) SELECT 't' || i, sha256(i::text::bytea) FROM generate_series(1, 5000) i`);
   await client.query('ANALYZE');
 }, 300_000);
@@ -164,5 +172,10 @@ describe('hot statements use their indexes at 50k mailboxes', () => {
     await expectIndexed(audit!, 'audit_log', 'audit_log_at_idx');
     const [inv] = await statementsOf((d) => pruneInvalidationsBatch(d, 3_600_000, 1000));
     await expectIndexed(inv!, 'invalidations', 'invalidations_pkey');
+  });
+
+  it('app password expiry sweep: the partial index of the unswept expiries, however many app passwords there are', async () => {
+    const [q] = await statementsOf((d) => sweepExpiredBatch(d, 500));
+    await expectIndexed(q!, 'app_passwords', 'app_passwords_expiry_due_idx');
   });
 });

@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import { notFound, usage } from '../../core/errors.js';
+import { usage } from '../../core/errors.js';
 import { normalizeAddress, normalizeDomain } from '../../core/address.js';
 import { APP_PASSWORD_BITS, parseLifetime } from '../../auth/app-password.js';
-import { createAppPassword, listAppPasswords } from '../../accounts/app-passwords.js';
-import { findMailbox } from '../../accounts/mailboxes.js';
+import { createAppPassword, listAppPasswords, requireAppPasswords } from '../../accounts/app-passwords.js';
 import { revokeAppPassword } from '../../rotation/revoke-app-password.js';
-import { setDomainRequireAppPasswords, setMailboxRequireAppPasswords } from '../../store/sql/app-passwords.js';
-import { appendAudit } from '../../store/sql/audit.js';
 import { cliActor, withContext } from '../context.js';
 import { printJson, printLine, printTable, type GlobalOptions } from '../io.js';
 
@@ -69,23 +66,13 @@ export function registerAppPassword(program: Command): void {
 
   cmd
     .command('require <address-or-domain>')
-    .description('mail clients (imap, pop3, smtp, sieve) must use app passwords; the main password keeps working from app_passwords.webmail_ips')
+    .description('mail clients (imap, pop3, smtp, sieve) must use app passwords (Dovecot\'s cache is flushed for the mailbox, or each of the domain\'s, on every node); the main password keeps working from app_passwords.webmail_ips')
     .option('--off', 'allow the main password again')
     .action(async (target: string, flags: { off?: boolean }, c: Command) => {
       const opts = c.optsWithGlobals<GlobalOptions>();
       const required = !flags.off;
-      const shown = await withContext(opts, async (ctx) => {
-        if (target.includes('@')) {
-          const mailbox = await findMailbox(ctx, normalizeAddress(target).address);
-          await setMailboxRequireAppPasswords(ctx.pool, mailbox.id, required);
-          await appendAudit(ctx.pool, { ...cliActor(), action: 'mailbox.require_app_passwords', target: mailbox.address, details: { required } });
-          return mailbox.address;
-        }
-        const domain = normalizeDomain(target);
-        if (!(await setDomainRequireAppPasswords(ctx.pool, domain, required))) throw notFound('domain_not_found', `domain ${domain} does not exist`);
-        await appendAudit(ctx.pool, { ...cliActor(), action: 'domain.require_app_passwords', target: domain, details: { required } });
-        return domain;
-      });
+      const shown = target.includes('@') ? normalizeAddress(target).address : normalizeDomain(target);
+      await withContext(opts, (ctx) => requireAppPasswords(ctx, cliActor(), target.includes('@') ? { address: shown } : { domain: shown }, required));
       if (opts.json) printJson({ target: shown, required });
       else printLine(`${shown}: app passwords ${required ? 'required for mail clients' : 'no longer required'}`);
     });

@@ -1,12 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { notFound, usage } from '../../core/errors.js';
+import { usage } from '../../core/errors.js';
 import { APP_PASSWORD_SCOPES } from '../../auth/app-password.js';
-import { createAppPassword, listAppPasswords } from '../../accounts/app-passwords.js';
-import { findMailbox } from '../../accounts/mailboxes.js';
+import { createAppPassword, listAppPasswords, requireAppPasswords } from '../../accounts/app-passwords.js';
 import { revokeAppPassword } from '../../rotation/revoke-app-password.js';
 import { MAX_WAIT_MS } from '../../rotation/wait.js';
-import { setDomainRequireAppPasswords, setMailboxRequireAppPasswords } from '../../store/sql/app-passwords.js';
-import { appendAudit } from '../../store/sql/audit.js';
 import type { RouteGroup } from './deps.js';
 import { AddressParam, DomainParam, NodeOutcome } from './schemas.js';
 import { nodesFor, visibleAddress, visibleDomain } from './scope.js';
@@ -108,10 +105,9 @@ export const appPasswordRoutes: RouteGroup = async (app, { ctx }) => {
     '/v1/mailboxes/:address/app-passwords-required',
     { schema: { tags: ['app-passwords'], params: AddressParam, body: Required, response: { 200: Type.Object({ address: Type.String(), required: Type.Boolean() }), ...errors } } },
     async (req) => {
-      const mailbox = await findMailbox(ctx, visibleAddress(req, req.params.address));
-      await setMailboxRequireAppPasswords(ctx.pool, mailbox.id, req.body.required);
-      await appendAudit(ctx.pool, { ...req.actor, action: 'mailbox.require_app_passwords', target: mailbox.address, details: { required: req.body.required } });
-      return { address: mailbox.address, required: req.body.required };
+      const address = visibleAddress(req, req.params.address);
+      await requireAppPasswords(ctx, req.actor, { address }, req.body.required);
+      return { address, required: req.body.required };
     },
   );
 
@@ -120,8 +116,7 @@ export const appPasswordRoutes: RouteGroup = async (app, { ctx }) => {
     { schema: { tags: ['app-passwords'], params: DomainParam, body: Required, response: { 200: Type.Object({ domain: Type.String(), required: Type.Boolean() }), ...errors } } },
     async (req) => {
       const domain = visibleDomain(req, req.params.domain);
-      if (!(await setDomainRequireAppPasswords(ctx.pool, domain, req.body.required))) throw notFound('domain_not_found', `domain ${domain} does not exist`);
-      await appendAudit(ctx.pool, { ...req.actor, action: 'domain.require_app_passwords', target: domain, details: { required: req.body.required } });
+      await requireAppPasswords(ctx, req.actor, { domain }, req.body.required);
       return { domain, required: req.body.required };
     },
   );

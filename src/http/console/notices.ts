@@ -14,6 +14,10 @@ export function noticeText(t: Catalog, code: string | undefined, subject: string
       return t.mailboxDisabledNote(s);
     case 'mailbox_enabled':
       return t.mailboxEnabledNote(s);
+    case 'totp_reset':
+      return t.totpResetNote(s);
+    case 'totp_none':
+      return t.totpNoneNote(s);
     case 'sessions_closed':
       return `${t.closeSessions}: ${s}`;
     case 'password_changed':

@@ -102,3 +102,43 @@ export async function setDomainRequireAppPasswords(db: Queryable, domain: string
   const r = await db.query({ name: 'domain-set-require-app-passwords', text: 'UPDATE domains SET require_app_passwords = $2 WHERE name = $1', values: [domain, on] });
   return (r.rowCount ?? 0) > 0;
 }
+
+/** Arbitrary constant (next to retention's and the notice scan's): one expiry sweeper at a time, across all nodes. */
+const EXPIRY_SWEEP_LOCK = 7411_000015;
+
+/** In a transaction: false when another daemon is sweeping right now. */
+export async function tryExpirySweepLock(db: Queryable): Promise<boolean> {
+  const r = await db.query<{ locked: boolean }>({ name: 'app-password-expiry-lock', text: 'SELECT pg_try_advisory_xact_lock($1) AS locked', values: [EXPIRY_SWEEP_LOCK] });
+  return r.rows[0]!.locked;
+}
+
+/**
+ * One batch of app passwords past their expiry and not swept yet, soonest
+ * first: each is stamped `expiry_invalidated_at` and gets an invalidation
+ * naming it (reason `app_password_expired`, kick), as a revocation writes.
+ * The invalidations are inserted by this statement, so it must be the LAST of
+ * its transaction (appendInvalidation's rule: the log's commit-order lock is
+ * held until commit); the caller NOTIFYs with the returned last id. The
+ * stamp and the insert are one statement: an expiry is swept exactly once.
+ */
+export async function sweepExpiredBatch(db: Queryable, limit: number): Promise<{ count: number; lastId: string | null }> {
+  const r = await db.query<{ count: number; last_id: string | null }>({
+    name: 'app-password-expiry-sweep',
+    text: `WITH due AS (
+             UPDATE app_passwords a SET expiry_invalidated_at = now()
+             FROM mailboxes m
+             WHERE m.id = a.mailbox_id AND a.expiry_invalidated_at IS NULL AND a.id = ANY (ARRAY(
+               SELECT id FROM app_passwords
+               WHERE expires_at IS NOT NULL AND expiry_invalidated_at IS NULL AND expires_at <= now()
+               ORDER BY expires_at LIMIT $1))
+             RETURNING a.id, m.address),
+           added AS (
+             INSERT INTO invalidations (address, reason, kick, app_password_id)
+             SELECT address, 'app_password_expired', true, id FROM due ORDER BY address, id
+             RETURNING id)
+           SELECT count(*)::int AS count, max(id)::text AS last_id FROM added`,
+    values: [limit],
+  });
+  const { count, last_id: lastId } = r.rows[0]!;
+  return { count, lastId };
+}

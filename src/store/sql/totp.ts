@@ -40,6 +40,41 @@ export async function deleteTotp(db: Queryable, mailboxId: string): Promise<void
   await db.query({ name: 'totp-recovery-delete', text: 'DELETE FROM totp_recovery_codes WHERE mailbox_id = $1', values: [mailboxId] });
 }
 
+export interface TotpStatusRow {
+  enabled_at: Date | null;
+  started_at: Date;
+  recovery_left: number;
+}
+
+/** What an admin may see of a mailbox's second factor: never the secret nor the codes. Null: none, not even started. */
+export async function getTotpStatus(db: Queryable, mailboxId: string): Promise<TotpStatusRow | null> {
+  const r = await db.query<TotpStatusRow>({
+    name: 'totp-status',
+    text: `SELECT t.enabled_at, t.created_at AS started_at,
+                  (SELECT count(*)::int FROM totp_recovery_codes r WHERE r.mailbox_id = t.mailbox_id AND r.used_at IS NULL) AS recovery_left
+           FROM mailbox_totp t WHERE t.mailbox_id = $1`,
+    values: [mailboxId],
+  });
+  return r.rows[0] ?? null;
+}
+
+/**
+ * An admin's reset: the secret, every recovery code and any half-finished
+ * sign-in go. Returns what was there (null: nothing, not even a started
+ * enrolment), read by the same statements that delete it.
+ */
+export async function resetTotp(db: Queryable, mailboxId: string): Promise<{ enabled_at: Date | null; recovery_left: number } | null> {
+  const r = await db.query<{ enabled_at: Date | null }>({ name: 'totp-reset', text: 'DELETE FROM mailbox_totp WHERE mailbox_id = $1 RETURNING enabled_at', values: [mailboxId] });
+  const codes = await db.query<{ n: number }>({
+    name: 'totp-reset-recovery',
+    text: 'WITH gone AS (DELETE FROM totp_recovery_codes WHERE mailbox_id = $1 RETURNING used_at) SELECT count(*) FILTER (WHERE used_at IS NULL)::int AS n FROM gone',
+    values: [mailboxId],
+  });
+  await db.query({ name: 'login-challenge-delete-mailbox', text: 'DELETE FROM console_login_challenges WHERE mailbox_id = $1', values: [mailboxId] });
+  const row = r.rows[0];
+  return row ? { enabled_at: row.enabled_at, recovery_left: codes.rows[0]!.n } : null;
+}
+
 export async function replaceRecoveryCodes(db: Queryable, mailboxId: string, digests: Buffer[]): Promise<void> {
   await db.query({ name: 'totp-recovery-delete', text: 'DELETE FROM totp_recovery_codes WHERE mailbox_id = $1', values: [mailboxId] });
   await db.query({

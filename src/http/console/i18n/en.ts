@@ -81,6 +81,7 @@ export const en = {
   disable: 'Disable',
   enable: 'Enable',
   closeSessions: 'Close sessions',
+  resetTotp: 'Reset second factor',
   delete: 'Delete',
   changePasswordFor: (address: string) => `Change password for ${address}`,
   deleteMailboxTitle: (address: string) => `Delete ${address}`,
@@ -92,6 +93,8 @@ export const en = {
   mailboxDeleted: (a: string) => `Mailbox ${a} deleted.`,
   mailboxDisabledNote: (a: string) => `Mailbox ${a} disabled.`,
   mailboxEnabledNote: (a: string) => `Mailbox ${a} enabled.`,
+  totpResetNote: (a: string) => `Second factor of ${a} reset: the password alone signs in again, and its console sessions were ended.`,
+  totpNoneNote: (a: string) => `${a} has no second factor: nothing to reset.`,
   sessionsClosed: (n: number) => (n === 1 ? '1 open session closed' : `${n} open sessions closed`),
   sessionsClosedOn: (nodes: number) => `Sessions closed on ${nodes} node(s).`,
 

@@ -79,6 +79,7 @@ export const nl: Catalog = {
   disable: 'Uitschakelen',
   enable: 'Inschakelen',
   closeSessions: 'Sessies sluiten',
+  resetTotp: 'Tweede factor resetten',
   delete: 'Verwijderen',
   changePasswordFor: (address) => `Wachtwoord wijzigen voor ${address}`,
   deleteMailboxTitle: (address) => `${address} verwijderen`,
@@ -90,6 +91,8 @@ export const nl: Catalog = {
   mailboxDeleted: (a) => `Mailbox ${a} verwijderd.`,
   mailboxDisabledNote: (a) => `Mailbox ${a} uitgeschakeld.`,
   mailboxEnabledNote: (a) => `Mailbox ${a} ingeschakeld.`,
+  totpResetNote: (a) => `Tweede factor van ${a} gereset: het wachtwoord alleen geeft weer toegang, en de consolesessies zijn beëindigd.`,
+  totpNoneNote: (a) => `${a} heeft geen tweede factor: niets te resetten.`,
   sessionsClosed: (n) => (n === 1 ? '1 open sessie gesloten' : `${n} open sessies gesloten`),
   sessionsClosedOn: (nodes) => `Sessies gesloten op ${nodes} node(s).`,
 

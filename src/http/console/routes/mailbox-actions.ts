@@ -5,6 +5,7 @@ import type { Context } from '../../../core/context.js';
 import { MailpassdError } from '../../../core/errors.js';
 import { normalizeAddress } from '../../../core/address.js';
 import { createMailbox, deleteMailbox, findMailbox, updateMailbox } from '../../../accounts/mailboxes.js';
+import { resetTotp } from '../../../accounts/totp.js';
 import { kickMailbox, rotateAndWait } from '../../../rotation/service.js';
 import type { RouteGroup } from '../../admin/deps.js';
 import { actorOf, ConsoleStop, reachDomain, redirect, sendPage } from '../guard.js';
@@ -93,6 +94,18 @@ export const mailboxActions: RouteGroup = async (app, { ctx, deps }) => {
     const { domain, row } = await reachMailbox(ctx, req, req.params.d, req.params.a);
     await kickMailbox(ctx, actorOf(req), row.address, Math.min(ctx.config.rotation.wait_ms, 5_000));
     return redirect(reply, withNotice(domainPath(domain), 'sessions_closed', row.address));
+  });
+
+  /** For a user who lost the phone and the recovery codes (accounts/totp.ts resetTotp); a mailbox without TOTP says so. */
+  app.post<{ Params: MailboxParams }>('/domains/:d/mailboxes/:a/totp-reset', { schema: { body: CsrfOnly } }, async (req, reply) => {
+    const { domain, row } = await reachMailbox(ctx, req, req.params.d, req.params.a);
+    try {
+      await resetTotp(ctx, actorOf(req), row.address);
+    } catch (err) {
+      if (err instanceof MailpassdError && err.code === 'totp_not_enrolled') return redirect(reply, withNotice(domainPath(domain), 'totp_none', row.address));
+      throw err;
+    }
+    return redirect(reply, withNotice(domainPath(domain), 'totp_reset', row.address));
   });
 
   app.post<{ Params: MailboxParams; Body: Static<typeof DeleteBody> }>('/domains/:d/mailboxes/:a/delete', { schema: { body: DeleteBody } }, async (req, reply) => {

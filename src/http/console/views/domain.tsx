@@ -135,6 +135,11 @@ function MailboxRow({ frame, m, i, csrf, domain }: { frame: Frame; m: MailboxVie
             </button>
           </li>
           <li role="none">
+            <button type="submit" role="menuitem" tabindex="-1" form={`totp-reset-${i}`} safe>
+              {t.resetTotp}
+            </button>
+          </li>
+          <li role="none">
             <a role="menuitem" tabindex="-1" href={mailboxPath(domain, m.address, 'app-passwords')} safe>
               {t.appPasswords}
             </a>
@@ -149,6 +154,9 @@ function MailboxRow({ frame, m, i, csrf, domain }: { frame: Frame; m: MailboxVie
           <Csrf token={csrf} />
         </form>
         <form id={`kick-${i}`} method="post" action={mailboxPath(domain, m.address, 'kick')} hidden>
+          <Csrf token={csrf} />
+        </form>
+        <form id={`totp-reset-${i}`} method="post" action={mailboxPath(domain, m.address, 'totp-reset')} hidden>
           <Csrf token={csrf} />
         </form>
       </td>
