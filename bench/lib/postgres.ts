@@ -1,14 +1,34 @@
 // One embedded PostgreSQL cluster for the whole run, started with the project's
 // own helper (through the harness) so the benchmark measures the database the
 // daemon ships with.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { createDatabase, startOwnCluster } from '../../harness/postgres.js';
-import { onCleanup } from './procs.js';
+import { cpuMsOf, onCleanup } from './procs.js';
 
 export interface BenchPostgres {
   url: string;
   /** A fresh database in the same cluster (the rotation bench wants its own `nodes` table). */
   createDatabase(name: string): Promise<string>;
+  /** CPU ms used so far by the cluster: the postmaster and every process it started (backends included). */
+  cpuMs(): number;
+}
+
+/** The postmaster (from `<dir>/postgres/postmaster.pid`, the embedded layout) and its children: a backend's CPU is only visible on its own process. */
+function clusterCpuMs(dataDir: string): number {
+  const postmaster = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  let total = cpuMsOf(postmaster);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) total += cpuMsOf(Number(entry));
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return total;
 }
 
 export async function startPostgres(): Promise<BenchPostgres> {
@@ -17,6 +37,7 @@ export async function startPostgres(): Promise<BenchPostgres> {
   return {
     url: cluster.url,
     createDatabase: async (name) => (await createDatabase(cluster.url, name)).url,
+    cpuMs: () => clusterCpuMs(cluster.dataDir),
   };
 }
 
