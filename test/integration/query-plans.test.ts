@@ -118,8 +118,19 @@ describe('hot statements use their indexes at 50k mailboxes', () => {
   it('auth row lookup (verify) and userdb lookup: the address unique index, then the domains primary key', async () => {
     // The userdb route reads the same row with the same statement (http/auth-listener.ts).
     const [q] = await statementsOf((d) => getAuthRow(d, 'user4711@d711.plans.example'));
+    expect(q!.name).toBe('mailbox-get-auth-main');
     await expectIndexed(q!, 'mailboxes', 'mailboxes_address_key');
     await expectIndexed(q!, 'domains', 'domains_pkey');
+  });
+
+  it('auth row lookup with an app password: also the (mailbox_id, secret_hmac) unique index, and no other table', async () => {
+    const [q] = await statementsOf((d) => getAuthRow(d, 'user4711@d711.plans.example', Buffer.alloc(32, 9)));
+    expect(q!.name).toBe('mailbox-get-auth-app');
+    await expectIndexed(q!, 'mailboxes', 'mailboxes_address_key');
+    await expectIndexed(q!, 'domains', 'domains_pkey');
+    await expectIndexed(q!, 'app_passwords', 'app_passwords_mailbox_id_secret_hmac_key');
+    // TOTP is a column of the mailbox row now (migration 0011): a login reads no mailbox_totp.
+    expect(JSON.stringify(await plan(q!, false))).not.toContain('mailbox_totp');
   });
 
   it("rotation's history read: the (mailbox_id, id DESC) index", async () => {

@@ -37,19 +37,35 @@ export async function insertMailbox(db: Queryable, m: NewMailbox): Promise<Mailb
  * and, when the password has an app password's shape, the app password it is
  * (the (mailbox_id, secret_hmac) unique index; `appPasswordHmac` null: none).
  */
+/** The columns every login reads: the mailbox, its domain's state, whether app passwords are required. */
+const AUTH_COLUMNS = `m.id, m.address, m.domain, m.password_hash, m.credential_version, m.enabled, m.disabled_reason, m.password_expires_at, m.must_change,
+       m.quota_bytes, m.home, m.uid, m.gid, m.mail_location, d.enabled AS domain_enabled, d.disabled_reason AS domain_disabled_reason,
+       (m.require_app_passwords OR d.require_app_passwords OR m.totp_enabled) AS require_app_passwords`;
+
+/**
+ * The row a login is decided on (every verify reads it: DESIGN §3), with the app
+ * password whose HMAC is given, if the mailbox has one. Two statements, so a
+ * password that cannot be an app password (no HMAC) does not pay for the
+ * app_passwords probe: each index read is a measurable share of a login.
+ */
 export async function getAuthRow(db: Queryable, address: string, appPasswordHmac: Buffer | null = null): Promise<AuthRow | null> {
-  const r = await db.query<AuthRow>({
-    name: 'mailbox-get-auth-v3',
-    text: `SELECT m.id, m.address, m.domain, m.password_hash, m.credential_version, m.enabled, m.disabled_reason, m.password_expires_at, m.must_change,
-                  m.quota_bytes, m.home, m.uid, m.gid, m.mail_location, d.enabled AS domain_enabled, d.disabled_reason AS domain_disabled_reason,
-                  (m.require_app_passwords OR d.require_app_passwords
-                   OR EXISTS (SELECT 1 FROM mailbox_totp t WHERE t.mailbox_id = m.id AND t.enabled_at IS NOT NULL)) AS require_app_passwords,
-                  a.id AS app_password_id, a.scopes AS app_password_scopes, a.expires_at AS app_password_expires_at
-           FROM mailboxes m JOIN domains d ON d.name = m.domain
-           LEFT JOIN app_passwords a ON a.mailbox_id = m.id AND a.secret_hmac = $2
-           WHERE m.address = $1`,
-    values: [address, appPasswordHmac],
-  });
+  const r =
+    appPasswordHmac === null
+      ? await db.query<AuthRow>({
+          name: 'mailbox-get-auth-main',
+          text: `SELECT ${AUTH_COLUMNS}, NULL::bigint AS app_password_id, NULL::text[] AS app_password_scopes, NULL::timestamptz AS app_password_expires_at
+                 FROM mailboxes m JOIN domains d ON d.name = m.domain
+                 WHERE m.address = $1`,
+          values: [address],
+        })
+      : await db.query<AuthRow>({
+          name: 'mailbox-get-auth-app',
+          text: `SELECT ${AUTH_COLUMNS}, a.id AS app_password_id, a.scopes AS app_password_scopes, a.expires_at AS app_password_expires_at
+                 FROM mailboxes m JOIN domains d ON d.name = m.domain
+                 LEFT JOIN app_passwords a ON a.mailbox_id = m.id AND a.secret_hmac = $2
+                 WHERE m.address = $1`,
+          values: [address, appPasswordHmac],
+        });
   return r.rows[0] ?? null;
 }
 
