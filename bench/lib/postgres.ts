@@ -15,10 +15,11 @@ export interface BenchPostgres {
   cpuMs(): number;
 }
 
-/** The postmaster (from `<dir>/postgres/postmaster.pid`, the embedded layout) and its children: a backend's CPU is only visible on its own process. */
+/** The postmaster (from `<dir>/postgres/postmaster.pid`, the embedded layout), its live children and the ones it has reaped: a backend's CPU is only visible on its own process, then on the postmaster's children's account. */
 function clusterCpuMs(dataDir: string): number {
   const postmaster = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
-  let total = cpuMsOf(postmaster);
+  // A backend that exited (a pool's idle connection closed) leaves its CPU in the postmaster's cutime/cstime.
+  let total = cpuMsOf(postmaster, { reapedChildren: true });
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {

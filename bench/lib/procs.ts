@@ -66,9 +66,11 @@ let clockTicks: number | null = null;
  * throughput it barely moves when other work shares the machine, so a cost per
  * request from it is a cross-check of a wall-clock ratio measured on noisy cores.
  */
-export function cpuMsOf(pid: number): number {
+export function cpuMsOf(pid: number, opts: { reapedChildren?: boolean } = {}): number {
   clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+  // utime + stime; with reapedChildren also cutime + cstime (children that exited and were waited for).
+  const ticks = Number(fields[11]) + Number(fields[12]) + (opts.reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0);
+  return (ticks * 1000) / clockTicks;
 }
