@@ -60,7 +60,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const rawCpu: number[] = [];
   const npm: number[] = [];
   const npmCpu: number[] = [];
-  const daemon: (Hammered & { cpuPerVerify: number })[] = [];
+  const daemon: (Hammered & { cpuPerVerify: number; mainPerVerify: number })[] = [];
   for (let r = 1; r <= rounds; r++) {
     await ctx.settle();
     const rr = await rawVerify(verifyPassword, hash, ctx.password, inFlight, seconds);
@@ -74,8 +74,9 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     console.log(`  round ${r} raw npm argon2.verify (${inFlight} in flight) ${fmt(rn.rate, 1).padStart(6)} verifies/s`);
     await ctx.settle();
     const cpu0 = cpuMsOf(d.pid);
+    const main0 = cpuMsOf(d.pid, { thread: d.pid });
     const hammered = await hammer({ url, body, connections, seconds });
-    const res = { ...hammered, cpuPerVerify: (cpuMsOf(d.pid) - cpu0) / hammered.total };
+    const res = { ...hammered, cpuPerVerify: (cpuMsOf(d.pid) - cpu0) / hammered.total, mainPerVerify: (cpuMsOf(d.pid, { thread: d.pid }) - main0) / hammered.total };
     daemon.push(res);
     console.log(`  round ${r} mailpassd cold (${connections} connections)     ${fmt(res.rps, 1).padStart(6)} req/s  p50 ${res.p50} ms  p99 ${res.p99} ms  errors ${res.errors} non2xx ${res.non2xx}`);
   }
@@ -108,9 +109,13 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
         ],
       },
     ],
-    verdicts: [{ what: 'mailpassd cold / raw libsodium verifies/s', value: ratio, shown: fmt(ratio, 2), floor: `≥ ${FLOOR}`, pass: ratio >= FLOOR }],
+    verdicts: [
+      { what: 'mailpassd cold / raw libsodium verifies/s (the engine it now runs)', value: ratio, shown: fmt(ratio, 2), floor: `≥ ${FLOOR}`, pass: ratio >= FLOOR },
+      { what: 'mailpassd cold / raw npm argon2.verify (the ceiling this floor was set against)', value: rps / median(npm), shown: fmt(rps / median(npm), 2), floor: `≥ ${FLOOR}`, pass: rps / median(npm) >= FLOOR },
+    ],
     notes: [
       `The engine: libsodium (the argon2 Dovecot's {ARGON2ID} uses) picks an AVX2/AVX-512 block function at run time; the npm argon2 package is built with SSE2 only. Same hash, same machine: libsodium ${fmt(rawMed, 1)} verifies/s vs npm ${fmt(median(npm), 1)} (×${fmt(rawMed / median(npm), 2)}); CPU per verify ${ms(median(rawCpu))} vs ${ms(median(npmCpu))}. The daemon now runs ${fmt(rps / median(npm), 2)}× the old engine's raw ceiling.`,
+      `What a login costs besides argon2: the daemon's main thread (from /proc/<pid>/task/<pid>) spent ${ms(median(daemon.map((x) => x.mainPerVerify)))} of CPU per login here, though it does ~0.1 ms of work per request under the warm load: at this rate the event loop sleeps between requests, and every wake-up (the request, PostgreSQL's answer, argon2's completion) costs CPU on this VM (the same ~0.8 ms was seen with a single connection, when nothing queues). With PostgreSQL and the client, about 2 ms of CPU per login besides argon2: ~10 % of the npm package's ~20 ms argon2, ~17 % of libsodium's ~11 ms. The daemon runs ${fmt(rps, 0)} logins/s where the old engine's raw ceiling was ${fmt(median(npm), 0)}.`,
       `Cross-check, less sensitive to other processes in this VM (not to host-level contention: the VM reports no steal time; argon2 is memory-bound, so a busy host inflates it) — CPU per verify (median over rounds; raw: this process, daemon: the daemon process, all threads): raw ${ms(median(rawCpu))}, daemon ${ms(median(daemon.map((x) => x.cpuPerVerify)))} → raw/daemon = ${fmt(median(rawCpu) / median(daemon.map((x) => x.cpuPerVerify)), 2)}.`,
       `Per-round ratios (daemon run / raw run just before it): ${daemon.map((x, i) => fmt(x.rps / raw[i]!, 2)).join(' / ')}.`],
     figures: { raw: rawMed, npm: median(npm), rps, ratio, cpuRatio: median(rawCpu) / median(daemon.map((x) => x.cpuPerVerify)) },

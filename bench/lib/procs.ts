@@ -66,9 +66,9 @@ let clockTicks: number | null = null;
  * throughput it barely moves when other work shares the machine, so a cost per
  * request from it is a cross-check of a wall-clock ratio measured on noisy cores.
  */
-export function cpuMsOf(pid: number, opts: { reapedChildren?: boolean } = {}): number {
+export function cpuMsOf(pid: number, opts: { reapedChildren?: boolean; /** One thread's CPU (the main thread's tid is the pid). */ thread?: number } = {}): number {
   clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const stat = readFileSync(opts.thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${opts.thread}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime + stime; with reapedChildren also cutime + cstime (children that exited and were waited for).
   const ticks = Number(fields[11]) + Number(fields[12]) + (opts.reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0);

@@ -77,17 +77,20 @@ function previousSections(file: string): Map<string, string> {
   const found = new Map<string, string>();
   if (!existsSync(file)) return found;
   const text = readFileSync(file, 'utf8');
-  for (const m of text.matchAll(/<!-- bench:([a-z]+) -->[\s\S]*?<!-- \/bench:\1 -->/g)) found.set(m[1]!, m[0]);
+  for (const m of text.matchAll(/<!-- bench:([a-z-]+) -->[\s\S]*?<!-- \/bench:\1 -->/g)) found.set(m[1]!, m[0]);
   return found;
 }
 
 export function writeResults(file: string, { order, sections, machine, command, when }: { order: string[]; sections: Section[]; machine: string; command: string; when: string }): void {
   const previous = previousSections(file);
   const fresh = new Map(sections.map((s) => [s.name, sectionMarkdown(s, when)]));
+  // Every section's checks, the re-run ones fresh and the others as their section last recorded them.
   const summaryRows: string[][] = [];
-  for (const s of sections) {
-    if (s.error) summaryRows.push([s.name, 'crashed', '', '', '']);
-    for (const v of s.verdicts ?? []) summaryRows.push([s.name, v.what, v.shown, v.floor, v.pass ? 'PASS' : 'MISS']);
+  for (const name of order) {
+    const s = sections.find((x) => x.name === name);
+    if (s?.error) summaryRows.push([s.name, 'crashed', '', '', '']);
+    if (s) for (const v of s.verdicts ?? []) summaryRows.push([s.name, v.what, v.shown, v.floor, v.pass ? 'PASS' : 'MISS']);
+    else for (const m of (previous.get(name) ?? '').matchAll(/^\| (.+) \| (.+) \| (.+) \| \*\*(PASS|MISS)\*\* \|$/gm)) summaryRows.push([name, m[1]!, m[2]!, m[3]!, m[4]!]);
   }
   const body = order.map((name) => fresh.get(name) ?? previous.get(name)).filter(Boolean);
   const text = [
@@ -100,7 +103,7 @@ export function writeResults(file: string, { order, sections, machine, command, 
     `- Machine: ${machine}`,
     '- Client (autocannon / polling), servers and PostgreSQL share the same cores, so absolute figures are low and noisy; ratios are measured side by side in one run.',
     '',
-    `### Summary of the last run`,
+    '### Summary: every check (each section below says when it was measured)',
     '',
     mdTable({ columns: ['benchmark', 'check', 'measured', 'floor', 'result'], rows: summaryRows }),
     '',
