@@ -288,6 +288,9 @@ describe('domain summaries and the audit page, limited to the domains an admin r
     expect(everything.items.some((e) => e.target === 'audit-token')).toBe(true);
     expect((await listAuditPage(ctx, { domains: [], limit: 10 })).items).toEqual([]);
     await expect(listAuditPage(ctx, { domains: null, before: '1; DROP', limit: 10 })).rejects.toMatchObject({ code: 'invalid_cursor' });
+    // 19 digits, past bigint: a usage error, not a database error.
+    await expect(listAuditPage(ctx, { domains: null, before: '9223372036854775808', limit: 10 })).rejects.toMatchObject({ code: 'invalid_cursor' });
+    expect((await listAuditPage(ctx, { domains: null, before: '9223372036854775807', limit: 10 })).items.length).toBeGreaterThan(0);
   });
 });
 
