@@ -185,14 +185,6 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
     const swept = await sweepExpiredAppPasswords(pool);
     if (swept) log.info({ invalidations: swept }, 'expired app passwords: Dovecot caches flushed');
   };
-  /** The sweep in flight, awaited by stop(): its transaction must not outlive the pool. */
-  let sweeping: Promise<void> | null = null;
-  const sweepQuietly = () => {
-    if (stopped || sweeping) return;
-    sweeping = sweep()
-      .catch((err: Error) => log.warn({ err: err.message }, 'app password expiry sweep failed; will retry'))
-      .finally(() => (sweeping = null));
-  };
 
   await connectListener(true);
   const kickByField = config.app_passwords.kick_by_field;
@@ -210,11 +202,12 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
   cursor = node.applied_invalidation_id;
   const poll = setInterval(poke, config.rotation.poll_interval_ms);
   const beat = setInterval(() => void heartbeat(pool, nodeId).catch(() => undefined), config.rotation.heartbeat_ms);
-  const pruner = setInterval(() => void prune().catch((err: Error) => log.warn({ err: err.message }, 'retention prune failed; will retry')), config.rotation.prune_interval_ms);
-  const sweeper = setInterval(sweepQuietly, config.app_passwords.expiry_sweep_interval_ms);
+  const isStopped = () => stopped;
+  const pruner = periodic(prune, config.rotation.prune_interval_ms, isStopped, (err) => log.warn({ err: err.message }, 'retention prune failed; will retry'));
+  const sweeper = periodic(sweep, config.app_passwords.expiry_sweep_interval_ms, isStopped, (err) => log.warn({ err: err.message }, 'app password expiry sweep failed; will retry'));
   poke();
   // What expired while no daemon ran is swept at start, not one interval later.
-  sweepQuietly();
+  sweeper.runNow();
 
   async function releaseListener(): Promise<void> {
     const client = listener;
@@ -234,15 +227,37 @@ export async function startNodeWorker(ctx: Context, metrics: Metrics | null): Pr
       stopped = true;
       clearInterval(poll);
       clearInterval(beat);
-      clearInterval(pruner);
-      clearInterval(sweeper);
       if (backoff) clearTimeout(backoff);
-      await running;
-      await sweeping;
+      await Promise.all([running, pruner.stop(), sweeper.stop()]);
       // Marked stale before the node_id is released, so a rotation does not wait for a node that said goodbye.
       await markNodeStopped(pool, nodeId).catch(() => undefined);
       await releaseListener();
       await spawner?.stop();
+    },
+  };
+}
+
+
+/**
+ * A periodic maintenance task of the node (retention pruning, the app-password
+ * expiry sweep): never two runs at once, a failure logged and tried again at
+ * the next interval, and the run in flight awaited by stop() — its transaction
+ * must not outlive the pool.
+ */
+function periodic(task: () => Promise<void>, intervalMs: number, isStopped: () => boolean, onError: (err: Error) => void): { runNow(): void; stop(): Promise<void> } {
+  let inFlight: Promise<void> | null = null;
+  const runNow = () => {
+    if (isStopped() || inFlight) return;
+    inFlight = task()
+      .catch(onError)
+      .finally(() => (inFlight = null));
+  };
+  const timer = setInterval(runNow, intervalMs);
+  return {
+    runNow,
+    async stop() {
+      clearInterval(timer);
+      await inFlight;
     },
   };
 }
