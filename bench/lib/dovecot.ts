@@ -10,7 +10,7 @@
 // from its own source address — from the Node client (loginRun) or from the
 // independent Python client (pythonLoginRun, imap-logins.py), and the CPU the
 // instance's auth processes use (AuthCpu).
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { dovecotVersion, startDovecot, VMAIL_GID, VMAIL_UID, type DovecotInstance, type SqlConnection } from '../../harness/dovecot.js';
 import { loginProbe } from '../../harness/imap.js';
 import { createMailRoot } from '../../harness/system.js';
-import { benchDir, cpuMsOf, onCleanup } from './procs.js';
+import { benchDir, childrenOf, cpuMsOf, onCleanup } from './procs.js';
 
 export { dovecotVersion };
 
@@ -166,14 +166,6 @@ export function masterPid(dc: DovecotInstance): number {
   return Number(readFileSync(path.join(dc.baseDir, 'master.pid'), 'utf8').trim());
 }
 
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 function titleOf(pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').replace(/\0/g, ' ');
@@ -195,15 +187,6 @@ export interface CpuReading {
   dovecotMs: number;
 }
 
-let ticks: number | null = null;
-/** utime+stime and cutime+cstime of one process, in ms. */
-function cpuOf(pid: number): { self: number; children: number } {
-  ticks ??= Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-  return { self: ((f[11]! + f[12]!) * 1000) / ticks, children: ((f[13]! + f[14]!) * 1000) / ticks };
-}
-
 /**
  * CPU used by the processes of one Dovecot instance, grouped by process title
  * ('auth' = `…/auth`, 'auth worker' = `…/auth -w`), plus any extra pids (the
@@ -215,7 +198,7 @@ function cpuOf(pid: number): { self: number; children: number } {
 export function sampleCpu(master: number, groups: Record<string, (title: string) => boolean>, extra: Record<string, number> = {}): { stop(): CpuReading } {
   const base = new Map<number, number>();
   const last = new Map<number, { group: string | null; ms: number }>();
-  const masterBase = cpuOf(master);
+  const masterBase = cpuMsOf(master, { reapedChildren: true });
   const read = (initial: boolean) => {
     const pids: [number, string | null][] = Object.entries(extra).map(([g, p]) => [p, g]);
     for (const pid of childrenOf(master)) {
@@ -240,11 +223,10 @@ export function sampleCpu(master: number, groups: Record<string, (title: string)
       clearInterval(timer);
       const live = new Set(childrenOf(master));
       read(false);
-      const m = cpuOf(master);
       const ms: Record<string, number> = {};
       const pids: Record<string, number> = {};
       // Reaped children are all in the master's cutime; only what they had used before the span is taken off.
-      let dovecotMs = m.self - masterBase.self + (m.children - masterBase.children);
+      let dovecotMs = cpuMsOf(master, { reapedChildren: true }) - masterBase;
       for (const [pid, { group, ms: v }] of last) {
         const b = base.get(pid) ?? 0;
         if (group) {

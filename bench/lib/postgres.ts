@@ -1,11 +1,11 @@
 // One embedded PostgreSQL cluster for the whole run, started with the project's
 // own helper (through the harness) so the benchmark measures the database the
 // daemon ships with.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { createDatabase, startOwnCluster } from '../../harness/postgres.js';
-import { cpuMsOf, onCleanup } from './procs.js';
+import { childrenOf, cpuMsOf, onCleanup } from './procs.js';
 
 export interface BenchPostgres {
   url: string;
@@ -20,11 +20,9 @@ function clusterCpuMs(dataDir: string): number {
   const postmaster = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
   // A backend that exited (a pool's idle connection closed) leaves its CPU in the postmaster's cutime/cstime.
   let total = cpuMsOf(postmaster, { reapedChildren: true });
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const child of childrenOf(postmaster)) {
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) total += cpuMsOf(Number(entry));
+      total += cpuMsOf(child);
     } catch {
       // gone between the listing and the read
     }

@@ -74,3 +74,12 @@ export function cpuMsOf(pid: number, opts: { reapedChildren?: boolean; /** One t
   const ticks = Number(fields[11]) + Number(fields[12]) + (opts.reapedChildren ? Number(fields[13]) + Number(fields[14]) : 0);
   return (ticks * 1000) / clockTicks;
 }
+
+/** The live children of a process (a server's workers: PostgreSQL's backends, Dovecot's service processes). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
