@@ -128,22 +128,16 @@ export async function findMailbox(ctx: Context, input: string): Promise<MailboxR
   return row;
 }
 
-/** Where a page of every mailbox ends: the next page starts after this row. */
-export interface MailboxCursor {
-  domain: string;
-  address: string;
-}
+export type { MailboxCursor } from '../store/sql/mailboxes.js';
 
 /**
  * One page of every mailbox, by domain then address (what `mailbox list`
  * prints without --domain); `next`: the `after` of the next page, null on the
  * last. A page at a time, so a million mailboxes never sit in memory at once.
  */
-export async function listAllMailboxPage(ctx: Context, opts: { after?: MailboxCursor; limit: number }): Promise<{ items: MailboxView[]; next: MailboxCursor | null }> {
-  const limit = Math.max(1, Math.floor(opts.limit));
-  const rows = await sql.listAllMailboxPage(ctx.pool, opts.after ?? null, limit);
-  const last = rows.length > limit ? rows[limit - 1]! : null;
-  return { items: rows.slice(0, limit).map(toView), next: last && { domain: last.domain, address: last.address } };
+export async function listAllMailboxPage(ctx: Context, opts: { after?: sql.MailboxCursor; limit: number }): Promise<{ items: MailboxView[]; next: sql.MailboxCursor | null }> {
+  const { rows, next } = await sql.listAllMailboxPage(ctx.pool, opts.after ?? null, Math.max(1, Math.floor(opts.limit)));
+  return { items: rows.map(toView), next };
 }
 
 /** One page of a domain's mailboxes, by address; `q`: case-insensitive substring of the address or display name; `next`: the `after` of the next page. */

@@ -3,7 +3,7 @@ import { request } from 'node:http';
 import { CONFIG_KEYS, SECRET_KEYS, envNameOf, formatListen, type Config, type Listen } from '../../config/index.js';
 import { followsNewMailboxRule, LOCAL_PART_RULE } from '../../core/address.js';
 import { createDoveadm } from '../../dovecot/doveadm.js';
-import { listAllMailboxPage } from '../../store/sql/mailboxes.js';
+import { listAllMailboxPage, type MailboxCursor } from '../../store/sql/mailboxes.js';
 import { openDatabase, ping } from '../../store/database.js';
 import { pendingMigrations } from '../../store/migrate.js';
 import { configFrom } from '../context.js';
@@ -84,16 +84,15 @@ async function checkMailboxNames(pool: Parameters<typeof listAllMailboxPage>[0])
   // A page at a time, keeping a count and the first few: the table may hold a million rows.
   const shown: string[] = [];
   let offending = 0;
-  let after: { domain: string; address: string } | null = null;
+  let after: MailboxCursor | null = null;
   do {
-    const rows = await listAllMailboxPage(pool, after, NAMES_PAGE);
-    for (const m of rows.slice(0, NAMES_PAGE)) {
+    const page = await listAllMailboxPage(pool, after, NAMES_PAGE);
+    for (const m of page.rows) {
       if (followsNewMailboxRule(m.address)) continue;
       offending += 1;
       if (shown.length < 20) shown.push(m.address);
     }
-    const last = rows.length > NAMES_PAGE ? rows[NAMES_PAGE - 1]! : null;
-    after = last && { domain: last.domain, address: last.address };
+    after = page.next;
   } while (after !== null);
   if (offending === 0) return { check: 'mailbox names', ok: true, detail: 'every mailbox name follows the rule for new mailboxes' };
   return {

@@ -89,16 +89,24 @@ export async function lockMailbox(db: Queryable, address: string): Promise<Mailb
  * (keyset: the row comparison is an index condition on the (domain, address)
  * index, so a page costs the same at any depth; the first page starts after
  * ('', ''), before every row, so that one statement, whose generic plan is the
- * same index range scan, serves every page). `limit + 1` rows so the caller
- * knows whether there is a next page.
+ * same index range scan, serves every page). It reads `limit + 1` rows to know
+ * whether there is a next page: `next` is where it starts, null on the last.
  */
-export async function listAllMailboxPage(db: Queryable, after: { domain: string; address: string } | null, limit: number): Promise<MailboxRow[]> {
+export async function listAllMailboxPage(db: Queryable, after: MailboxCursor | null, limit: number): Promise<{ rows: MailboxRow[]; next: MailboxCursor | null }> {
   const r = await db.query<MailboxRow>({
     name: 'mailbox-page-all',
     text: `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE (domain, address) > ($1, $2) ORDER BY domain, address LIMIT $3`,
     values: [after?.domain ?? '', after?.address ?? '', limit + 1],
   });
-  return r.rows;
+  const rows = r.rows.slice(0, limit);
+  const last = r.rows.length > limit ? rows[limit - 1]! : null;
+  return { rows, next: last && { domain: last.domain, address: last.address } };
+}
+
+/** Where a page of every mailbox ends: the next page starts after this row. */
+export interface MailboxCursor {
+  domain: string;
+  address: string;
 }
 
 export async function setPassword(
