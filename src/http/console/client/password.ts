@@ -50,7 +50,7 @@ export class PasswordWidget {
   reset() {
     this.input.value = '';
     this.inflight?.abort();
-    for (const li of this.root.querySelectorAll<HTMLElement>('[data-rule]')) li.dataset.state = 'pending';
+    this.rulesPending();
     this.violations([]);
     this.meter(0, false);
     const gen = this.root.querySelector<HTMLElement>('[data-pw-generated]');
@@ -80,6 +80,11 @@ export class PasswordWidget {
       if (p && typeof p.detail === 'string') this.violations([{ code: p.code, text: p.detail }]);
       return null;
     }
+  }
+
+  /** Until the check of a new value answers, no rule shows the old value's state. */
+  private rulesPending() {
+    for (const li of this.root.querySelectorAll<HTMLElement>('[data-rule]')) li.dataset.state = 'pending';
   }
 
   show(answer: CheckAnswer) {
@@ -116,7 +121,9 @@ export class PasswordWidget {
     for (const b of busy) b.disabled = true;
     try {
       const { password } = await postJson<{ password: string }>('/console/api/generate', this.target());
+      window.clearTimeout(this.timer);
       this.input.value = password;
+      this.rulesPending();
       const gen = this.root.querySelector<HTMLElement>('[data-pw-generated]');
       const value = this.root.querySelector<HTMLInputElement>('[data-pw-generated-value]');
       if (gen && value) {
