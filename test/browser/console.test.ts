@@ -150,14 +150,14 @@ describe('an administrator', () => {
     await dialog.getByText(/16 characters/).waitFor();
   });
 
-  it('searches and pages through a domain of 120 mailboxes (50 a page)', { timeout: TIMEOUT }, async () => {
+  it('searches and pages through a domain of 120 mailboxes (50 a page), every column headed; resetting a second factor asks first', { timeout: TIMEOUT }, async () => {
     const { domain, admin, owner, grantDomain } = await cast(f, 'page');
     await grantDomain();
     await bulkMailboxes(f.databaseUrl, domain, 120, owner.address);
     const { page, problems } = await signedIn(f, admin);
     await page.goto(`${f.base}/domains/${domain}`);
     await heading(page, domain).waitFor();
-    for (const col of ['Address', 'Name', 'Status', 'Password age', 'Expires']) await page.getByRole('columnheader', { name: col, exact: true }).waitFor();
+    for (const col of ['Address', 'Name', 'Status', 'Password age', 'Expires', 'Actions']) await page.getByRole('columnheader', { name: col, exact: true }).waitFor();
     const rows = page.locator('tbody tr');
     expect(await rows.count()).toBe(50);
     const first = await rows.first().textContent();
@@ -181,6 +181,21 @@ describe('an administrator', () => {
     await page.waitForURL(/[?&]q=/);
     expect(await rows.count()).toBe(1);
     expect(await rows.first().textContent()).toContain(`user00077@${domain}`);
+    await expectCleanPage(page, problems);
+
+    // Resetting a second factor asks first: Cancel leaves it; the page's button does it.
+    const target = `user00077@${domain}`;
+    await act(page, target, 'Reset second factor');
+    await heading(page, `Reset the second factor of ${target}?`).waitFor();
+    await expectCleanPage(page, problems);
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await heading(page, domain).waitFor();
+    await page.getByLabel('Search mailboxes').fill('person 00077');
+    await page.getByLabel('Search mailboxes').press('Enter');
+    await page.waitForURL(/[?&]q=/);
+    await act(page, target, 'Reset second factor');
+    await page.getByRole('button', { name: 'Reset second factor' }).click();
+    await page.getByText(`${target} has no second factor: nothing to reset.`).waitFor();
     await expectCleanPage(page, problems);
   });
 

@@ -347,7 +347,7 @@ describe('a lost second factor: status and reset by an admin', () => {
     expect(Object.keys(spec.paths['/v1/mailboxes/{address}/totp'] ?? {})).toEqual(expect.arrayContaining(['get', 'delete']));
   });
 
-  it('console: "Reset second factor" in the gear menu (CSRF); with require_totp_for_admins the admin whose factor was reset must enrol again', async () => {
+  it('console: "Reset second factor" in the gear menu asks first, then resets (CSRF); with require_totp_for_admins the admin whose factor was reset must enrol again', async () => {
     const target = await mailbox();
     await d.cliOk(['admin', 'grant', target, '--global']);
     await enrolFor(target);
@@ -357,8 +357,14 @@ describe('a lost second factor: status and reset by an admin', () => {
     await c.login(admin);
     const list = await c.req('GET', `/domains/example.org?q=${encodeURIComponent(target)}`);
     const action = `/domains/example.org/mailboxes/${encodeURIComponent(target)}/totp-reset`;
-    expect(list.text).toContain(`action="${action}"`);
+    // The gear menu links to a page that asks first; its form does the reset.
+    expect(list.text).toContain(`href="${action}"`);
     expect(list.text).toContain('Reset second factor');
+    const ask = await c.req('GET', action);
+    expect(ask.status).toBe(200);
+    expect(ask.text).toContain(`Reset the second factor of ${target}?`);
+    expect(ask.text).toContain(`action="${action}"`);
+    expect(JSON.parse(await d.cliOk(['totp', 'status', target, '--json'])).enabled).toBe(true);
     expect((await c.req('POST', action, { _csrf: 'wrong' })).status).toBe(403);
     expect(JSON.parse(await d.cliOk(['totp', 'status', target, '--json'])).enabled).toBe(true);
     const done = await c.req('POST', action);

@@ -8,10 +8,11 @@ import { createMailbox, deleteMailbox, findMailbox, updateMailbox } from '../../
 import { resetTotp } from '../../../accounts/totp.js';
 import { kickMailbox, rotateAndWait } from '../../../rotation/service.js';
 import type { RouteGroup } from '../../admin/deps.js';
-import { actorOf, ConsoleStop, reachDomain, redirect, sendPage } from '../guard.js';
+import { actorOf, ConsoleStop, frameOf, reachDomain, redirect, sendPage } from '../guard.js';
 import { refusalTexts } from '../policy-view.js';
 import { withNotice } from '../notices.js';
-import { domainPath } from '../views/format.js';
+import { domainPath, mailboxPath } from '../views/format.js';
+import { TotpResetConfirmPage } from '../views/totp.js';
 import { renderDomain } from './admin-pages.js';
 
 type MailboxParams = { d: string; a: string };
@@ -96,7 +97,13 @@ export const mailboxActions: RouteGroup = async (app, { ctx, deps }) => {
     return redirect(reply, withNotice(domainPath(domain), 'sessions_closed', row.address));
   });
 
-  /** For a user who lost the phone and the recovery codes (accounts/totp.ts resetTotp); a mailbox without TOTP says so. */
+  /** For a user who lost the phone and the recovery codes (accounts/totp.ts resetTotp): asked first, then done; a mailbox without TOTP says so. */
+  app.get<{ Params: MailboxParams }>('/domains/:d/mailboxes/:a/totp-reset', async (req, reply) => {
+    const { session, domain, row } = await reachMailbox(ctx, req, req.params.d, req.params.a);
+    const action = mailboxPath(domain, row.address, 'totp-reset');
+    return sendPage(reply, TotpResetConfirmPage({ frame: frameOf(req), csrf: session.csrfToken, address: row.address, action, back: domainPath(domain) }));
+  });
+
   app.post<{ Params: MailboxParams }>('/domains/:d/mailboxes/:a/totp-reset', { schema: { body: CsrfOnly } }, async (req, reply) => {
     const { domain, row } = await reachMailbox(ctx, req, req.params.d, req.params.a);
     try {

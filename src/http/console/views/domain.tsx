@@ -68,7 +68,11 @@ export function DomainPage({ frame, view, csrf }: { frame: Frame; view: DomainPa
             <th scope="col" safe>{t.status}</th>
             <th scope="col" safe>{t.passwordAge}</th>
             <th scope="col" safe>{t.expires}</th>
-            <td></td>
+            <th scope="col">
+              <span class="visually-hidden" safe>
+                {t.actions}
+              </span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -135,9 +139,9 @@ function MailboxRow({ frame, m, i, csrf, domain }: { frame: Frame; m: MailboxVie
             </button>
           </li>
           <li role="none">
-            <button type="submit" role="menuitem" tabindex="-1" form={`totp-reset-${i}`} safe>
+            <a role="menuitem" tabindex="-1" href={mailboxPath(domain, m.address, 'totp-reset')} safe>
               {t.resetTotp}
-            </button>
+            </a>
           </li>
           <li role="none">
             <a role="menuitem" tabindex="-1" href={mailboxPath(domain, m.address, 'app-passwords')} safe>
@@ -154,9 +158,6 @@ function MailboxRow({ frame, m, i, csrf, domain }: { frame: Frame; m: MailboxVie
           <Csrf token={csrf} />
         </form>
         <form id={`kick-${i}`} method="post" action={mailboxPath(domain, m.address, 'kick')} hidden>
-          <Csrf token={csrf} />
-        </form>
-        <form id={`totp-reset-${i}`} method="post" action={mailboxPath(domain, m.address, 'totp-reset')} hidden>
           <Csrf token={csrf} />
         </form>
       </td>

@@ -124,3 +124,27 @@ export function LoginCodePage({ frame, error }: { frame: Frame; error: string | 
     </Layout>
   );
 }
+
+/**
+ * Asked before an administrator removes a mailbox's second factor (a GET from
+ * the gear menu, so it asks first with or without JavaScript): the owner then
+ * signs in with the password alone, or must enrol again where admins need one.
+ */
+export function TotpResetConfirmPage({ frame, csrf, address, action, back }: { frame: Frame; csrf: string; address: string; action: string; back: string }) {
+  const { t } = frame;
+  return (
+    <Layout frame={{ ...frame, current: 'domains' }} title={t.totpResetTitle(address)}>
+      <h1 safe>{t.totpResetTitle(address)}</h1>
+      <p safe>{t.totpResetWarning}</p>
+      <form method="post" action={action} class="stack narrow">
+        <Csrf token={csrf} />
+        <button type="submit" safe>
+          {t.resetTotp}
+        </button>
+        <a href={back} safe>
+          {t.cancel}
+        </a>
+      </form>
+    </Layout>
+  );
+}
