@@ -65,6 +65,11 @@ function summarize(file: string, requests = 0): void {
   console.log('\ntop functions by self time (% of busy samples):');
   for (const [f, c] of top(byFn, 30)) if (!f.startsWith('(idle)')) console.log(`  ${fmt((c / busy) * 100, 1).padStart(5)} %  ${perReq(c)}${f}`);
 
+  // Node's own share is the largest after the kernel's: which of its functions.
+  const core = new Map([...byFn.entries()].filter(([f]) => / node:/.test(f) || /^\S+\s*$/.test(f)));
+  console.log('\nnode core and native functions by self time (% of busy samples):');
+  for (const [f, c] of top(core, 20)) if (!f.startsWith('(idle)')) console.log(`  ${fmt((c / busy) * 100, 1).padStart(5)} %  ${perReq(c)}${f}`);
+
   // Inclusive time of our own functions: what each step of the request costs with everything it calls.
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
