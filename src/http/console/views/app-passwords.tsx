@@ -2,6 +2,7 @@ import type { AppPasswordView } from '../../../accounts/app-passwords.js';
 import type { Catalog } from '../i18n/index.js';
 import { Csrf, Layout, type Frame } from './layout.js';
 import { day, when } from './format.js';
+import { ConfirmPage } from './confirm.js';
 
 export interface AppPasswordsView {
   items: AppPasswordView[];
@@ -110,22 +111,7 @@ export function AppPasswordTable({ t, items, revokeAction }: { t: Catalog; items
 
 export function RevokeConfirmPage({ frame, csrf, name, action = '/me/app-passwords/revoke', back = '/me' }: { frame: Frame; csrf: string; name: string; action?: string; back?: string }) {
   const { t } = frame;
-  return (
-    <Layout frame={{ ...frame, current: back === '/me' ? 'me' : 'domains' }} title={t.revokeTitle(name)}>
-      <h1 safe>{t.revokeTitle(name)}</h1>
-      <p safe>{t.revokeWarning}</p>
-      <form method="post" action={action} class="stack narrow">
-        <Csrf token={csrf} />
-        <input type="hidden" name="name" value={name} />
-        <button type="submit" safe>
-          {t.revoke}
-        </button>
-        <a href={back} safe>
-          {t.cancel}
-        </a>
-      </form>
-    </Layout>
-  );
+  return <ConfirmPage frame={frame} csrf={csrf} title={t.revokeTitle(name)} warning={t.revokeWarning} button={t.revoke} action={action} back={back} fields={{ name }} />;
 }
 
 /** After a revocation: the per-node outcome, as the change dialog shows it. */

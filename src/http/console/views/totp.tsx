@@ -1,6 +1,7 @@
 import type { TotpState } from '../../../accounts/totp.js';
 import type { Catalog } from '../i18n/index.js';
 import { Csrf, Layout, type Frame } from './layout.js';
+import { ConfirmPage } from './confirm.js';
 
 /** On /me: the second factor's state and the one action it allows (set up, or turn off with a code). */
 export function TotpSection({ t, csrf, state, error }: { t: Catalog; csrf: string; state: TotpState; error: string | null }) {
@@ -126,25 +127,10 @@ export function LoginCodePage({ frame, error }: { frame: Frame; error: string | 
 }
 
 /**
- * Asked before an administrator removes a mailbox's second factor (a GET from
- * the gear menu, so it asks first with or without JavaScript): the owner then
- * signs in with the password alone, or must enrol again where admins need one.
+ * Asked before an administrator removes a mailbox's second factor: the owner
+ * then signs in with the password alone, or must enrol again where admins need one.
  */
 export function TotpResetConfirmPage({ frame, csrf, address, action, back }: { frame: Frame; csrf: string; address: string; action: string; back: string }) {
   const { t } = frame;
-  return (
-    <Layout frame={{ ...frame, current: 'domains' }} title={t.totpResetTitle(address)}>
-      <h1 safe>{t.totpResetTitle(address)}</h1>
-      <p safe>{t.totpResetWarning}</p>
-      <form method="post" action={action} class="stack narrow">
-        <Csrf token={csrf} />
-        <button type="submit" safe>
-          {t.resetTotp}
-        </button>
-        <a href={back} safe>
-          {t.cancel}
-        </a>
-      </form>
-    </Layout>
-  );
+  return <ConfirmPage frame={frame} csrf={csrf} title={t.totpResetTitle(address)} warning={t.totpResetWarning} button={t.resetTotp} action={action} back={back} />;
 }
