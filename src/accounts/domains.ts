@@ -24,6 +24,26 @@ export async function listDomains(ctx: Context, only: string | null = null): Pro
   return sql.listDomains(ctx.pool, only);
 }
 
+export interface DomainListing {
+  /** null: every domain; else only these (a domain admin's). */
+  only?: string[] | null;
+  /** A case-insensitive substring of the name. */
+  q?: string;
+  /** The `next` of the page before; absent: the first page. */
+  after?: string;
+  limit: number;
+}
+
+/**
+ * One page of domains by name, each with its mailbox count (counted for the
+ * page's domains only); `next`: the `after` of the next page, null on the last.
+ */
+export async function listDomainPage(ctx: Context, opts: DomainListing): Promise<{ items: sql.DomainWithCount[]; next: string | null }> {
+  const q = opts.q?.trim() ? opts.q.trim() : null;
+  const { rows, next } = await sql.listDomainPage(ctx.pool, opts.only ?? null, q, opts.after ?? null, Math.max(1, Math.floor(opts.limit)));
+  return { items: rows, next };
+}
+
 export interface DomainSummary {
   name: string;
   enabled: boolean;
@@ -32,6 +52,24 @@ export interface DomainSummary {
   /** The effective policy: the global one with this domain's overrides applied. */
   policy: PolicySettings;
   overrides: PolicyOverrides;
+}
+
+/** A page of listDomainPage with each domain's effective policy (the console's domains table). */
+export async function listDomainSummaryPage(ctx: Context, opts: DomainListing): Promise<{ items: DomainSummary[]; next: string | null }> {
+  const global = configuredPolicy(ctx.config.policy);
+  const page = await listDomainPage(ctx, opts);
+  const items = page.items.map((row) => {
+    const overrides = parsePolicyOverrides(row.policy);
+    return {
+      name: row.name,
+      enabled: row.enabled,
+      disabled_reason: row.disabled_reason,
+      mailbox_count: row.mailbox_count,
+      policy: effectivePolicy(global, overrides),
+      overrides,
+    };
+  });
+  return { items, next: page.next };
 }
 
 /** Every domain (only: null) or the named ones, with mailbox counts, in one query. */
