@@ -20,10 +20,6 @@ export async function addDomain(ctx: Context, actor: Actor, input: string): Prom
   });
 }
 
-export async function listDomains(ctx: Context, only: string | null = null): Promise<DomainRow[]> {
-  return sql.listDomains(ctx.pool, only);
-}
-
 export interface DomainListing {
   /** null: every domain; else only these (a domain admin's). */
   only?: string[] | null;

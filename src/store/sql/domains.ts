@@ -31,16 +31,6 @@ export async function lockDomain(db: Queryable, name: string): Promise<DomainRow
   return r.rows[0] ?? null;
 }
 
-export async function listDomains(db: Queryable, only: string | null): Promise<DomainRow[]> {
-  const r = await db.query<DomainRow>({
-    name: 'domain-list',
-    text: `SELECT d.name, d.enabled, d.disabled_reason, d.policy, d.created_at, d.notices, d.notice_language, (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count
-             FROM domains d WHERE $1::text IS NULL OR d.name = $1 ORDER BY d.name`,
-    values: [only],
-  });
-  return r.rows;
-}
-
 export async function deleteDomain(db: Queryable, name: string): Promise<boolean> {
   const r = await db.query({ name: 'domain-delete', text: 'DELETE FROM domains WHERE name = $1', values: [name] });
   return (r.rowCount ?? 0) > 0;
