@@ -68,22 +68,6 @@ export async function listDomainSummaryPage(ctx: Context, opts: DomainListing): 
   return { items, next: page.next };
 }
 
-/** Every domain (only: null) or the named ones, with mailbox counts, in one query. */
-export async function listDomainSummaries(ctx: Context, only: string[] | null): Promise<DomainSummary[]> {
-  const global = configuredPolicy(ctx.config.policy);
-  return (await sql.listDomainsIn(ctx.pool, only)).map((row) => {
-    const overrides = parsePolicyOverrides(row.policy);
-    return {
-      name: row.name,
-      enabled: row.enabled,
-      disabled_reason: row.disabled_reason,
-      mailbox_count: row.mailbox_count,
-      policy: effectivePolicy(global, overrides),
-      overrides,
-    };
-  });
-}
-
 export async function getDomain(ctx: Context, input: string): Promise<DomainRow> {
   const name = normalizeDomain(input);
   const row = await sql.getDomain(ctx.pool, name);

@@ -122,14 +122,3 @@ export async function listDomainPage(
   const rows = r.rows.slice(0, limit);
   return { rows, next: r.rows.length > limit ? rows[limit - 1]!.name : null };
 }
-
-/** Every domain (only: null) or the named ones, each with its mailbox count (an index-only count per domain), in one query. */
-export async function listDomainsIn(db: Queryable, only: string[] | null): Promise<Array<DomainRow & { mailbox_count: number }>> {
-  const r = await db.query<DomainRow & { mailbox_count: number }>({
-    name: 'domain-list-in',
-    text: `SELECT d.name, d.enabled, d.disabled_reason, d.policy, d.created_at, d.notices, d.notice_language, (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count
-             FROM domains d WHERE $1::text[] IS NULL OR d.name = ANY($1) ORDER BY d.name`,
-    values: [only],
-  });
-  return r.rows;
-}
