@@ -20,8 +20,24 @@ export async function addDomain(ctx: Context, actor: Actor, input: string): Prom
   });
 }
 
-export async function listDomains(ctx: Context, only: string | null = null): Promise<DomainRow[]> {
-  return sql.listDomains(ctx.pool, only);
+export interface DomainListing {
+  /** null: every domain; else only these (a domain admin's). */
+  only?: string[] | null;
+  /** A case-insensitive substring of the name. */
+  q?: string;
+  /** The `next` of the page before; absent: the first page. */
+  after?: string;
+  limit: number;
+}
+
+/**
+ * One page of domains by name, each with its mailbox count (counted for the
+ * page's domains only); `next`: the `after` of the next page, null on the last.
+ */
+export async function listDomainPage(ctx: Context, opts: DomainListing): Promise<{ items: sql.DomainWithCount[]; next: string | null }> {
+  const q = opts.q?.trim() ? opts.q.trim() : null;
+  const { rows, next } = await sql.listDomainPage(ctx.pool, opts.only ?? null, q, opts.after ?? null, Math.max(1, Math.floor(opts.limit)));
+  return { items: rows, next };
 }
 
 export interface DomainSummary {
@@ -34,10 +50,11 @@ export interface DomainSummary {
   overrides: PolicyOverrides;
 }
 
-/** Every domain (only: null) or the named ones, with mailbox counts, in one query. */
-export async function listDomainSummaries(ctx: Context, only: string[] | null): Promise<DomainSummary[]> {
+/** A page of listDomainPage with each domain's effective policy (the console's domains table). */
+export async function listDomainSummaryPage(ctx: Context, opts: DomainListing): Promise<{ items: DomainSummary[]; next: string | null }> {
   const global = configuredPolicy(ctx.config.policy);
-  return (await sql.listDomainsIn(ctx.pool, only)).map((row) => {
+  const page = await listDomainPage(ctx, opts);
+  const items = page.items.map((row) => {
     const overrides = parsePolicyOverrides(row.policy);
     return {
       name: row.name,
@@ -48,6 +65,7 @@ export async function listDomainSummaries(ctx: Context, only: string[] | null): 
       overrides,
     };
   });
+  return { items, next: page.next };
 }
 
 export async function getDomain(ctx: Context, input: string): Promise<DomainRow> {

@@ -51,6 +51,16 @@ export function pagedPrinter(json: boolean, columns: string[]): { page(rows: Arr
   };
 }
 
+/** Rows a paged `list` command reads per query: the default of its --page-size, and the bound. */
+export const LIST_PAGE = 500;
+export const MAX_LIST_PAGE = 10_000;
+
+/** A --page-size flag's value, 1 to MAX_LIST_PAGE, or a usage error naming it. */
+export function pageSizeOf(flag: string): number {
+  if (!/^[1-9][0-9]*$/.test(flag) || Number(flag) > MAX_LIST_PAGE) throw usage('invalid_request', `--page-size ${flag}: expected a whole number from 1 to ${MAX_LIST_PAGE}`);
+  return Number(flag);
+}
+
 export function printLine(text: string): void {
   process.stdout.write(`${text}\n`);
 }

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grantAdmin, listAdmins, reachableDomains, revokeAdmin, rolesOf } from '../../src/accounts/admins.js';
 import { listAuditPage } from '../../src/accounts/audit.js';
 import { createSession, endSession, findSession } from '../../src/accounts/console-sessions.js';
-import { addDomain, listDomainSummaries, removeDomain, setDomainEnabled, setDomainPolicy } from '../../src/accounts/domains.js';
+import { addDomain, listDomainSummaryPage, removeDomain, setDomainEnabled, setDomainPolicy } from '../../src/accounts/domains.js';
 import { createMailbox, deleteMailbox, findMailbox, listMailboxPage, updateMailbox } from '../../src/accounts/mailboxes.js';
 import { checkCandidate, checkNewCandidate } from '../../src/accounts/password.js';
 import { createToken } from '../../src/accounts/tokens.js';
@@ -237,7 +237,8 @@ describe('domain summaries and the audit page, limited to the domains an admin r
     await addDomain(ctx, actor, 'sum-c.example');
     await setDomainPolicy(ctx, actor, 'sum-b.example', { minLength: 16, historyCount: 2 });
     await setDomainEnabled(ctx, actor, 'sum-c.example', false, 'moved');
-    const some = await listDomainSummaries(ctx, ['sum-b.example', 'sum-c.example', 'sum-a.example']);
+    const only = ['sum-b.example', 'sum-c.example', 'sum-a.example'];
+    const some = (await listDomainSummaryPage(ctx, { only, limit: 50 })).items;
     expect(some.map((d) => [d.name, d.mailbox_count, d.enabled, d.disabled_reason])).toEqual([
       ['sum-a.example', 3, true, null],
       ['sum-b.example', 1, true, null],
@@ -247,8 +248,14 @@ describe('domain summaries and the audit page, limited to the domains an admin r
     expect(some[0]!.overrides).toEqual({});
     expect(some[1]!.policy).toMatchObject({ minLength: 16, historyCount: 2, minScore: 3 });
     expect(some[1]!.overrides).toEqual({ minLength: 16, historyCount: 2 });
-    expect(await listDomainSummaries(ctx, [])).toEqual([]);
-    const all = (await listDomainSummaries(ctx, null)).map((d) => d.name);
+    // A page at a time, by name, counts and all; a search within the domains reached.
+    const first = await listDomainSummaryPage(ctx, { only, limit: 2 });
+    expect([first.items.map((d) => d.name), first.next]).toEqual([['sum-a.example', 'sum-b.example'], 'sum-b.example']);
+    const second = await listDomainSummaryPage(ctx, { only, after: first.next!, limit: 2 });
+    expect([second.items.map((d) => [d.name, d.mailbox_count]), second.next]).toEqual([[['sum-c.example', 0]], null]);
+    expect((await listDomainSummaryPage(ctx, { only, q: ' SUM-B ', limit: 2 })).items.map((d) => d.name)).toEqual(['sum-b.example']);
+    expect((await listDomainSummaryPage(ctx, { only: [], limit: 50 })).items).toEqual([]);
+    const all = (await listDomainSummaryPage(ctx, { only: null, limit: 1000 })).items.map((d) => d.name);
     expect(all).toEqual(expect.arrayContaining(['sum-a.example', 'sum-b.example', 'sum-c.example', 'sess.example']));
   });
 

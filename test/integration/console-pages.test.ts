@@ -184,6 +184,75 @@ describe('pages by role', () => {
   });
 });
 
+describe('the domains page, paged like a domain\'s mailboxes', () => {
+  const names = Array.from({ length: 57 }, (_, i) => `pd${String(i).padStart(2, '0')}.example`);
+  const listed = (html: string) => [...html.matchAll(/<th scope="row"><a href="\/domains\/([^"]+)">/g)].map((m) => decodeURIComponent(m[1]!));
+  const linkOf = (html: string, rel: 'next' | 'prev') => new RegExp(`<a href="([^"]+)" rel="${rel}">`).exec(html)?.[1]?.replace(/&amp;/g, '&');
+  /** Every page from `url` on by Next page, then back by Previous page: each page's domains. */
+  async function walk(s: Session, url: string): Promise<{ forth: string[][]; back: string[][] }> {
+    const forth: string[][] = [];
+    let page = await get(s, url);
+    for (;;) {
+      expect(page.statusCode, page.body).toBe(200);
+      forth.push(listed(page.body));
+      const next = linkOf(page.body, 'next');
+      if (!next) break;
+      page = await get(s, next);
+    }
+    const back: string[][] = [listed(page.body)];
+    for (let prev = linkOf(page.body, 'prev'); prev; prev = linkOf(page.body, 'prev')) {
+      page = await get(s, prev);
+      back.unshift(listed(page.body));
+    }
+    return { forth, back };
+  }
+
+  beforeAll(async () => {
+    for (const name of names) await addDomain(ctx, setup, name);
+  });
+
+  it('50 a page by name, Next page and Previous page through every domain exactly once; a search box', async () => {
+    const all = (await q('SELECT name FROM domains ORDER BY name')).map((r) => r.name as string);
+    expect(all.length).toBeGreaterThan(50);
+    const first = await get(globalAdmin, '/domains');
+    expect(first.body).toContain('<label for="domain-search">Search domains</label>');
+    expect(first.body).toContain('<nav class="pages" aria-label="Domains">');
+    expect(first.body).not.toContain('rel="prev"');
+    const { forth, back } = await walk(globalAdmin, '/domains');
+    expect(forth.slice(0, -1).every((p) => p.length === 50)).toBe(true);
+    expect(forth.flat()).toEqual(all);
+    expect(back).toEqual(forth);
+
+    const found = await get(globalAdmin, '/domains?q=PD0');
+    expect(listed(found.body)).toEqual(names.slice(0, 10));
+    expect(found.body).toContain('value="PD0"');
+    const none = await get(globalAdmin, '/domains?q=nothing-like-this');
+    expect(listed(none.body)).toEqual([]);
+    expect(none.body).toContain('No domains match.');
+  });
+
+  it('a domain admin of many domains pages through those only', async () => {
+    const address = await mailbox('pd00.example', 'Many Domains');
+    const mine = names.filter((_, i) => i % 2 === 0).concat(['a.example']);
+    for (const domain of mine) await grantAdmin(ctx, setup, address, { kind: 'domain', domain });
+    const s = await login(address);
+    const { forth, back } = await walk(s, '/domains');
+    expect(forth.map((p) => p.length)).toEqual([30]);
+    expect(forth.flat()).toEqual([...mine].sort());
+    expect(back).toEqual(forth);
+    const found = await get(s, '/domains?q=pd01');
+    expect(listed(found.body)).toEqual([]);
+    expect(found.body).not.toContain('pd01.example');
+  });
+
+  it('in Dutch', async () => {
+    const r = await get(globalAdmin, '/domains?q=nothing-like-this', { 'accept-language': 'nl' });
+    for (const text of ['Domeinen zoeken', 'Geen domeinen gevonden.', 'Zoeken']) expect(r.body).toContain(text);
+    const next = await get(globalAdmin, '/domains', { 'accept-language': 'nl' });
+    expect(next.body).toContain('rel="next">Volgende pagina</a>');
+  });
+});
+
 describe('a domain admin never reaches another domain', () => {
   it('sees only its own domain listed', async () => {
     const r = await get(domainAdmin, '/domains');
@@ -256,7 +325,13 @@ describe('forms that post and redirect', () => {
   });
 
   it('a global admin adds a domain and saves its policy; an empty field inherits', async () => {
-    expect((await postForm(globalAdmin, '/domains', { name: 'added.example' })).statusCode).toBe(303);
+    const added = await postForm(globalAdmin, '/domains', { name: 'added.example' });
+    expect(added.statusCode).toBe(303);
+    // Shown among however many domains: the list searched for it, with the notice.
+    expect(added.headers.location).toBe('/domains?q=added.example&notice=domain_added&subject=added.example');
+    const shown = await get(globalAdmin, String(added.headers.location));
+    expect(shown.body).toContain('href="/domains/added.example"');
+    expect(shown.body).toContain('Domain added.example added.');
     const r = await postForm(globalAdmin, '/domains/added.example/policy', { minLength: '16', maxAgeDays: '', historyCount: '3', minScore: '' });
     expect(r.statusCode, r.body).toBe(303);
     expect(await q("SELECT policy FROM domains WHERE name = 'added.example'")).toEqual([{ policy: { minLength: 16, historyCount: 3 } }]);

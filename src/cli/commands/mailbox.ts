@@ -3,14 +3,10 @@ import * as mailboxes from '../../accounts/mailboxes.js';
 import type { PasswordSource } from '../../accounts/password.js';
 import { usage } from '../../core/errors.js';
 import { cliActor, withContext } from '../context.js';
-import { pagedPrinter, printJson, printLine, readNewPassword, type GlobalOptions } from '../io.js';
+import { LIST_PAGE, MAX_LIST_PAGE, pagedPrinter, pageSizeOf, printJson, printLine, readNewPassword, type GlobalOptions } from '../io.js';
 import { importMailboxes } from '../../accounts/import.js';
 import { createReadStream, statSync } from 'node:fs';
 import { importProgress, importReportLines } from '../import-report.js';
-
-/** Mailboxes read per query by `mailbox list` (default of --page-size, and its bound). */
-const LIST_PAGE = 500;
-const MAX_PAGE = 10_000;
 
 export interface PasswordFlags {
   passwordStdin?: boolean;
@@ -88,11 +84,10 @@ export function registerMailbox(program: Command): void {
     .command('list')
     .description('list mailboxes, by domain then address, read and printed a page at a time')
     .option('--domain <domain>', 'only this domain')
-    .option('--page-size <n>', `mailboxes read per query (1-${MAX_PAGE})`, String(LIST_PAGE))
+    .option('--page-size <n>', `mailboxes read per query (1-${MAX_LIST_PAGE})`, String(LIST_PAGE))
     .action(async (flags: { domain?: string; pageSize: string }, cmd: Command) => {
       const opts = cmd.optsWithGlobals<GlobalOptions>();
-      if (!/^[1-9][0-9]*$/.test(flags.pageSize) || Number(flags.pageSize) > MAX_PAGE) throw usage('invalid_request', `--page-size ${flags.pageSize}: expected a whole number from 1 to ${MAX_PAGE}`);
-      const limit = Number(flags.pageSize);
+      const limit = pageSizeOf(flags.pageSize);
       const columns = ['address', 'display_name', 'enabled', 'credential_version', 'password_changed_at', 'password_expires_at'];
       const out = pagedPrinter(opts.json === true, columns);
       const domain = flags.domain;

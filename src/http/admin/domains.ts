@@ -4,15 +4,26 @@ import { listMailboxPage } from '../../accounts/mailboxes.js';
 import type { PolicyOverrides } from '../../policy/settings.js';
 import type { DomainRow } from '../../store/sql/rows.js';
 import type { RouteGroup } from './deps.js';
-import { Domain, DomainParam, DomainPatch, Mailbox, MailboxPageQuery, PolicyOverridesBody } from './schemas.js';
+import { Domain, DOMAIN_PAGE_DEFAULT, DomainPageQuery, DomainParam, DomainPatch, Mailbox, MAILBOX_PAGE_DEFAULT, MailboxPageQuery, PageHeaders, PolicyOverridesBody } from './schemas.js';
+import { limitOf, setNextPage } from './paging.js';
 import { domainOf, requireGlobalToken, visibleDomain } from './scope.js';
 
 const view = (d: DomainRow) => ({ ...d, mailbox_count: d.mailbox_count ?? 0, created_at: d.created_at.toISOString() });
 const errors = { 400: { $ref: 'Problem#' }, 401: { $ref: 'Problem#' }, 403: { $ref: 'Problem#' }, 404: { $ref: 'Problem#' }, 409: { $ref: 'Problem#' } };
 
 export const domainRoutes: RouteGroup = async (app, { ctx }) => {
-  app.get('/v1/domains', { schema: { tags: ['domains'], response: { 200: Type.Array(Domain) } } }, async (req) =>
-    (await domains.listDomains(ctx, domainOf(req.scope))).map(view),
+  // Paged like a domain's mailboxes; a default page of 1000 keeps the whole list in one body for most installations.
+  app.get<{ Querystring: Static<typeof DomainPageQuery> }>(
+    '/v1/domains',
+    { schema: { tags: ['domains'], querystring: DomainPageQuery, response: { 200: Type.Array(Domain, { headers: PageHeaders }), ...errors } } },
+    async (req, reply) => {
+      const { cursor, q } = req.query;
+      const limit = limitOf(req.query, DOMAIN_PAGE_DEFAULT);
+      const only = domainOf(req.scope);
+      const page = await domains.listDomainPage(ctx, { only: only === null ? null : [only], limit, ...(cursor !== undefined && { after: cursor }), ...(q !== undefined && { q }) });
+      setNextPage(reply, '/v1/domains', page.next, limit, q);
+      return page.items.map(view);
+    },
   );
 
   app.post<{ Body: { name: string } }>(
@@ -34,17 +45,21 @@ export const domainRoutes: RouteGroup = async (app, { ctx }) => {
   // (Link rel="next", X-Next-Cursor, X-Total-Count), as GitHub's API does it.
   app.get<{ Params: { domain: string }; Querystring: Static<typeof MailboxPageQuery> }>(
     '/v1/domains/:domain/mailboxes',
-    { schema: { tags: ['domains'], params: DomainParam, querystring: MailboxPageQuery, response: { 200: Type.Array(Mailbox), ...errors } } },
+    {
+      schema: {
+        tags: ['domains'],
+        params: DomainParam,
+        querystring: MailboxPageQuery,
+        response: { 200: Type.Array(Mailbox, { headers: { ...PageHeaders, 'x-total-count': Type.String({ description: 'how many mailboxes match q (all of the domain\'s without it)' }) } }), ...errors },
+      },
+    },
     async (req, reply) => {
       const domain = visibleDomain(req, req.params.domain);
       const { cursor, q } = req.query;
-      const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
+      const limit = limitOf(req.query, MAILBOX_PAGE_DEFAULT);
       const page = await listMailboxPage(ctx, domain, { limit, ...(cursor !== undefined && { after: cursor }), ...(q !== undefined && { q }) });
       void reply.header('x-total-count', String(page.total));
-      if (page.next !== null) {
-        const next = new URLSearchParams({ limit: String(limit), cursor: page.next, ...(q !== undefined && { q }) });
-        void reply.header('x-next-cursor', page.next).header('link', `</v1/domains/${encodeURIComponent(domain)}/mailboxes?${next}>; rel="next"`);
-      }
+      setNextPage(reply, `/v1/domains/${encodeURIComponent(domain)}/mailboxes`, page.next, limit, q);
       return page.items;
     },
   );

@@ -7,16 +7,37 @@ const Text = (max: number) => Type.String({ minLength: 1, maxLength: max, patter
 export const AddressParam = Type.Object({ address: Text(320) }, { additionalProperties: false });
 export const DomainParam = Type.Object({ domain: Text(253) }, { additionalProperties: false });
 
-/** Paging a domain's mailboxes: `cursor` is the X-Next-Cursor of the page before (an address), `q` a substring of address or name. */
-export const MailboxPageQuery = Type.Object(
-  {
-    // A query string is text (this API does not coerce): 1-1000, checked here by pattern.
-    limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', description: 'page size, 1-1000 (default 100)' })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
-    q: Type.Optional(Type.String({ maxLength: 200 })),
-  },
-  { additionalProperties: false },
-);
+/**
+ * A listing's query string: `limit`, `cursor` (the X-Next-Cursor of the page
+ * before) and `q` (a case-insensitive substring search).
+ */
+const PageQuery = (o: { defaultLimit: number; cursor: string; cursorMax: number; q: string }) =>
+  Type.Object(
+    {
+      // A query string is text (this API does not coerce): 1-1000, checked here by pattern.
+      limit: Type.Optional(Type.String({ pattern: '^([1-9][0-9]{0,2}|1000)$', description: `page size, 1-1000 (default ${o.defaultLimit})` })),
+      cursor: Type.Optional(Type.String({ minLength: 1, maxLength: o.cursorMax, description: `the X-Next-Cursor of the page before (${o.cursor})` })),
+      q: Type.Optional(Type.String({ maxLength: 200, description: o.q })),
+    },
+    { additionalProperties: false },
+  );
+
+/** Paging a domain's mailboxes: the cursor is an address. */
+export const MAILBOX_PAGE_DEFAULT = 100;
+export const MailboxPageQuery = PageQuery({ defaultLimit: MAILBOX_PAGE_DEFAULT, cursor: 'an address', cursorMax: 320, q: 'a substring of the address or the display name' });
+
+/** Paging the domains: the cursor is a domain name. The default page holds 1000, so a caller that never pages sees every domain of a smaller installation, as before paging. */
+export const DOMAIN_PAGE_DEFAULT = 1000;
+export const DomainPageQuery = PageQuery({ defaultLimit: DOMAIN_PAGE_DEFAULT, cursor: 'a domain name', cursorMax: 253, q: 'a substring of the domain name' });
+
+/**
+ * A page's body is still the plain array it was before paging; the way on is in
+ * the headers, as GitHub's API does it. For a listing's 200 response schema.
+ */
+export const PageHeaders = {
+  link: Type.String({ description: 'while there is more: `<URL of the next page>; rel="next"` (same limit and q)' }),
+  'x-next-cursor': Type.String({ description: 'while there is more: the cursor of the next page' }),
+};
 
 export const Problem = Type.Object(
   {

@@ -1,5 +1,6 @@
 import type { Queryable } from '../pool.js';
 import type { DomainRow } from './rows.js';
+import { containsPattern } from './search.js';
 
 /** Named, never `*`: a column added under a running daemon must not break its prepared statements. */
 const DOMAIN_COLUMNS = 'name, enabled, disabled_reason, policy, created_at, notices, notice_language';
@@ -28,16 +29,6 @@ export async function lockDomainShared(db: Queryable, name: string): Promise<Dom
 export async function lockDomain(db: Queryable, name: string): Promise<DomainRow | null> {
   const r = await db.query<DomainRow>({ name: 'domain-lock', text: `SELECT ${DOMAIN_COLUMNS} FROM domains WHERE name = $1 FOR UPDATE`, values: [name] });
   return r.rows[0] ?? null;
-}
-
-export async function listDomains(db: Queryable, only: string | null): Promise<DomainRow[]> {
-  const r = await db.query<DomainRow>({
-    name: 'domain-list',
-    text: `SELECT d.name, d.enabled, d.disabled_reason, d.policy, d.created_at, d.notices, d.notice_language, (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count
-             FROM domains d WHERE $1::text IS NULL OR d.name = $1 ORDER BY d.name`,
-    values: [only],
-  });
-  return r.rows;
 }
 
 export async function deleteDomain(db: Queryable, name: string): Promise<boolean> {
@@ -84,13 +75,50 @@ export async function setDomainNotices(db: Queryable, name: string, on: boolean 
   return r.rows[0] ?? null;
 }
 
-/** Every domain (only: null) or the named ones, each with its mailbox count (an index-only count per domain), in one query. */
-export async function listDomainsIn(db: Queryable, only: string[] | null): Promise<Array<DomainRow & { mailbox_count: number }>> {
-  const r = await db.query<DomainRow & { mailbox_count: number }>({
-    name: 'domain-list-in',
-    text: `SELECT d.name, d.enabled, d.disabled_reason, d.policy, d.created_at, d.notices, d.notice_language, (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count
-             FROM domains d WHERE $1::text[] IS NULL OR d.name = ANY($1) ORDER BY d.name`,
-    values: [only],
-  });
-  return r.rows;
+/** A domain listing's columns: the domain's, then its mailbox count (index-only on the (domain, address) index, for each row read). */
+const DOMAIN_PAGE_COLUMNS = `d.name, d.enabled, d.disabled_reason, d.policy, d.created_at, d.notices, d.notice_language,
+       (SELECT count(*)::int FROM mailboxes m WHERE m.domain = d.name) AS mailbox_count`;
+
+export type DomainWithCount = DomainRow & { mailbox_count: number };
+
+/**
+ * One page of domains by name, after `after` (keyset, like the mailbox pages:
+ * `name > $after` is an index condition on the primary key in the generic plan
+ * too, so a page costs the same at any depth; the first page starts after '').
+ * Each row carries its mailbox count, computed only for the rows the page reads
+ * (the `limit + 1` of them: the look-ahead row's is one more index-only count),
+ * never by a pass over the whole mailboxes index. `only`: null = every domain,
+ * else just those (a domain admin's) — a statement of its own, `name = ANY($1)`
+ * an index condition too, since `$1 IS NULL OR …` is only a filter in a generic
+ * plan and would walk every domain. `q`: a case-insensitive substring of the
+ * name, filtered along the index from the cursor (no trigram index: a search
+ * that matches almost nothing reads to the end, ~40 ms at 100,000 domains; a
+ * page of 50 without one, ~1.5 ms). `next`: where the next page starts, null
+ * on the last.
+ */
+export async function listDomainPage(
+  db: Queryable,
+  only: string[] | null,
+  q: string | null,
+  after: string | null,
+  limit: number,
+): Promise<{ rows: DomainWithCount[]; next: string | null }> {
+  const r =
+    only === null
+      ? await db.query<DomainWithCount>({
+          name: 'domain-page',
+          text: `SELECT ${DOMAIN_PAGE_COLUMNS} FROM domains d
+                 WHERE d.name > $1 AND ($2::text IS NULL OR d.name ILIKE $2)
+                 ORDER BY d.name LIMIT $3`,
+          values: [after ?? '', containsPattern(q), limit + 1],
+        })
+      : await db.query<DomainWithCount>({
+          name: 'domain-page-in',
+          text: `SELECT ${DOMAIN_PAGE_COLUMNS} FROM domains d
+                 WHERE d.name = ANY($1::text[]) AND d.name > $2 AND ($3::text IS NULL OR d.name ILIKE $3)
+                 ORDER BY d.name LIMIT $4`,
+          values: [only, after ?? '', containsPattern(q), limit + 1],
+        });
+  const rows = r.rows.slice(0, limit);
+  return { rows, next: r.rows.length > limit ? rows[limit - 1]!.name : null };
 }

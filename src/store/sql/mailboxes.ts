@@ -1,5 +1,6 @@
 import type { Queryable } from '../pool.js';
 import type { AuthRow, MailboxRow } from './rows.js';
+import { containsPattern } from './search.js';
 
 /**
  * Every column of MailboxRow, named: a prepared `SELECT *` fails with "cached plan
@@ -181,9 +182,6 @@ export async function deleteMailbox(db: Queryable, id: string): Promise<void> {
   await db.query({ name: 'mailbox-delete', text: 'DELETE FROM mailboxes WHERE id = $1', values: [id] });
 }
 
-/** `%`, `_` and `\` taken literally in a LIKE pattern. */
-const likeLiteral = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
-
 /**
  * One page of a domain's mailboxes in address order, after `after`, `limit + 1`
  * rows so the caller knows whether there is a next page. Keyset: the
@@ -201,7 +199,7 @@ export async function listMailboxPage(db: Queryable, domain: string, q: string |
            WHERE domain = $1 AND address > COALESCE($3, '')
              AND ($2::text IS NULL OR address ILIKE $2 OR display_name ILIKE $2)
            ORDER BY address LIMIT $4`,
-    values: [domain, q === null ? null : `%${likeLiteral(q)}%`, after, limit + 1],
+    values: [domain, containsPattern(q), after, limit + 1],
   });
   return r.rows;
 }
@@ -212,7 +210,7 @@ export async function countMailboxPage(db: Queryable, domain: string, q: string 
     name: 'mailbox-page-count',
     text: `SELECT count(*)::int AS n FROM mailboxes
            WHERE domain = $1 AND ($2::text IS NULL OR address ILIKE $2 OR display_name ILIKE $2)`,
-    values: [domain, q === null ? null : `%${likeLiteral(q)}%`],
+    values: [domain, containsPattern(q)],
   });
   return r.rows[0]?.n ?? 0;
 }

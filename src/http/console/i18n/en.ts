@@ -61,6 +61,8 @@ export const en = {
   policySummary: (minLength: number, history: number, maxAge: number | null) =>
     `at least ${minLength} characters · last ${history} remembered · ${maxAge ? `expires after ${maxAge} days` : 'no expiry'}`,
 
+  searchDomains: 'Search domains',
+  noDomains: 'No domains match.',
   searchMailboxes: 'Search mailboxes',
   search: 'Search',
   address: 'Address',

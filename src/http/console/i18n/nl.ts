@@ -59,6 +59,8 @@ export const nl: Catalog = {
   policySummary: (minLength, history, maxAge) =>
     `minstens ${minLength} tekens · laatste ${history} onthouden · ${maxAge ? `verloopt na ${maxAge} dagen` : 'verloopt niet'}`,
 
+  searchDomains: 'Domeinen zoeken',
+  noDomains: 'Geen domeinen gevonden.',
   searchMailboxes: 'Mailboxen zoeken',
   search: 'Zoeken',
   address: 'Adres',

@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { MailpassdError } from '../../../core/errors.js';
 import { reachableDomains } from '../../../accounts/admins.js';
-import { addDomain, getDomain, listDomainSummaries, setDomainPolicy } from '../../../accounts/domains.js';
+import { addDomain, getDomain, listDomainSummaryPage, setDomainPolicy } from '../../../accounts/domains.js';
 import { listMailboxPage } from '../../../accounts/mailboxes.js';
 import { listAuditPage } from '../../../accounts/audit.js';
 import { configuredPolicy, parsePolicyOverrides, type PolicyOverrides } from '../../../policy/settings.js';
@@ -21,7 +21,8 @@ import type { Context } from '../../../core/context.js';
 
 export const PAGE_SIZE = 50;
 const Notice = { notice: Type.Optional(Type.String({ maxLength: 64 })), subject: Type.Optional(Type.String({ maxLength: 400 })) };
-const DomainQuery = Type.Object({ q: Type.Optional(Type.String({ maxLength: 200 })), after: Type.Optional(Type.String({ maxLength: 400 })), trail: Type.Optional(Type.String({ maxLength: 20_000 })), ...Notice });
+/** A paged table's place (views/pager.tsx): search, where the page starts, the pages before it. */
+const PageQuery = Type.Object({ q: Type.Optional(Type.String({ maxLength: 200 })), after: Type.Optional(Type.String({ maxLength: 400 })), trail: Type.Optional(Type.String({ maxLength: 20_000 })), ...Notice });
 const AuditQuery = Type.Object({ target: Type.Optional(Type.String({ maxLength: 400 })), before: Type.Optional(Type.String({ maxLength: 40 })) });
 const AddDomainBody = Type.Object({ _csrf: Type.String(), name: Type.String({ maxLength: 253 }) }, { additionalProperties: false });
 const POLICY_FIELDS = ['minLength', 'maxAgeDays', 'historyCount', 'minScore'] as const;
@@ -29,21 +30,23 @@ const PolicyBody = Type.Object({ _csrf: Type.String(), ...Object.fromEntries(POL
 
 /** The admin's pages: domains, one domain's mailboxes, its policy, the cluster, the audit log. */
 export const adminPages: RouteGroup = async (app, { ctx }) => {
-  app.get('/domains', async (req, reply) => {
+  app.get<{ Querystring: Static<typeof PageQuery> }>('/domains', { schema: { querystring: PageQuery } }, async (req, reply) => {
     const session = adminOf(req);
-    const domains = await listDomainSummaries(ctx, reachableDomains(session.roles));
-    const q = req.query as { notice?: string; subject?: string };
-    return sendPage(reply, DomainsPage({ frame: frameOf(req, noticeText(req.t, q.notice, q.subject)), domains, csrf: session.csrfToken, canAdd: isGlobal(session) }));
+    const { q, after, trail } = pageOf(req.query);
+    const page = await listDomainSummaryPage(ctx, { only: reachableDomains(session.roles), ...(q && { q }), ...(after && { after }), limit: PAGE_SIZE });
+    const frame = frameOf(req, noticeText(req.t, req.query.notice, req.query.subject));
+    return sendPage(reply, DomainsPage({ frame, view: { q, after, trail, items: page.items, next: page.next }, csrf: session.csrfToken, canAdd: isGlobal(session) }));
   });
 
   app.post<{ Body: Static<typeof AddDomainBody> }>('/domains', { schema: { body: AddDomainBody } }, async (req, reply) => {
     const session = adminOf(req);
     if (!isGlobal(session)) throw new ConsoleStop('forbidden');
     const row = await addDomain(ctx, actorOf(req), req.body.name);
-    return redirect(reply, withNotice('/domains', 'domain_added', row.name));
+    // The list searched for it: among thousands it could be on any page.
+    return redirect(reply, withNotice(`/domains?${new URLSearchParams({ q: row.name })}`, 'domain_added', row.name));
   });
 
-  app.get<{ Params: { d: string }; Querystring: Static<typeof DomainQuery> }>('/domains/:d', { schema: { querystring: DomainQuery } }, async (req, reply) => {
+  app.get<{ Params: { d: string }; Querystring: Static<typeof PageQuery> }>('/domains/:d', { schema: { querystring: PageQuery } }, async (req, reply) => {
     const { domain } = reachDomain(req, req.params.d);
     return sendPage(reply, await renderDomain(ctx, req, domain, req.query, null), 200);
   });
@@ -96,18 +99,24 @@ export const adminPages: RouteGroup = async (app, { ctx }) => {
   });
 };
 
-export async function renderDomain(ctx: Context, req: FastifyRequest, domain: string, query: Static<typeof DomainQuery>, error: string | null) {
+export async function renderDomain(ctx: Context, req: FastifyRequest, domain: string, query: Static<typeof PageQuery>, error: string | null) {
   const session = adminOf(req);
   const policy = await domainPolicy(ctx, domain); // 404 for a domain that does not exist
-  const q = query.q?.trim() ?? '';
-  const after = query.after ?? '';
+  const { q, after, trail } = pageOf(query);
   const page = await listMailboxPage(ctx, domain, { ...(q && { q }), ...(after && { after }), limit: PAGE_SIZE });
-  const trail = query.trail === undefined || query.trail === '' ? (after ? [''] : []) : query.trail.split(',');
   return DomainPage({
     frame: frameOf(req, noticeText(req.t, query.notice, query.subject)),
     csrf: session.csrfToken,
     view: { domain, rules: rulesOf(policy, req.lang), q, items: page.items, total: page.total, next: page.next, trail, after, error },
   });
+}
+
+/** A paged table's place from its query string (views/pager.tsx): the search, where the page starts, the trail back. */
+function pageOf(query: Static<typeof PageQuery>): { q: string; after: string; trail: string[] } {
+  const q = query.q?.trim() ?? '';
+  const after = query.after ?? '';
+  const trail = query.trail === undefined || query.trail === '' ? (after ? [''] : []) : query.trail.split(',');
+  return { q, after, trail };
 }
 
 async function renderPolicy(ctx: Context, req: FastifyRequest, domain: string, editable: boolean, error: string | null, notice: string | null) {

@@ -2,36 +2,19 @@ import type { MailboxView } from '../../../accounts/mailboxes.js';
 import { Csrf, Layout, type Frame } from './layout.js';
 import { PasswordField, type RuleView } from './password-field.js';
 import { age, day, domainPath, mailboxPath } from './format.js';
+import { Pager, type PageState } from './pager.js';
 
-export interface DomainPageView {
+export interface DomainPageView extends PageState {
   domain: string;
   rules: RuleView[];
-  q: string;
   items: MailboxView[];
   total: number;
-  next: string | null;
-  /** The cursors of the pages before this one, oldest first ('' = the first page). */
-  trail: string[];
-  after: string;
   error: string | null;
-}
-
-const PAGE_TRAIL_MAX = 20;
-
-function pageHref(domain: string, q: string, after: string | null, trail: string[]): string {
-  const params = new URLSearchParams();
-  if (q) params.set('q', q);
-  if (after) params.set('after', after);
-  const kept = trail.slice(-PAGE_TRAIL_MAX);
-  if (kept.length > 0) params.set('trail', kept.join(','));
-  const s = params.toString();
-  return domainPath(domain, s ? `?${s}` : '');
 }
 
 export function DomainPage({ frame, view, csrf }: { frame: Frame; view: DomainPageView; csrf: string }) {
   const { t } = frame;
   const { domain, q } = view;
-  const prevAfter = view.trail.length > 0 ? view.trail[view.trail.length - 1]! : null;
   return (
     <Layout frame={{ ...frame, current: 'domains' }} title={domain}>
       <h1 safe>{domain}</h1>
@@ -88,18 +71,7 @@ export function DomainPage({ frame, view, csrf }: { frame: Frame; view: DomainPa
           ))}
         </tbody>
       </table>
-      <nav class="pages" aria-label={t.mailboxes}>
-        {prevAfter !== null && (
-          <a href={pageHref(domain, q, prevAfter, view.trail.slice(0, -1))} rel="prev" safe>
-            {t.previousPage}
-          </a>
-        )}
-        {view.next !== null && (
-          <a href={pageHref(domain, q, view.next, [...view.trail, view.after])} rel="next" safe>
-            {t.nextPage}
-          </a>
-        )}
-      </nav>
+      <Pager frame={frame} path={domainPath(domain)} label={t.mailboxes} page={view} />
       <ChangeDialog frame={frame} domain={domain} rules={view.rules} csrf={csrf} />
       <DeleteDialog frame={frame} csrf={csrf} />
       <AddDialog frame={frame} domain={domain} rules={view.rules} csrf={csrf} />

@@ -1,12 +1,26 @@
 import type { DomainSummary } from '../../../accounts/domains.js';
 import { Csrf, Layout, type Frame } from './layout.js';
 import { domainPath } from './format.js';
+import { Pager, type PageState } from './pager.js';
 
-export function DomainsPage({ frame, domains, csrf, canAdd }: { frame: Frame; domains: DomainSummary[]; csrf: string; canAdd: boolean }) {
+export interface DomainsPageView extends PageState {
+  items: DomainSummary[];
+}
+
+export function DomainsPage({ frame, view, csrf, canAdd }: { frame: Frame; view: DomainsPageView; csrf: string; canAdd: boolean }) {
   const { t } = frame;
   return (
     <Layout frame={{ ...frame, current: 'domains' }} title={t.domains}>
       <h1 safe>{t.domains}</h1>
+      <form method="get" action="/domains" class="inline" role="search">
+        <label for="domain-search" safe>
+          {t.searchDomains}
+        </label>
+        <input id="domain-search" name="q" type="search" value={view.q} autocomplete="off" spellcheck="false" />
+        <button type="submit" safe>
+          {t.search}
+        </button>
+      </form>
       <table>
         <thead>
           <tr>
@@ -17,7 +31,14 @@ export function DomainsPage({ frame, domains, csrf, canAdd }: { frame: Frame; do
           </tr>
         </thead>
         <tbody>
-          {domains.map((d) => (
+          {view.items.length === 0 && (
+            <tr>
+              <td colspan="4" safe>
+                {t.noDomains}
+              </td>
+            </tr>
+          )}
+          {view.items.map((d) => (
             <tr>
               <th scope="row">
                 <a href={domainPath(d.name)} safe>
@@ -31,6 +52,7 @@ export function DomainsPage({ frame, domains, csrf, canAdd }: { frame: Frame; do
           ))}
         </tbody>
       </table>
+      <Pager frame={frame} path="/domains" label={t.domains} page={view} />
       {canAdd && (
         <form method="post" action="/domains" class="inline">
           <Csrf token={csrf} />
