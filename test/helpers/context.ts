@@ -4,6 +4,10 @@ import type { Context } from '../../src/core/context.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createPool } from '../../src/store/pool.js';
 import { migrate } from '../../src/store/migrate.js';
+import { Authenticator } from '../../src/auth/verify.js';
+import { buildAdminListener } from '../../src/http/admin-listener.js';
+import type { App } from '../../src/http/server.js';
+import { createMetrics } from '../../src/observability/metrics.js';
 
 export interface TestContext extends Context {
   /** Every log line written so far (pino JSON). */
@@ -28,4 +32,14 @@ export async function makeContext(databaseUrl: string, env: Record<string, strin
   const pool = createPool(databaseUrl, config.database);
   await migrate(pool);
   return { config, pool, log, logLines: () => lines, close: () => pool.end() };
+}
+
+/** The admin listener and the authenticator behind it, in this process (for inject(): no port, no daemon), ready. */
+export async function inProcessAdmin(ctx: Context): Promise<{ admin: App; auth: Authenticator }> {
+  const metrics = createMetrics();
+  const auth = new Authenticator(ctx, metrics);
+  await auth.init();
+  const admin = buildAdminListener(ctx, { metrics, authenticator: auth });
+  await admin.ready();
+  return { admin, auth };
 }

@@ -7,16 +7,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InjectOptions } from 'fastify';
-import { Authenticator } from '../../src/auth/verify.js';
-import { buildAdminListener } from '../../src/http/admin-listener.js';
-import { createMetrics } from '../../src/observability/metrics.js';
 import { addDomain } from '../../src/accounts/domains.js';
 import { createMailbox } from '../../src/accounts/mailboxes.js';
 import { createToken } from '../../src/accounts/tokens.js';
 import { hashPassword } from '../../src/auth/hash.js';
 import type { App } from '../../src/http/server.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { makeContext, type TestContext } from '../helpers/context.js';
+import { inProcessAdmin, makeContext, type TestContext } from '../helpers/context.js';
 import { runCli } from '../helpers/cli.js';
 
 const actor = { actor: 'test', sourceIp: null };
@@ -49,11 +46,7 @@ async function domainWith(domain: string, locals: string[]): Promise<string[]> {
 beforeAll(async () => {
   db = await createTestDatabase();
   ctx = await makeContext(db.url, { MAILPASSD_LOG_LEVEL: 'silent' });
-  const metrics = createMetrics();
-  const auth = new Authenticator(ctx, metrics);
-  await auth.init();
-  admin = buildAdminListener(ctx, { metrics, authenticator: auth });
-  await admin.ready();
+  ({ admin } = await inProcessAdmin(ctx));
   global = (await createToken(ctx, actor, 'root', null)).token;
 });
 

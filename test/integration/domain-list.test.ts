@@ -8,14 +8,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InjectOptions } from 'fastify';
-import { Authenticator } from '../../src/auth/verify.js';
-import { buildAdminListener } from '../../src/http/admin-listener.js';
-import { createMetrics } from '../../src/observability/metrics.js';
 import { addDomain, setDomainEnabled } from '../../src/accounts/domains.js';
 import { createToken } from '../../src/accounts/tokens.js';
 import type { App } from '../../src/http/server.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { makeContext, type TestContext } from '../helpers/context.js';
+import { inProcessAdmin, makeContext, type TestContext } from '../helpers/context.js';
 import { runCli } from '../helpers/cli.js';
 
 const actor = { actor: 'test', sourceIp: null };
@@ -60,11 +57,7 @@ async function walk(url: string, token: string = global): Promise<{ pages: strin
 beforeAll(async () => {
   db = await createTestDatabase();
   ctx = await makeContext(db.url, { MAILPASSD_LOG_LEVEL: 'silent' });
-  const metrics = createMetrics();
-  const auth = new Authenticator(ctx, metrics);
-  await auth.init();
-  admin = buildAdminListener(ctx, { metrics, authenticator: auth });
-  await admin.ready();
+  ({ admin } = await inProcessAdmin(ctx));
   for (const [name, mailboxes] of DOMAINS) {
     await addDomain(ctx, actor, name);
     // One precomputed hash: seeding takes milliseconds, not an argon2 per mailbox.
