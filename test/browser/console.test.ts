@@ -252,7 +252,7 @@ describe('an administrator', () => {
     await dialog.getByRole('button', { name: 'Copy' }).click();
     await page.waitForFunction((g) => navigator.clipboard.readText().then((t: string) => t === g), generated);
     // The rules are re-checked for the generated password (pending until the answer): every one passes.
-    await expect.poll(() => dialog.locator('li[data-rule]:not([data-state="ok"])').count()).toBe(0);
+    await expect.poll(() => dialog.locator('li[data-rule]:not([data-state="ok"])').count(), { timeout: 20_000 }).toBe(0);
     expect(await dialog.locator('li[data-rule][data-state="ok"]').count()).toBeGreaterThanOrEqual(3);
     await expectCleanPage(page, problems);
 
