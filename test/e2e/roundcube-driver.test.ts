@@ -13,6 +13,7 @@ import { seedMailbox } from '../helpers/daemon.js';
 import { freePort, startDovecot, startE2eBackend, type DovecotInstance, type E2eBackend } from '../helpers/dovecot.js';
 import { freshLoopback, imapLogin } from '../helpers/imap.js';
 import { requireParts } from '../helpers/parts.js';
+import { waitFor } from '../helpers/wait.js';
 
 const describe = requireParts(['root', 'roundcube', 'chromium', 'dovecot23']);
 
@@ -67,6 +68,22 @@ async function credentialVersion(address: string): Promise<number> {
   await client.connect();
   try {
     return (await client.query('SELECT credential_version FROM mailboxes WHERE address = $1', [address])).rows[0].credential_version;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Whether the daemon (the one node, which flushes Dovecot's cache) has applied every invalidation of `address`, and there is one. */
+async function changeApplied(address: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: backend.cluster.url });
+  await client.connect();
+  try {
+    const r = await client.query<{ total: number; applied: number }>(
+      `SELECT count(*)::int AS total, count(*) FILTER (WHERE n.applied_invalidation_id >= i.id)::int AS applied
+         FROM invalidations i JOIN nodes n ON n.node_id = $2 WHERE i.address = $1`,
+      [address, backend.daemon.nodeId],
+    );
+    return r.rows[0]!.total > 0 && r.rows[0]!.applied === r.rows[0]!.total;
   } finally {
     await client.end();
   }
@@ -141,6 +158,8 @@ describe('Roundcube password plugin with the mailpassd driver (Chromium)', () =>
     expect(await imap(user, PW)).toBe('OK'); // Dovecot's auth cache now holds PW
     const message = await save(page, PW, NEXT);
     expect(message).toBe('Successfully saved.');
+    // The driver's answer waits at most 2 s for the change to reach Dovecot; on a loaded machine the flush can come after it.
+    await waitFor('the change applied on the node (Dovecot flushed)', 15_000, () => changeApplied(user), 100);
     expect(await imap(user, NEXT)).toBe('OK');
     expect(await imap(user, PW)).toBe('NO');
     await page.context().close();
