@@ -40,7 +40,12 @@ export async function waitForNodes(
   const deadline = Date.now() + waitMs;
   let reported: string | null = null;
   for (;;) {
-    const [nodes, failures, results] = await Promise.all([listNodes(pool, staleAfterMs), failuresOf(pool, invalidationId), resultsOf(pool, invalidationId)]);
+    // Nodes first: a node's cursor moves in the statement that records its result or its
+    // failure, so what reads after the cursor sees them. Read in parallel (three pooled
+    // connections, three snapshots), a cursor could be seen past the row before its result:
+    // "applied" without applied_ms, or a give-up answered as applied.
+    const nodes = await listNodes(pool, staleAfterMs);
+    const [failures, results] = await Promise.all([failuresOf(pool, invalidationId), resultsOf(pool, invalidationId)]);
     const failed = new Map(failures.map((f) => [f.node_id, f.error]));
     const done = new Map(results.map((r) => [r.node_id, r]));
     const outcomes = nodes.map((n): NodeOutcome => {
