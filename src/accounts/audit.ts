@@ -2,6 +2,7 @@ import type { Context } from '../core/context.js';
 import { usage } from '../core/errors.js';
 import * as sql from '../store/sql/audit.js';
 import type { AuditRow } from '../store/sql/rows.js';
+import { keysetPage } from '../store/sql/page.js';
 
 const BIGINT_MAX = 9_223_372_036_854_775_807n;
 
@@ -22,6 +23,6 @@ export async function listAuditPage(
   const limit = Math.max(1, Math.floor(opts.limit));
   const target = opts.target?.trim() || null;
   const rows = await sql.listAuditPage(ctx.pool, target, opts.domains, opts.before ?? null, limit);
-  const items = rows.slice(0, limit);
-  return { items, next: rows.length > limit ? items[items.length - 1]!.id : null };
+  const page = keysetPage(rows, limit, (last) => last.id);
+  return { items: page.rows, next: page.next };
 }

@@ -10,6 +10,7 @@ import { appendHistory } from '../store/sql/history.js';
 import { appendInvalidation } from '../store/sql/invalidations.js';
 import * as sql from '../store/sql/mailboxes.js';
 import type { MailboxRow } from '../store/sql/rows.js';
+import { keysetPage } from '../store/sql/page.js';
 import { newMailboxAddress, normalizeAddress, normalizeDomain } from '../core/address.js';
 import { expiryFrom, policyFor, preparePassword, type PasswordSource } from './password.js';
 
@@ -154,8 +155,8 @@ export async function listMailboxPage(
     sql.listMailboxPage(ctx.pool, domain, q, opts.after ?? null, limit),
     sql.countMailboxPage(ctx.pool, domain, q),
   ]);
-  const items = rows.slice(0, limit).map(toView);
-  return { items, next: rows.length > limit ? items[items.length - 1]!.address : null, total };
+  const page = keysetPage(rows, limit, (last) => last.address);
+  return { items: page.rows.map(toView), next: page.next, total };
 }
 
 export interface MailboxChanges {

@@ -1,6 +1,7 @@
 import type { Queryable } from '../pool.js';
 import type { DomainRow } from './rows.js';
 import { containsPattern } from './search.js';
+import { keysetPage } from './page.js';
 
 /** Named, never `*`: a column added under a running daemon must not break its prepared statements. */
 const DOMAIN_COLUMNS = 'name, enabled, disabled_reason, policy, created_at, notices, notice_language';
@@ -119,6 +120,5 @@ export async function listDomainPage(
                  ORDER BY d.name LIMIT $4`,
           values: [only, after ?? '', containsPattern(q), limit + 1],
         });
-  const rows = r.rows.slice(0, limit);
-  return { rows, next: r.rows.length > limit ? rows[limit - 1]!.name : null };
+  return keysetPage(r.rows, limit, (last) => last.name);
 }

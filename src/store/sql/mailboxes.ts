@@ -1,6 +1,7 @@
 import type { Queryable } from '../pool.js';
 import type { AuthRow, MailboxRow } from './rows.js';
 import { containsPattern } from './search.js';
+import { keysetPage } from './page.js';
 
 /**
  * Every column of MailboxRow, named: a prepared `SELECT *` fails with "cached plan
@@ -99,9 +100,7 @@ export async function listAllMailboxPage(db: Queryable, after: MailboxCursor | n
     text: `SELECT ${MAILBOX_COLUMNS} FROM mailboxes WHERE (domain, address) > ($1, $2) ORDER BY domain, address LIMIT $3`,
     values: [after?.domain ?? '', after?.address ?? '', limit + 1],
   });
-  const rows = r.rows.slice(0, limit);
-  const last = r.rows.length > limit ? rows[limit - 1]! : null;
-  return { rows, next: last && { domain: last.domain, address: last.address } };
+  return keysetPage(r.rows, limit, (last) => ({ domain: last.domain, address: last.address }));
 }
 
 /** Where a page of every mailbox ends: the next page starts after this row. */
