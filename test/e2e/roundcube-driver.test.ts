@@ -63,30 +63,30 @@ async function save(page: Page, current: string, next: string): Promise<string> 
   return (await message.textContent()) ?? '';
 }
 
-async function credentialVersion(address: string): Promise<number> {
+/** One statement on the backend's database, on a connection of its own. */
+async function queryBackend<R extends pg.QueryResultRow>(text: string, values: unknown[]): Promise<R[]> {
   const client = new pg.Client({ connectionString: backend.cluster.url });
   await client.connect();
   try {
-    return (await client.query('SELECT credential_version FROM mailboxes WHERE address = $1', [address])).rows[0].credential_version;
+    return (await client.query<R>(text, values)).rows;
   } finally {
     await client.end();
   }
 }
 
+async function credentialVersion(address: string): Promise<number> {
+  const [row] = await queryBackend<{ credential_version: number }>('SELECT credential_version FROM mailboxes WHERE address = $1', [address]);
+  return row!.credential_version;
+}
+
 /** Whether the daemon (the one node, which flushes Dovecot's cache) has applied every invalidation of `address`, and there is one. */
 async function changeApplied(address: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: backend.cluster.url });
-  await client.connect();
-  try {
-    const r = await client.query<{ total: number; applied: number }>(
-      `SELECT count(*)::int AS total, count(*) FILTER (WHERE n.applied_invalidation_id >= i.id)::int AS applied
-         FROM invalidations i JOIN nodes n ON n.node_id = $2 WHERE i.address = $1`,
-      [address, backend.daemon.nodeId],
-    );
-    return r.rows[0]!.total > 0 && r.rows[0]!.applied === r.rows[0]!.total;
-  } finally {
-    await client.end();
-  }
+  const [r] = await queryBackend<{ total: number; applied: number }>(
+    `SELECT count(*)::int AS total, count(*) FILTER (WHERE n.applied_invalidation_id >= i.id)::int AS applied
+       FROM invalidations i JOIN nodes n ON n.node_id = $2 WHERE i.address = $1`,
+    [address, backend.daemon.nodeId],
+  );
+  return r!.total > 0 && r!.applied === r!.total;
 }
 
 beforeAll(async () => {
