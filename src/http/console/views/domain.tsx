@@ -2,7 +2,7 @@ import type { MailboxView } from '../../../accounts/mailboxes.js';
 import { Csrf, Layout, type Frame } from './layout.js';
 import { PasswordField, type RuleView } from './password-field.js';
 import { age, day, domainPath, mailboxPath } from './format.js';
-import { Pager, type PageState } from './pager.js';
+import { Pager, SearchBox, type PageState } from './pager.js';
 
 export interface DomainPageView extends PageState {
   domain: string;
@@ -31,15 +31,7 @@ export function DomainPage({ frame, view, csrf }: { frame: Frame; view: DomainPa
           {view.error}
         </p>
       )}
-      <form method="get" action={domainPath(domain)} class="inline" role="search">
-        <label for="mailbox-search" safe>
-          {t.searchMailboxes}
-        </label>
-        <input id="mailbox-search" name="q" type="search" value={q} autocomplete="off" spellcheck="false" />
-        <button type="submit" safe>
-          {t.search}
-        </button>
-      </form>
+      <SearchBox frame={frame} path={domainPath(domain)} id="mailbox-search" label={t.searchMailboxes} q={q} />
       <p class="count" safe>
         {t.mailboxCount(view.items.length, view.total)}
       </p>

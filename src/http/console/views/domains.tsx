@@ -1,7 +1,7 @@
 import type { DomainSummary } from '../../../accounts/domains.js';
 import { Csrf, Layout, type Frame } from './layout.js';
 import { domainPath } from './format.js';
-import { Pager, type PageState } from './pager.js';
+import { Pager, SearchBox, type PageState } from './pager.js';
 
 export interface DomainsPageView extends PageState {
   items: DomainSummary[];
@@ -12,15 +12,7 @@ export function DomainsPage({ frame, view, csrf, canAdd }: { frame: Frame; view:
   return (
     <Layout frame={{ ...frame, current: 'domains' }} title={t.domains}>
       <h1 safe>{t.domains}</h1>
-      <form method="get" action="/domains" class="inline" role="search">
-        <label for="domain-search" safe>
-          {t.searchDomains}
-        </label>
-        <input id="domain-search" name="q" type="search" value={view.q} autocomplete="off" spellcheck="false" />
-        <button type="submit" safe>
-          {t.search}
-        </button>
-      </form>
+      <SearchBox frame={frame} path="/domains" id="domain-search" label={t.searchDomains} q={view.q} />
       <table>
         <thead>
           <tr>

@@ -24,6 +24,21 @@ function pageHref(path: string, q: string, after: string | null, trail: string[]
   return s ? `${path}?${s}` : path;
 }
 
+/** The search box over a paged table at `path`: a GET of the table's first page with `q`. */
+export function SearchBox({ frame, path, id, label, q }: { frame: Frame; path: string; id: string; label: string; q: string }) {
+  return (
+    <form method="get" action={path} class="inline" role="search">
+      <label for={id} safe>
+        {label}
+      </label>
+      <input id={id} name="q" type="search" value={q} autocomplete="off" spellcheck="false" />
+      <button type="submit" safe>
+        {frame.t.search}
+      </button>
+    </form>
+  );
+}
+
 /** "Previous page" / "Next page" under a paged table at `path` (its search `q` kept). */
 export function Pager({ frame, path, label, page }: { frame: Frame; path: string; label: string; page: PageState }) {
   const { t } = frame;
