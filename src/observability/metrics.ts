@@ -33,6 +33,12 @@ export function createMetrics(
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     }),
+    authLookupBatch: new Histogram({
+      name: 'mailpassd_auth_lookup_batch_size',
+      help: 'Logins whose rows one statement read (the count is statements, the sum logins): above 1 under load',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    }),
     argon2Queue: new Gauge({ name: 'mailpassd_argon2_queue_depth', help: 'argon2 verifications waiting for a slot', registers: [registry] }),
     argon2Active: new Gauge({ name: 'mailpassd_argon2_active', help: 'argon2 verifications running', registers: [registry] }),
     hashVerifications: new Counter({ name: 'mailpassd_hash_verifications_total', help: 'argon2 (or legacy) verifications run for logins, the dummy one for unknown users included', registers: [registry] }),

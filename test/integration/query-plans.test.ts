@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeContext, type TestContext } from '../helpers/context.js';
 import { createTestDatabase } from '../helpers/postgres.js';
-import { getAuthRow, listAllMailboxPage, listMailboxPage } from '../../src/store/sql/mailboxes.js';
+import { getAuthRow, getAuthRows, listAllMailboxPage, listMailboxPage } from '../../src/store/sql/mailboxes.js';
 import { listDomainPage } from '../../src/store/sql/domains.js';
 import { recentHashes } from '../../src/store/sql/history.js';
 import { invalidationsAfter } from '../../src/store/sql/invalidations.js';
@@ -137,6 +137,17 @@ describe('hot statements use their indexes at 50k mailboxes', () => {
     await expectIndexed(q!, 'app_passwords', 'app_passwords_mailbox_id_secret_hmac_key');
     // TOTP is a column of the mailbox row now (migration 0011): a login reads no mailbox_totp.
     expect(JSON.stringify(await plan(q!, false))).not.toContain('mailbox_totp');
+  });
+
+  it('auth rows of a batch (logins under load): the same three indexes, entered once per lookup, whatever the batch size', async () => {
+    const lookups = (n: number) => Array.from({ length: n }, (_, i) => ({ address: `user${4711 + i * 37}@d${(711 + i) % 1000}.plans.example`, appPasswordHmac: i % 2 ? Buffer.alloc(32, i) : null }));
+    for (const n of [2, 50, 256]) {
+      const [q] = await statementsOf((d) => getAuthRows(d, lookups(n)));
+      expect(q!.name).toBe('mailbox-get-auth-batch');
+      await expectIndexed(q!, 'mailboxes', 'mailboxes_address_key');
+      await expectIndexed(q!, 'domains', 'domains_pkey');
+      await expectIndexed(q!, 'app_passwords', 'app_passwords_mailbox_id_secret_hmac_key');
+    }
   });
 
   it("rotation's history read: the (mailbox_id, id DESC) index", async () => {

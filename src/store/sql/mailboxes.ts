@@ -213,3 +213,32 @@ export async function countMailboxPage(db: Queryable, domain: string, q: string 
   });
   return r.rows[0]?.n ?? 0;
 }
+
+/** One login's lookup: the address and, if the password has an app password's shape, its HMAC. */
+export interface AuthLookup {
+  address: string;
+  appPasswordHmac: Buffer | null;
+}
+
+/**
+ * What getAuthRow reads, for several logins in one statement (the auth-row
+ * reader's batches), each row numbered by its lookup's place in the list. A NULL
+ * HMAC matches no app password: the index probe on NULL ends at once. The app
+ * password is a LATERAL subquery behind OFFSET 0 so that both of its columns
+ * enter the (mailbox_id, secret_hmac) index: as a plain join the planner read the
+ * mailbox's app passwords by (mailbox_id, name) and compared the HMAC of each.
+ */
+export async function getAuthRows(db: Queryable, lookups: readonly AuthLookup[]): Promise<(AuthRow | null)[]> {
+  const r = await db.query<AuthRow & { i: string }>({
+    name: 'mailbox-get-auth-batch',
+    text: `SELECT q.i, ${AUTH_COLUMNS}, a.id AS app_password_id, a.scopes AS app_password_scopes, a.expires_at AS app_password_expires_at
+           FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS q(address, hmac, i)
+           JOIN mailboxes m ON m.address = q.address
+           JOIN domains d ON d.name = m.domain
+           LEFT JOIN LATERAL (SELECT a.id, a.scopes, a.expires_at FROM app_passwords a WHERE a.mailbox_id = m.id AND a.secret_hmac = q.hmac OFFSET 0) a ON true`,
+    values: [lookups.map((l) => l.address), lookups.map((l) => l.appPasswordHmac)],
+  });
+  const rows: (AuthRow | null)[] = lookups.map(() => null);
+  for (const { i, ...row } of r.rows) rows[Number(i) - 1] = row;
+  return rows;
+}
