@@ -60,7 +60,11 @@ export class Authenticator {
     this.lastUse = new LastUseRecorder(ctx.pool, ctx.config.app_passwords.last_used_flush_ms, (err) => ctx.log.warn({ err: err.message }, 'app password last-use write failed; will retry'));
     // Two reads at the database at a time: on the two-core machines of the benchmarks, two
     // larger batches beat four or eight smaller ones; the batches grow with the load.
-    this.rows = new AuthRowReader(ctx.pool, Math.min(2, ctx.config.database.pool_size), (n) => metrics?.authLookupBatch.observe(n));
+    this.rows = new AuthRowReader(ctx.pool, {
+      maxInFlight: Math.min(2, ctx.config.database.pool_size),
+      maxWaitMs: a.request_timeout_ms,
+      onStatement: (n) => metrics?.authLookupBatch.observe(n),
+    });
     this.appRules = new AppPasswordRules(ctx.config.app_passwords.webmail_ips);
   }
 
