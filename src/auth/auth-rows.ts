@@ -86,7 +86,6 @@ export class AuthRowReader {
 
   private async answer(batch: readonly Pending[]): Promise<void> {
     try {
-      this.opts.onStatement?.(batch.length);
       const rows = await this.fetch(batch);
       batch.forEach((p, i) => p.resolve(rows[i]!));
     } catch (err) {
@@ -99,16 +98,19 @@ export class AuthRowReader {
   private async answerEachAlone(batch: readonly Pending[]): Promise<void> {
     for (const p of batch) {
       try {
-        this.opts.onStatement?.(1);
-        p.resolve(await getAuthRow(this.pool, p.address, p.appPasswordHmac));
+        p.resolve((await this.fetch([p]))[0]!);
       } catch (err) {
         p.reject(err);
       }
     }
   }
 
-  /** One lookup takes the single-row statement, whose plan PostgreSQL keeps; several the batch statement. */
+  /**
+   * The one place a statement is sent (and counted). One lookup takes the
+   * single-row statement, whose plan PostgreSQL keeps; several the batch statement.
+   */
   private async fetch(batch: readonly Pending[]): Promise<(AuthRow | null)[]> {
+    this.opts.onStatement?.(batch.length);
     if (batch.length === 1) return [await getAuthRow(this.pool, batch[0]!.address, batch[0]!.appPasswordHmac)];
     return getAuthRows(this.pool, batch);
   }

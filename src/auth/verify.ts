@@ -316,8 +316,10 @@ export function canonicalUser(user: string): string {
 }
 
 /**
- * Only such a name can be a mailbox. PostgreSQL's text cannot hold NUL: sent,
- * it would fail the whole batch the lookup shares with other users' logins.
+ * Only such a name can be a mailbox. PostgreSQL's text cannot hold NUL, so a
+ * name with one is unknown without asking: asked, it would be a database error
+ * (an internal_failure for a name that cannot exist) and would send its batch
+ * back to be read again lookup by lookup.
  */
 const isAddressLike = (user: string) => user.includes('@') && !user.includes('\0');
 

@@ -10,6 +10,7 @@ import { createMailbox } from '../../src/accounts/mailboxes.js';
 import { createAppPassword } from '../../src/accounts/app-passwords.js';
 import { createTestDatabase } from '../helpers/postgres.js';
 import { makeContext, type TestContext } from '../helpers/context.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 /**
  * The login rows are read in batches under load (auth/auth-rows.ts): a lookup
@@ -53,14 +54,14 @@ afterAll(async () => {
   await db.drop();
 });
 
-/** Runs `fn` while another connection holds the mailboxes table, released once `fn`'s reads are all waiting. */
-async function withMailboxesLocked<T>(fn: () => T, waitFor: () => Promise<void>): Promise<T> {
+/** Runs `fn` while another connection holds the mailboxes table; releases it when `whileHeld` is done. */
+async function withMailboxesLocked<T>(fn: () => T, whileHeld: () => Promise<unknown>): Promise<T> {
   const locker = await ctx.pool.connect();
   await locker.query('BEGIN');
   await locker.query('LOCK TABLE mailboxes IN ACCESS EXCLUSIVE MODE');
   try {
     const out = fn();
-    await waitFor();
+    await whileHeld();
     return out;
   } finally {
     await locker.query('ROLLBACK');
@@ -76,13 +77,8 @@ async function waitingReads(): Promise<number> {
   return Number(r.rows[0]!.n);
 }
 
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Until the reader's first two statements are waiting on the lock (the reads at the database at most). */
+const twoReadsWaiting = () => waitFor('two reads waiting on the lock', 10_000, async () => (await waitingReads()) === 2, 20);
 
 /** The login-lookup batch histogram: statements sent (count) and the lookups they carried (sum). */
 async function lookupBatches(metrics: Metrics): Promise<{ count: number; sum: number }> {
@@ -113,7 +109,7 @@ describe('auth rows: batched under load, each lookup answered with its own row',
     const reads = await withMailboxesLocked(
       () => lookups.map((l) => reader.read(l.address, l.hmac)),
       async () => {
-        await until('two reads waiting on the lock', async () => (await waitingReads()) === 2);
+        await twoReadsWaiting();
         // Held: the first two left alone; nothing else was sent.
         expect(sizes).toEqual([1, 1]);
         expect(reader.queued).toBe(lookups.length - 2);
@@ -133,7 +129,7 @@ describe('auth rows: batched under load, each lookup answered with its own row',
     const reader = new AuthRowReader(ctx.pool, { maxInFlight: 2, maxWaitMs: 30_000, onStatement: (n) => sizes.push(n), maxBatch: 5 });
     const reads = await withMailboxesLocked(
       () => Array.from({ length: 14 }, (_, i) => reader.read(user(i), null)),
-      () => until('two reads waiting on the lock', async () => (await waitingReads()) === 2),
+      twoReadsWaiting,
     );
     expect((await Promise.all(reads)).map((r) => r?.address)).toEqual(Array.from({ length: 14 }, (_, i) => user(i)));
     expect(sizes).toEqual([1, 1, 5, 5, 2]);
@@ -164,7 +160,7 @@ describe('auth rows: one bad lookup, a slow database', () => {
     const names = [user(1), user(2), user(3), 'nul\0here@batch.example', user(4), user(5)];
     const settled = await withMailboxesLocked(
       () => Promise.allSettled(names.map((n) => reader.read(n, null).then((r) => r?.address ?? null))),
-      () => until('two reads waiting on the lock', async () => (await waitingReads()) === 2),
+      twoReadsWaiting,
     );
     const outcomes = await settled;
     expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : 'rejected'))).toEqual([user(1), user(2), user(3), 'rejected', user(4), user(5)]);
@@ -179,10 +175,10 @@ describe('auth rows: one bad lookup, a slow database', () => {
     const settled = await withMailboxesLocked(
       () => Promise.allSettled(Array.from({ length: 6 }, (_, i) => reader.read(user(i), null))),
       async () => {
-        await until('two reads waiting on the lock', async () => (await waitingReads()) === 2);
+        await twoReadsWaiting();
         expect(reader.queued).toBe(3);
         // Held past the 150 ms every queued login waits at most.
-        await new Promise((r) => setTimeout(r, 400));
+        await sleep(400);
       },
     );
     const outcomes = await settled;
@@ -222,8 +218,8 @@ describe('auth rows: through the listener', () => {
             }),
           ),
         async () => {
-          await until('two reads waiting on the lock', async () => (await waitingReads()) === 2);
-          await until('every other login queued behind them', async () => auth.rows.queued === logins.length - 2);
+          await twoReadsWaiting();
+          await waitFor('every other login queued behind them', 10_000, () => auth.rows.queued === logins.length - 2, 20);
         },
       );
       const bodies = (await Promise.all(answers)).map((r) => r.json() as { result: string; user?: string; extra?: Record<string, string> });

@@ -239,6 +239,7 @@ export async function getAuthRows(db: Queryable, lookups: readonly AuthLookup[])
     values: [lookups.map((l) => l.address), lookups.map((l) => l.appPasswordHmac)],
   });
   const rows: (AuthRow | null)[] = lookups.map(() => null);
-  for (const { i, ...row } of r.rows) rows[Number(i) - 1] = row;
+  // Each row keeps its `i`: copying ~20 fields per row to drop it would be work on every login.
+  for (const row of r.rows) rows[Number(row.i) - 1] = row;
   return rows;
 }
