@@ -41,32 +41,35 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   const bodyOf = (t: Target) => ({ user: ctx.user, password: t.password, service: 'imap', remote_ip: '192.0.2.10' });
 
   for (const t of targets) await hammer({ url: t.url, body: bodyOf(t), connections: CONNECTIONS, seconds: Math.min(2, seconds) });
+  /** One measured run: throughput, the server's CPU per request and PostgreSQL's (only this target's backends are busy). */
+  const measure = async (t: Target, connections: number, secs: number, label: string): Promise<Round & { pgPerReq: number }> => {
+    await ctx.settle();
+    const cpu0 = cpuMsOf(t.pid);
+    const pg0 = pgc.cpuMs();
+    const res = await hammer({ url: t.url, body: bodyOf(t), connections, seconds: secs });
+    // Server process CPU per request: less sensitive to the other load on this shared machine.
+    const round = { ...res, cpuPerReq: (cpuMsOf(t.pid) - cpu0) / res.total, pgPerReq: (pgc.cpuMs() - pg0) / res.total };
+    console.log(`  ${label.padEnd(46)} ${fmt(res.rps).padStart(7)} req/s  p50 ${res.p50} ms  p99 ${res.p99} ms  cpu/req ${fmt(round.cpuPerReq * 1000, 0)} µs  pg/req ${fmt(round.pgPerReq * 1000, 0)} µs  errors ${res.errors} non2xx ${res.non2xx}`);
+    return round;
+  };
   const runs: Record<Target['key'], Round[]> = { baseline: [], app: [], main: [] };
   const pgPerReq: Record<Target['key'], number[]> = { baseline: [], app: [], main: [] };
   const batches0 = await lookupBatches(cold.adminUrl);
   for (let r = 1; r <= rounds; r++) {
     for (const t of targets) {
-      await ctx.settle();
-      const cpu0 = cpuMsOf(t.pid);
-      const pg0 = pgc.cpuMs();
-      const res = { ...(await hammer({ url: t.url, body: bodyOf(t), connections: CONNECTIONS, seconds })), cpuPerReq: 0 };
-      // Server process CPU per request: less sensitive to the other load on this shared machine.
-      res.cpuPerReq = (cpuMsOf(t.pid) - cpu0) / res.total;
-      // PostgreSQL's share: only this target's backends are busy during its run.
-      pgPerReq[t.key].push((pgc.cpuMs() - pg0) / res.total);
-      runs[t.key].push(res);
-      console.log(`  round ${r} ${t.label.padEnd(36)} ${fmt(res.rps).padStart(7)} req/s  p50 ${res.p50} ms  p99 ${res.p99} ms  cpu/req ${fmt(res.cpuPerReq * 1000, 0)} µs  pg/req ${fmt(pgPerReq[t.key].at(-1)! * 1000, 0)} µs  errors ${res.errors} non2xx ${res.non2xx}`);
+      const round = await measure(t, CONNECTIONS, seconds, `round ${r} ${t.label}`);
+      pgPerReq[t.key].push(round.pgPerReq);
+      runs[t.key].push(round);
     }
   }
   const batches1 = await lookupBatches(cold.adminUrl);
   const perStatement = (batches1.sum - batches0.sum) / (batches1.count - batches0.count);
   // Without concurrency nothing is batched: the same pair, one connection, side by side.
+  const singleSeconds = Math.min(4, seconds);
   const single: Record<'baseline' | 'app', Round[]> = { baseline: [], app: [] };
   for (let r = 1; r <= rounds; r++) {
     for (const t of targets.filter((x): x is Target & { key: 'baseline' | 'app' } => x.key !== 'main')) {
-      await ctx.settle();
-      single[t.key].push({ ...(await hammer({ url: t.url, body: bodyOf(t), connections: 1, seconds: Math.min(4, seconds) })), cpuPerReq: 0 });
-      console.log(`  round ${r} ${`${t.label}, 1 connection`.padEnd(36)} ${fmt(single[t.key].at(-1)!.rps).padStart(7)} req/s`);
+      single[t.key].push(await measure(t, 1, singleSeconds, `round ${r} ${t.label}, 1 connection`));
     }
   }
   const summary = (key: Target['key']) => summarizeRounds(runs[key]);
@@ -79,7 +82,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
   return {
     setup: [
       `autocannon, ${CONNECTIONS} connections, ${seconds} s per run, ${rounds} alternating round(s), medians reported; 2 s unrecorded warm-up per target.`,
-      'App password: daemon profile `cold` (MAILPASSD_AUTH_MEMO_TTL_SECONDS=0), so nothing is remembered: every request computes the HMAC and runs the one joined SELECT; none runs argon2.',
+      'App password: daemon profile `cold` (MAILPASSD_AUTH_MEMO_TTL_SECONDS=0), so nothing is remembered: every request computes the HMAC and has its row read (mailbox, domain and app password in one statement); none runs argon2.',
       'Main password: profile `warm-warn` (memo on, as in the `warm` benchmark).',
       'Both daemons as shipped read login rows in batches under load (src/auth/auth-rows.ts: at most two reads at the database, the lookups that queue meanwhile go in one statement); the baseline sends one statement per request. The same pair is also measured over one connection, where nothing can be batched.',
     ],
@@ -96,7 +99,7 @@ export async function run(ctx: BenchContext): Promise<BenchResult> {
     ],
     notes: [
       `Server-process CPU per request (median): baseline ${fmt(s.baseline.cpuPerReq * 1000, 0)} µs, app password ${fmt(s.app.cpuPerReq * 1000, 0)} µs (baseline/app = ${fmt(s.baseline.cpuPerReq / s.app.cpuPerReq, 2)}), main password ${fmt(s.main.cpuPerReq * 1000, 0)} µs (${fmt(s.baseline.cpuPerReq / s.main.cpuPerReq, 2)}).`,
-      `Logins per statement during the app-password runs (the daemon's mailpassd_auth_lookup_batch_size histogram): ${fmt(perStatement, 1)}. One connection: baseline ${fmt(single1.baseline.rps)} req/s, app password ${fmt(single1.app.rps)} req/s (medians of ${rounds}, ${Math.min(4, seconds)} s each).`,
+      `Logins per statement during the app-password runs (the daemon's mailpassd_auth_lookup_batch_size histogram): ${fmt(perStatement, 1)}. One connection: baseline ${fmt(single1.baseline.rps)} req/s, app password ${fmt(single1.app.rps)} req/s (medians of ${rounds}, ${singleSeconds} s each).`,
       `PostgreSQL CPU per request (median; the cluster's processes during each target's run): baseline ${pgUs('baseline')} µs, app password ${pgUs('app')} µs, main password ${pgUs('main')} µs. An app-password login reads three indexes (the mailbox, its domain — a disabled domain refuses its mailboxes —, and the app password by (mailbox, HMAC)), a main password's two; the baseline's SELECT reads one. The answer also carries what Dovecot's prefetch userdb needs (home, uid, gid, mail, the app password's id: ~250 bytes) where the baseline answers \`{"result":"ok"}\`, which the client and the kernel pay for too. Client (autocannon), servers and PostgreSQL share the 2 cores, so each request's total CPU sets the throughput ratio.`,
     ],
     figures: { ...s, ratioApp, ratioMain, ratioSingle, single: single1, perStatement, pgPerReq },
